@@ -1,0 +1,1 @@
+//! runit-compatible supervision.

@@ -1,0 +1,1 @@
+//! Stage-2: base mounts, /etc from the toplevel, system state, runit stage scripts.
