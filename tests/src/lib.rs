@@ -1,3 +1,5 @@
-//! Shared helpers for the integration tests: locating the built binary,
-//! driving QEMU (`vm`) and the runit differential harness (`runit`).
+//! Shared helpers for the integration tests: locating the built binary
+//! (`bin`), driving QEMU (`vm`) and the runit differential harness (`runit`).
 pub mod bin;
+pub mod runit;
+pub mod vm;

@@ -1,0 +1,1 @@
+//! The QEMU harness for VM tests.
