@@ -1,1 +1,89 @@
-fn main() {}
+//! One static binary from `/init` to the last sync: dispatch on argv[0]
+//! (`sv`, `runsv`, `runsvdir`, `poweroff`, `reboot`, `halt`) or on the first
+//! argument (`init plan`, `init sv …`), and become the system's PID 1 when
+//! the kernel (or a stage-1) starts us as process 1.
+mod boot1;
+mod boot2;
+mod failure;
+mod logger;
+mod pid1;
+mod plan_cmd;
+mod power;
+mod rescue;
+mod shutdown;
+mod sys;
+mod times;
+
+use std::ffi::OsString;
+use std::path::Path;
+
+const USAGE: &str = "usage: init [plan|sv|runsv|runsvdir|poweroff|reboot|halt] ARGS...
+  As process 1 (the kernel's /init, or $toplevel/init) it boots the system.
+  init plan [--cmdline STR] [--root DIR] [--kernel RELEASE]   print what stage-1 would do
+  init sv COMMAND SERVICES...          control services (runit's sv)
+  init runsvdir [-P] DIR               supervise every service in DIR
+  init runsv DIR                       supervise one service
+  init poweroff|reboot|halt [-f]       ask PID 1 to shut down (-f: now, without stopping services)";
+
+fn main() {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    if rustix::process::getpid().is_init() {
+        pid1::main();
+    }
+    std::process::exit(dispatch(args));
+}
+
+fn applet_name(arg0: &OsString) -> String {
+    Path::new(arg0)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn dispatch(args: Vec<OsString>) -> i32 {
+    let name = args.first().map(applet_name).unwrap_or_default();
+    if let Some(code) = applet(&name, &args) {
+        return code;
+    }
+    let Some(sub) = args.get(1).map(|a| a.to_string_lossy().into_owned()) else {
+        eprintln!("{USAGE}");
+        return 100;
+    };
+    let rest: Vec<OsString> = args[1..].to_vec();
+    if let Some(code) = applet(&sub, &rest) {
+        return code;
+    }
+    match sub.as_str() {
+        "plan" => plan_cmd::main(&rest[1..]),
+        "help" | "--help" | "-h" => {
+            println!("{USAGE}");
+            0
+        }
+        "--version" | "version" => {
+            println!("init {}", env!("CARGO_PKG_VERSION"));
+            0
+        }
+        other => {
+            eprintln!("init: unknown command {other:?}\n{USAGE}");
+            100
+        }
+    }
+}
+
+/// Run the applet `name` with `args` (args[0] is the applet's name).
+fn applet(name: &str, args: &[OsString]) -> Option<i32> {
+    let args = args.to_vec();
+    match name {
+        "sv" => Some(runit_compat::sv_main(args)),
+        "runsv" => Some(with_stderr_logger(|| runit_compat::runsv_main(args))),
+        "runsvdir" => Some(with_stderr_logger(|| runit_compat::runsvdir_main(args))),
+        "poweroff" | "reboot" | "halt" => Some(power::main(name, &args[1..])),
+        _ => None,
+    }
+}
+
+fn with_stderr_logger(f: impl FnOnce() -> i32) -> i32 {
+    logger::init(false);
+    logger::set_console_level(6);
+    f()
+}

@@ -1,1 +1,43 @@
-//! runit-compatible supervision.
+//! runit-compatible supervision in one process: service scanning, the
+//! `supervise/` protocol (status codec, control/ok FIFOs, lock), a pure
+//! per-service state machine, log pipes, the single event loop, and the
+//! `sv`, `runsv` and `runsvdir` applets. See README.md for the protocol.
+mod applets;
+pub mod errstr;
+mod loop_;
+pub mod machine;
+pub mod scan;
+mod service;
+pub mod status;
+pub mod supervise;
+mod supervisor;
+mod sv;
+mod sys;
+
+use std::ffi::OsString;
+
+pub use applets::{runsv_main, runsvdir_main};
+pub use loop_::{run, Flow, Host};
+pub use supervisor::{Supervisor, SAFETY_RESCAN};
+pub use sv::sv_main;
+
+/// Seconds in a minute (backoff cap, safety rescan, log rate limit).
+const MINUTE_SECS: u64 = 60;
+
+/// The PATH every child gets (children get a clean environment with only PATH).
+pub const DEFAULT_PATH: &str = "/run/current-system/sw/bin:/usr/bin:/bin:/usr/sbin:/sbin";
+
+/// Settings for a `Supervisor`.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// PATH given to every child; children get a clean env with only PATH.
+    pub path_env: OsString,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            path_env: DEFAULT_PATH.into(),
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! Stage-1 as PID 1: plan, load modules, wait for devices, mount, and
+//! switch_root; each step goes through the failure policy on error.
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use stage1::apply::{apply, ApplyOptions};
+use stage1::cmdline::BootParams;
+use stage1::plan::{Plan, DEFAULT_ROOT_TIMEOUT_SECS};
+
+use crate::failure::{self, Resolution};
+use crate::pid1::{phase, reap_zombies};
+use crate::times::BootTimes;
+
+/// Run `f` until it works, the person at the console says to ignore the
+/// failure (`None`), or the policy ends PID 1.
+fn step<T>(params: &BootParams, what: &str, mut f: impl FnMut() -> anyhow::Result<T>) -> Option<T> {
+    loop {
+        match f() {
+            Ok(v) => return Some(v),
+            Err(e) => match failure::handle(params, what, &e) {
+                Resolution::Retry => {}
+                Resolution::Ignore => return None,
+            },
+        }
+    }
+}
+
+/// Stage-1 from the initramfs to the new root. Returns the toplevel to
+/// run stage-2 for, in this process; or execs `$toplevel/init`.
+pub fn run(params: &BootParams, times: &mut BootTimes) -> Option<PathBuf> {
+    phase(&format!(
+        "stage-1: init {} starting",
+        env!("CARGO_PKG_VERSION")
+    ));
+    let release = rustix::system::uname()
+        .release()
+        .to_string_lossy()
+        .into_owned();
+    let plan = step(params, "computing the boot plan", || {
+        Plan::compute(params, Path::new("/"), &release)
+    })?;
+    if params.debug1 {
+        failure::stop_point(params, "boot.debug1");
+    }
+    phase(&format!(
+        "stage-1: loading {} kernel modules",
+        plan.modules.steps.len()
+    ));
+    step(params, "loading kernel modules", || load_modules(&plan));
+    times.mark("modules");
+    if params.debug1devices {
+        failure::stop_point(params, "boot.debug1devices");
+    }
+    phase("stage-1: mounting the store");
+    let timeout = params
+        .root_timeout
+        .unwrap_or(Duration::from_secs(DEFAULT_ROOT_TIMEOUT_SECS));
+    step(params, "mounting filesystems", || {
+        apply(
+            &plan,
+            &mut ApplyOptions {
+                device_timeout: timeout,
+                between_polls: &mut reap_zombies,
+            },
+        )
+    });
+    times.mark("mounts");
+    if params.debug1mounts {
+        failure::stop_point(params, "boot.debug1mounts");
+    }
+    let toplevel = step(params, "finding the system (toplevel=)", || {
+        find_toplevel(params, &plan.new_root)
+    })
+    .flatten();
+    phase("Switching root filesystem...");
+    step(params, "switching to the new root", || {
+        stage1::switch_root::switch_root(&plan.new_root)
+    });
+    times.mark("switch_root");
+    if let Some(t) = &toplevel {
+        exec_foreign_init(params, t, times);
+    }
+    toplevel
+}
+
+fn load_modules(plan: &Plan) -> anyhow::Result<()> {
+    if !plan.modules.missing_required.is_empty() {
+        anyhow::bail!(
+            "required kernel modules not found in {}: {} (add them to the initrd)",
+            plan.module_dir.display(),
+            plan.modules.missing_required.join(", ")
+        );
+    }
+    for w in &plan.modules.warnings {
+        log::warn!("{w}");
+    }
+    let report = stage1::modules::load(&plan.module_dir, &plan.modules);
+    log::debug!(
+        "modules: {} loaded, {} already present, {} failed in {:?}",
+        report.loaded.len(),
+        report.already.len(),
+        report.failed.len(),
+        report.elapsed
+    );
+    let required: Vec<&(String, String)> = report
+        .failed
+        .iter()
+        .filter(|(name, _)| plan.is_required(name))
+        .collect();
+    for (name, err) in &report.failed {
+        if !plan.is_required(name) {
+            log::warn!("optional kernel module {name} failed to load: {err}; continuing");
+        }
+    }
+    if let Some((name, err)) = required.first() {
+        anyhow::bail!("kernel module {name} failed to load: {err}");
+    }
+    Ok(())
+}
+
+/// The toplevel inside the new root, or an error listing what the store has.
+fn find_toplevel(params: &BootParams, new_root: &Path) -> anyhow::Result<Option<PathBuf>> {
+    let Some(toplevel) = &params.toplevel else {
+        log::warn!("no toplevel= (or systemConfig=, init=) on the kernel command line: stage-2 will set up nothing from a system");
+        return Ok(None);
+    };
+    if stage1::switch_root::resolve_in_root(new_root, toplevel).is_some_and(|p| p.is_dir()) {
+        return Ok(Some(toplevel.clone()));
+    }
+    let store = new_root.join("nix/store");
+    let mut seen: Vec<String> = std::fs::read_dir(&store)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    seen.sort();
+    let shown = seen.iter().take(20).cloned().collect::<Vec<_>>().join(" ");
+    anyhow::bail!(
+        "toplevel {} is not in the store; /nix/store has {} entries: {}{}. Check toplevel= and the store image",
+        toplevel.display(),
+        seen.len(),
+        shown,
+        if seen.len() > 20 { " …" } else { "" }
+    )
+}
+
+/// The not-os/NixOS contract: when `$toplevel/init` exists, exec it with a
+/// clean environment. Our own binary exec'd this way finds `/` is no
+/// longer the initramfs and runs stage-2.
+fn exec_foreign_init(params: &BootParams, toplevel: &Path, times: &BootTimes) {
+    let init = toplevel.join("init");
+    if !init.exists() {
+        return;
+    }
+    times.write(Path::new(crate::boot2::BOOT_TIMES));
+    phase(&format!("stage-1: executing {}", init.display()));
+    let err = std::process::Command::new(&init)
+        .env_clear()
+        .args(&params.init_args)
+        .exec();
+    let e = anyhow::Error::new(err).context(format!("exec {}", init.display()));
+    // On "ignore", go on with the built-in stage-2 instead.
+    let _ = failure::handle(params, "starting the system's stage-2", &e);
+}

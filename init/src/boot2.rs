@@ -1,0 +1,298 @@
+//! Stage-2 as PID 1: system setup from the toplevel, runit's stage 1,
+//! supervision (built-in, or `/etc/runit/2`), runit's stage 3 and the
+//! shutdown. Never returns.
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use nix::sys::wait::WaitStatus;
+use nix::unistd::Pid;
+use runit_compat::{Flow, Host, Options, Supervisor};
+use stage1::cmdline::BootParams;
+
+use crate::pid1::{phase, wait_for, SIGNALS};
+use crate::power::action_for;
+use crate::shutdown::{self, Action};
+use crate::sys;
+use crate::times::BootTimes;
+
+pub const BOOT_TIMES: &str = "/run/init/boot-times";
+pub const SERVICE_DIR: &str = "/etc/service";
+/// How long services get to stop (TERM, finish scripts) before KILL.
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(7);
+
+pub fn run(params: &BootParams, toplevel: Option<&Path>, mut times: BootTimes) -> ! {
+    phase("stage-2: setting up the system");
+    match toplevel {
+        Some(t) => {
+            // Each failed step is logged by stage2 itself; the boot goes on.
+            let failed = stage2::system::stage2_setup(t);
+            if !failed.is_empty() {
+                log::warn!("stage-2: {} setup step(s) failed; continuing", failed.len());
+            }
+        }
+        None => {
+            log::warn!("stage-2: no toplevel: /etc is not set up");
+            if let Err(e) = stage2::mounts::base_mounts() {
+                log::error!("stage-2: base mounts: {e:#}");
+            }
+        }
+    }
+    let path_env = path_for(toplevel);
+    times.mark("stage2");
+    let action = if run_stage_script("/etc/runit/1", &path_env) {
+        supervise(params, &path_env, &mut times)
+    } else {
+        phase("stage-2: /etc/runit/1 asked for stage 3");
+        Action::PowerOff
+    };
+    if Path::new("/etc/runit/3").exists() {
+        phase("shutdown: running /etc/runit/3");
+        run_stage_script("/etc/runit/3", &path_env);
+    }
+    shutdown::finish(action)
+}
+
+/// PATH for every child: the system's profile first.
+fn path_for(toplevel: Option<&Path>) -> String {
+    let mut path = String::new();
+    if let Some(t) = toplevel {
+        path.push_str(&format!("{}/sw/bin:", t.display()));
+    }
+    path.push_str("/run/current-system/sw/bin:/bin:/sbin:/usr/bin:/usr/sbin");
+    path
+}
+
+/// Run a runit stage script on the console and wait for it. Returns false
+/// when runit would skip to stage 3: exit 100, or killed by a signal.
+fn run_stage_script(path: &str, path_env: &str) -> bool {
+    if !Path::new(path).exists() {
+        return true;
+    }
+    phase(&format!("stage-2: running {path}"));
+    let mut cmd = Command::new(path);
+    cmd.env_clear().env("PATH", path_env).current_dir("/");
+    sys::new_session(&mut cmd, false);
+    let child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            log::error!("cannot run {path}: {e}; continuing");
+            return true;
+        }
+    };
+    match wait_for(Pid::from_raw(child.id() as i32)) {
+        Some(WaitStatus::Exited(_, 100)) => false,
+        Some(WaitStatus::Exited(_, 0)) | None => true,
+        Some(WaitStatus::Exited(_, code)) => {
+            log::warn!("{path} exited with status {code}; continuing");
+            true
+        }
+        Some(WaitStatus::Signaled(_, sig, _)) => {
+            log::error!("{path} was killed by {sig}");
+            false
+        }
+        Some(other) => {
+            log::warn!("{path}: {other:?}");
+            true
+        }
+    }
+}
+
+fn supervise(_params: &BootParams, path_env: &str, times: &mut BootTimes) -> Action {
+    let runit2 = PathBuf::from("/etc/runit/2");
+    let own_supervisor = !runit2.exists();
+    let svdir = own_supervisor.then(|| Path::new(SERVICE_DIR));
+    let opts = Options {
+        path_env: path_env.into(),
+    };
+    if own_supervisor {
+        phase(&format!("stage-2: supervising {SERVICE_DIR}"));
+    }
+    let mut sup = match Supervisor::new(svdir, opts) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("cannot supervise {SERVICE_DIR}: {e:#}; services will not run");
+            match Supervisor::new(
+                None,
+                Options {
+                    path_env: path_env.into(),
+                },
+            ) {
+                Ok(s) => s,
+                Err(e) => {
+                    log::error!("cannot start the event loop: {e:#}; powering off");
+                    return Action::PowerOff;
+                }
+            }
+        }
+    };
+    let mut host = Pid1Host {
+        path_env: path_env.to_owned(),
+        runit2: None,
+        runit2_restart_at: None,
+        ctrlaltdel: None,
+        action: None,
+        deadline: None,
+        killed: false,
+    };
+    if !own_supervisor {
+        host.start_runit2();
+    }
+    times.mark("supervise");
+    times.write(Path::new(BOOT_TIMES));
+    if let Err(e) = runit_compat::run(&mut sup, &mut host, &SIGNALS) {
+        log::error!("the event loop failed: {e:#}; shutting down");
+        sup.kill_all();
+    }
+    host.action.unwrap_or(Action::PowerOff)
+}
+
+/// PID 1's side of the event loop: signals decide the shutdown, and the
+/// shutdown ends the loop once services are down (or the deadline passed).
+struct Pid1Host {
+    path_env: String,
+    runit2: Option<Pid>,
+    runit2_restart_at: Option<Instant>,
+    ctrlaltdel: Option<(Pid, Action)>,
+    action: Option<Action>,
+    deadline: Option<Instant>,
+    killed: bool,
+}
+
+impl Pid1Host {
+    fn spawn(&self, path: &str) -> Option<Pid> {
+        let mut cmd = Command::new(path);
+        cmd.env_clear().env("PATH", &self.path_env).current_dir("/");
+        sys::new_session(&mut cmd, false);
+        match cmd.spawn() {
+            Ok(c) => Some(Pid::from_raw(c.id() as i32)),
+            Err(e) => {
+                log::error!("cannot run {path}: {e}");
+                None
+            }
+        }
+    }
+
+    fn start_runit2(&mut self) {
+        phase("stage-2: running /etc/runit/2");
+        self.runit2 = self.spawn("/etc/runit/2");
+        self.runit2_restart_at = None;
+    }
+
+    fn begin_shutdown(&mut self, sup: &mut Supervisor, action: Action) {
+        if let Some(current) = self.action {
+            log::info!("already shutting down to {}", current.verb());
+            return;
+        }
+        phase(&format!("shutdown: stopping services to {}", action.verb()));
+        self.action = Some(action);
+        self.deadline = Some(Instant::now() + STOP_TIMEOUT);
+        sup.begin_shutdown();
+        if let Some(pid) = self.runit2 {
+            let _ = nix::sys::signal::kill(pid, Signal::SIGTERM);
+            let _ = nix::sys::signal::kill(pid, Signal::SIGCONT);
+        }
+    }
+
+    /// runit-init's SIGCONT: shut down if `/etc/runit/stopit` (or Debian's
+    /// `/run/runit.stopit`) is owner-executable; reboot if `reboot` is too.
+    fn stopit_action() -> Option<Action> {
+        let exec = |p: &str| {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::metadata(p).is_ok_and(|m| m.permissions().mode() & 0o100 != 0)
+        };
+        if !(exec("/etc/runit/stopit") || exec("/run/runit.stopit")) {
+            return None;
+        }
+        Some(if exec("/etc/runit/reboot") || exec("/run/runit.reboot") {
+            Action::Reboot
+        } else {
+            Action::PowerOff
+        })
+    }
+}
+
+impl Host for Pid1Host {
+    fn on_signal(&mut self, sup: &mut Supervisor, signal: Signal) -> Flow {
+        log::debug!("PID 1 got {signal}");
+        if signal == Signal::SIGINT
+            && self.action.is_none()
+            && Path::new("/etc/runit/ctrlaltdel").exists()
+        {
+            phase("ctrl-alt-del: running /etc/runit/ctrlaltdel");
+            if let Some(pid) = self.spawn("/etc/runit/ctrlaltdel") {
+                self.ctrlaltdel = Some((pid, Action::Reboot));
+                return Flow::Continue;
+            }
+        }
+        let action = match signal {
+            Signal::SIGCONT => Self::stopit_action(),
+            Signal::SIGINT => {
+                phase("ctrl-alt-del pressed");
+                action_for(signal)
+            }
+            other => action_for(other),
+        };
+        if let Some(a) = action {
+            self.begin_shutdown(sup, a);
+        }
+        Flow::Continue
+    }
+
+    fn on_reaped(&mut self, sup: &mut Supervisor, pid: Pid, status: WaitStatus) -> Flow {
+        if self.ctrlaltdel.is_some_and(|(p, _)| p == pid) {
+            let (_, action) = self.ctrlaltdel.take().unwrap_or((pid, Action::Reboot));
+            self.begin_shutdown(sup, action);
+        } else if self.runit2 == Some(pid) {
+            self.runit2 = None;
+            if self.action.is_none() {
+                let crashed = matches!(
+                    status,
+                    WaitStatus::Signaled(..) | WaitStatus::Exited(_, 111)
+                );
+                if crashed {
+                    log::warn!("/etc/runit/2 ended ({status:?}); restarting it in 1 s");
+                    self.runit2_restart_at = Some(Instant::now() + Duration::from_secs(1));
+                } else {
+                    phase("stage-2: /etc/runit/2 exited; going to stage 3");
+                    self.begin_shutdown(sup, Action::PowerOff);
+                }
+            }
+        }
+        Flow::Continue
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        match (self.deadline, self.runit2_restart_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn on_tick(&mut self, sup: &mut Supervisor, now: Instant) -> Flow {
+        if self.runit2_restart_at.is_some_and(|t| now >= t) && self.action.is_none() {
+            self.start_runit2();
+        }
+        if self.action.is_none() {
+            return Flow::Continue;
+        }
+        if sup.all_down() && self.runit2.is_none() {
+            phase("shutdown: all services are down");
+            return Flow::Stop;
+        }
+        if self.deadline.is_some_and(|d| now >= d) {
+            if self.killed {
+                return Flow::Stop;
+            }
+            log::warn!("shutdown: services still running after {STOP_TIMEOUT:?}: sending SIGKILL");
+            sup.kill_all();
+            if let Some(pid) = self.runit2 {
+                let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+            }
+            self.killed = true;
+            self.deadline = Some(now + Duration::from_secs(1));
+        }
+        Flow::Continue
+    }
+}

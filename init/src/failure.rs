@@ -1,0 +1,152 @@
+//! PID 1's failure policy, in one place: what happens when a boot step
+//! fails or PID 1 panics. The libraries only return errors; this module
+//! alone decides between a kernel panic (`boot.panic_on_fail`), the
+//! NixOS-style menu, a shell, a retry and a reboot.
+use std::io::{BufRead, Write};
+use std::path::Path;
+use std::process::Command;
+use std::sync::OnceLock;
+
+use stage1::cmdline::BootParams;
+
+use crate::{shutdown, sys};
+
+/// What the person at the console chose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    /// Run the failed step again.
+    Retry,
+    /// Go on as if it had worked.
+    Ignore,
+}
+
+static PARAMS: OnceLock<BootParams> = OnceLock::new();
+
+/// Remember the command line for the panic hook and install the hook: a
+/// panic anywhere in PID 1 reaches the same menu instead of a silent kernel
+/// panic (panic=abort still runs the hook first).
+pub fn install(params: &BootParams) {
+    let _ = PARAMS.set(params.clone());
+    std::panic::set_hook(Box::new(|info| {
+        log::error!("init panicked: {info}");
+        let params = PARAMS.get().cloned().unwrap_or_default();
+        if params.panic_on_fail {
+            log::error!("boot.panic_on_fail is set: exiting so the kernel panics");
+            std::process::exit(1);
+        }
+        // After a panic the failed code cannot be resumed: only a shell
+        // (which may finish the boot by hand) or a reboot remain.
+        loop {
+            let _ = menu(&params, "PID 1 panicked", false);
+        }
+    }));
+}
+
+/// A step failed: log it with its context chain and apply the policy.
+pub fn handle(params: &BootParams, what: &str, err: &anyhow::Error) -> Resolution {
+    log::error!("{what} failed: {err:#}");
+    if params.panic_on_fail {
+        log::error!("boot.panic_on_fail is set: exiting so the kernel panics");
+        std::process::exit(1);
+    }
+    loop {
+        if let Some(r) = menu(params, what, true) {
+            return r;
+        }
+    }
+}
+
+/// A `boot.debug1*` stop point: offer the shell, then go on.
+pub fn stop_point(params: &BootParams, why: &str) {
+    log::info!(target: crate::logger::PHASE, "{why}: stopping here");
+    if has_shell() {
+        log::info!(target: crate::logger::PHASE, "starting /bin/sh; exit it to continue the boot");
+        run_shell();
+    } else {
+        let _ = menu(params, why, true);
+    }
+}
+
+fn has_shell() -> bool {
+    Path::new("/bin/sh").exists()
+}
+
+/// Show the menu once and act on one answer; `None` means "show it again"
+/// (after an interactive shell returned, or on an unknown key).
+fn menu(params: &BootParams, what: &str, can_resume: bool) -> Option<Resolution> {
+    let shell = params.shell_on_fail && has_shell();
+    let mut text = format!("\nAn error occurred in stage 1 of the boot process ({what}).\nPress one of the following keys:\n");
+    if shell {
+        text.push_str("  i) to launch an interactive shell\n");
+        text.push_str("  f) to start an interactive shell having pid 1 (needed if you want to\n     start stage 2's init manually)\n");
+    } else if params.shell_on_fail {
+        text.push_str("  i) to use the built-in rescue prompt (no /bin/sh in this initramfs)\n");
+    } else {
+        text.push_str("  (add boot.shell_on_fail to the kernel command line for a shell)\n");
+    }
+    if can_resume {
+        text.push_str("  t) to try the failed step again\n");
+    }
+    text.push_str("  r) to reboot immediately\n");
+    if can_resume {
+        text.push_str("  *) to ignore the error and continue\n");
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = write!(out, "{text}> ");
+    let _ = out.flush();
+    drop(out);
+    let answer = read_answer();
+    match answer.as_str() {
+        "i" if shell => {
+            run_shell();
+            None
+        }
+        "f" if shell => exec_shell_as_pid1(),
+        "i" if params.shell_on_fail => Some(crate::rescue::prompt(params)),
+        "r" => shutdown::reboot_now(shutdown::Action::Reboot),
+        "t" if can_resume => Some(Resolution::Retry),
+        _ if can_resume => {
+            log::warn!("continuing despite the failure of: {what}");
+            Some(Resolution::Ignore)
+        }
+        _ => None,
+    }
+}
+
+/// One line from the console, trimmed. With no console input at all
+/// (EOF), wait instead of spinning: a person may attach later.
+fn read_answer() -> String {
+    let stdin = std::io::stdin();
+    loop {
+        let mut line = String::new();
+        match stdin.lock().read_line(&mut line) {
+            Ok(0) | Err(_) => std::thread::sleep(std::time::Duration::from_secs(1)),
+            Ok(_) => return line.trim().to_owned(),
+        }
+    }
+}
+
+fn run_shell() {
+    let mut cmd = Command::new("/bin/sh");
+    cmd.env_clear()
+        .env("PATH", "/bin:/sbin")
+        .env("PS1", "(initramfs) # ");
+    sys::new_session(&mut cmd, true);
+    match cmd.spawn() {
+        Ok(child) => {
+            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+            crate::pid1::wait_for(pid);
+        }
+        Err(e) => log::error!("cannot start /bin/sh: {e}"),
+    }
+}
+
+fn exec_shell_as_pid1() -> ! {
+    use std::os::unix::process::CommandExt;
+    let err = Command::new("/bin/sh")
+        .env_clear()
+        .env("PATH", "/bin:/sbin")
+        .exec();
+    log::error!("cannot exec /bin/sh as PID 1: {err}");
+    shutdown::reboot_now(shutdown::Action::Reboot)
+}

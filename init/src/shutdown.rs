@@ -1,0 +1,198 @@
+//! The last steps of every shutdown, after services are stopped: kill what
+//! is left, swapoff, unmount in reverse order (read-only where unmount
+//! fails), sync, reboot(2). Each step is logged and bounded in time.
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sys::reboot::{reboot, RebootMode};
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+
+use crate::logger::PHASE;
+
+/// How the machine ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    PowerOff,
+    Reboot,
+    Halt,
+}
+
+impl Action {
+    pub fn verb(self) -> &'static str {
+        match self {
+            Action::PowerOff => "power off",
+            Action::Reboot => "reboot",
+            Action::Halt => "halt",
+        }
+    }
+}
+
+/// How long processes get between SIGTERM and SIGKILL.
+pub const KILL_GRACE: Duration = Duration::from_secs(3);
+
+/// Everything after the services are down. Never returns.
+pub fn finish(action: Action) -> ! {
+    log::info!(target: PHASE, "shutdown: sending SIGTERM to all processes");
+    signal_all(Signal::SIGTERM);
+    let _ = kill_all_and_continue();
+    if !reap_until_gone(KILL_GRACE) {
+        log::info!(target: PHASE, "shutdown: sending SIGKILL to all processes");
+        signal_all(Signal::SIGKILL);
+        reap_until_gone(Duration::from_secs(1));
+    }
+    swapoff_all();
+    unmount_all();
+    reboot_now(action)
+}
+
+fn kill_all_and_continue() -> nix::Result<()> {
+    // Stopped processes cannot act on SIGTERM until continued.
+    kill(Pid::from_raw(-1), Signal::SIGCONT)
+}
+
+/// kill(-1, sig) reaches every process but PID 1 itself; it never blocks,
+/// even for processes in uninterruptible sleep.
+fn signal_all(sig: Signal) {
+    match kill(Pid::from_raw(-1), sig) {
+        Ok(()) | Err(Errno::ESRCH) => {}
+        Err(e) => log::warn!("kill(-1, {sig}): {e}"),
+    }
+}
+
+/// Reap children until none is left or `limit` passes; true if all gone.
+/// Processes that are not our children (in another namespace) do not keep
+/// us here: ECHILD ends the wait.
+fn reap_until_gone(limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+            Err(Errno::ECHILD) => return true,
+            Ok(WaitStatus::StillAlive) | Err(_) => {
+                if Instant::now() >= deadline {
+                    return false;
+                }
+                // Bounded, shutdown-only wait: no timer runs at rest.
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Ok(_) => {}
+        }
+    }
+}
+
+fn swapoff_all() {
+    let Ok(swaps) = std::fs::read_to_string("/proc/swaps") else {
+        return;
+    };
+    for dev in swaps
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+    {
+        log::info!("shutdown: swapoff {dev}");
+        if let Err(e) = crate::sys::swapoff(dev) {
+            log::warn!("swapoff {dev}: {e}");
+        }
+    }
+}
+
+/// Mount points from `/proc/self/mountinfo`, in mount order.
+fn mount_points() -> Vec<PathBuf> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(|p| PathBuf::from(unescape(p)))
+        .collect()
+}
+
+/// mountinfo escapes space, tab, newline and backslash as `\NNN` octal.
+fn unescape(s: &str) -> String {
+    let mut out = Vec::with_capacity(s.len());
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 4 <= b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+            i += 4;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The kernel API filesystems stay: the console and /proc are needed to the
+/// end, and they hold no data.
+fn keep_mounted(p: &std::path::Path) -> bool {
+    ["/", "/proc", "/sys", "/dev", "/dev/pts"]
+        .iter()
+        .any(|k| p == std::path::Path::new(k))
+}
+
+fn unmount_all() {
+    let points = mount_points();
+    for p in points.iter().rev() {
+        if keep_mounted(p) {
+            continue;
+        }
+        match umount2(p, MntFlags::empty()) {
+            Ok(()) => log::info!("shutdown: unmounted {}", p.display()),
+            Err(Errno::EINVAL | Errno::ENOENT) => {} // already gone with its parent
+            Err(e) => {
+                log::warn!(
+                    "shutdown: cannot unmount {}: {e}; remounting it read-only",
+                    p.display()
+                );
+                remount_ro(p);
+            }
+        }
+    }
+    remount_ro(std::path::Path::new("/"));
+}
+
+fn remount_ro(p: &std::path::Path) {
+    let flags = MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+    match mount(None::<&str>, p, None::<&str>, flags, None::<&str>) {
+        Ok(()) => log::info!("shutdown: remounted {} read-only", p.display()),
+        Err(e) => log::warn!("shutdown: cannot remount {} read-only: {e}", p.display()),
+    }
+}
+
+/// sync, then reboot(2) with `action`. Never returns: if the kernel
+/// refuses (we are not PID 1 of the machine, or lack the capability), we
+/// stay alive but idle rather than exit, because PID 1 exiting panics the
+/// kernel. Inside a PID namespace, reboot(2) ends the namespace instead.
+pub fn reboot_now(action: Action) -> ! {
+    log::info!(target: PHASE, "shutdown: syncing filesystems and {}", action.verb());
+    nix::unistd::sync();
+    let mode = match action {
+        Action::PowerOff => RebootMode::RB_POWER_OFF,
+        Action::Reboot => RebootMode::RB_AUTOBOOT,
+        Action::Halt => RebootMode::RB_HALT_SYSTEM,
+    };
+    let err = reboot(mode);
+    log::error!("reboot(2) failed: {err:?}; halting in place");
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unescapes_mountinfo_paths() {
+        assert_eq!(unescape("/mnt/a\\040b"), "/mnt/a b");
+        assert_eq!(unescape("/plain"), "/plain");
+        assert_eq!(unescape("/end\\"), "/end\\");
+    }
+}

@@ -1,0 +1,389 @@
+//! One supervised service directory (its `run`/`finish` slot and optional
+//! `log/` slot) and the driver that performs the state machine's actions:
+//! spawning, signalling, hooks, status files, the persistent log pipe.
+use std::collections::{HashMap, VecDeque};
+use std::ffi::OsStr;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use rustix::pipe::{pipe_with, PipeFlags};
+
+use crate::machine::{Action, Ctx, Event, Hooks, Machine, Program};
+use crate::supervise::{Supervise, SuperviseError};
+
+/// Who a child pid belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Owner {
+    pub idx: usize,
+    pub is_log: bool,
+    pub hook: bool,
+}
+
+/// How often an unknown control byte may be logged per slot.
+const UNKNOWN_LOG_EVERY: Duration = Duration::from_secs(crate::MINUTE_SECS);
+
+#[derive(Debug)]
+pub struct Slot {
+    pub m: Machine,
+    pub sup: Supervise,
+    /// Control bytes read but not yet handled (a hook is running).
+    pub pending: VecDeque<u8>,
+    pub hook_pid: Option<u32>,
+    /// The control FIFO is in the epoll set with EPOLLIN.
+    pub reading: bool,
+    /// The control FIFO is in the epoll set at all.
+    pub registered: bool,
+    unknown_logged: Option<Instant>,
+    write_failed: bool,
+}
+
+#[derive(Debug)]
+pub struct Service {
+    pub idx: usize,
+    pub name: String,
+    pub dir: PathBuf,
+    pub id: (u64, u64),
+    pub main: Slot,
+    pub log: Option<Slot>,
+    /// The log pipe: created once, held until the main service is gone.
+    pipe: Option<(OwnedFd, OwnedFd)>,
+    pub removed: bool,
+    pub main_gone_sent: bool,
+}
+
+fn exists(p: &Path) -> bool {
+    std::fs::symlink_metadata(p).is_ok() && std::fs::metadata(p).is_ok()
+}
+
+impl Service {
+    /// Open `dir` for supervision: `down` read once, `log/` detected,
+    /// `supervise/` (and `log/supervise/`) created and locked.
+    pub fn open(
+        idx: usize,
+        name: String,
+        dir: &Path,
+        id: (u64, u64),
+    ) -> Result<Service, SuperviseError> {
+        let wall = SystemTime::now();
+        let main_sup = Supervise::open(dir, "")?;
+        let logdir = dir.join("log");
+        let has_log = std::fs::metadata(&logdir).is_ok_and(|m| m.is_dir());
+        let (log, pipe) = if has_log {
+            let sup = Supervise::open(&logdir, "log/")?;
+            let pipe = pipe_with(PipeFlags::CLOEXEC).map_err(|e| SuperviseError {
+                what: "unable to create log pipe".into(),
+                err: e.into(),
+            })?;
+            let m = Machine::new(true, exists(&logdir.join("down")), wall);
+            (Some(Slot::new(m, sup)), Some(pipe))
+        } else {
+            (None, None)
+        };
+        let m = Machine::new(false, exists(&dir.join("down")), wall);
+        Ok(Service {
+            idx,
+            name,
+            dir: dir.to_path_buf(),
+            id,
+            main: Slot::new(m, main_sup),
+            log,
+            pipe,
+            removed: false,
+            main_gone_sent: false,
+        })
+    }
+
+    pub fn slot(&self, is_log: bool) -> Option<&Slot> {
+        if is_log {
+            self.log.as_ref()
+        } else {
+            Some(&self.main)
+        }
+    }
+
+    pub fn slot_mut(&mut self, is_log: bool) -> Option<&mut Slot> {
+        if is_log {
+            self.log.as_mut()
+        } else {
+            Some(&mut self.main)
+        }
+    }
+
+    fn label(&self, is_log: bool) -> String {
+        if is_log {
+            format!("{}/log", self.name)
+        } else {
+            self.name.clone()
+        }
+    }
+
+    /// Handle `ev` (if any), then queued control bytes, performing every
+    /// action; status files are written once at the end if anything changed.
+    pub fn feed(
+        &mut self,
+        is_log: bool,
+        ev: Option<Event>,
+        pids: &mut HashMap<u32, Owner>,
+        path: &OsStr,
+    ) {
+        let mut evs: VecDeque<Event> = ev.into_iter().collect();
+        let mut dirty = false;
+        loop {
+            while let Some(ev) = evs.pop_front() {
+                let ctx = self.ctx(is_log, ev);
+                let Some(slot) = self.slot_mut(is_log) else {
+                    return;
+                };
+                let actions = slot.m.step(ev, &ctx);
+                for a in actions {
+                    self.act(is_log, a, pids, path, &mut evs, &mut dirty);
+                }
+            }
+            let Some(slot) = self.slot_mut(is_log) else {
+                return;
+            };
+            if slot.m.hook_pending() {
+                break;
+            }
+            match slot.pending.pop_front() {
+                Some(c) => evs.push_back(Event::Control(c)),
+                None => break,
+            }
+        }
+        if dirty {
+            self.write_status(is_log);
+        }
+    }
+
+    fn act(
+        &mut self,
+        is_log: bool,
+        a: Action,
+        pids: &mut HashMap<u32, Owner>,
+        path: &OsStr,
+        evs: &mut VecDeque<Event>,
+        dirty: &mut bool,
+    ) {
+        let owner = Owner {
+            idx: self.idx,
+            is_log,
+            hook: false,
+        };
+        match a {
+            Action::WriteStatus => *dirty = true,
+            Action::Spawn(p) => match self.spawn(is_log, p, path) {
+                Ok(pid) => {
+                    pids.insert(pid, owner);
+                    evs.push_back(Event::Spawned(pid));
+                }
+                Err(e) => {
+                    let what = if matches!(p, Program::Run) {
+                        "run"
+                    } else {
+                        "finish"
+                    };
+                    log::warn!(
+                        "runsv {}: unable to start ./{what}: {e}",
+                        self.label(is_log)
+                    );
+                    evs.push_back(Event::SpawnFailed);
+                }
+            },
+            Action::Signal(pid, sig) => {
+                if let Err(e) = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig)
+                {
+                    log::debug!("runsv {}: kill {pid} {sig}: {e}", self.label(is_log));
+                }
+            }
+            Action::Hook(c) => match self.spawn_hook(c, path) {
+                Ok(pid) => {
+                    pids.insert(
+                        pid,
+                        Owner {
+                            hook: true,
+                            ..owner
+                        },
+                    );
+                    if let Some(s) = self.slot_mut(is_log) {
+                        s.hook_pid = Some(pid);
+                    }
+                }
+                Err(e) => {
+                    log::warn!(
+                        "runsv {}: unable to run control/{}: {e}",
+                        self.name,
+                        c as char
+                    );
+                    evs.push_back(Event::HookDone(false));
+                }
+            },
+            Action::Unknown(c) => {
+                let label = self.label(is_log);
+                if let Some(s) = self.slot_mut(is_log) {
+                    let now = Instant::now();
+                    if !matches!(s.unknown_logged, Some(t) if now.duration_since(t) < UNKNOWN_LOG_EVERY)
+                    {
+                        s.unknown_logged = Some(now);
+                        log::warn!("runsv {label}: ignoring unknown control byte 0x{c:02x} (logged once a minute)");
+                    }
+                }
+            }
+        }
+    }
+
+    fn ctx(&self, is_log: bool, ev: Event) -> Ctx {
+        let hooks = if is_log {
+            Hooks::default()
+        } else {
+            scan_hooks(&self.dir)
+        };
+        let has_finish = !is_log
+            && matches!(ev, Event::Exited(_) | Event::SpawnFailed)
+            && std::fs::File::open(self.dir.join("finish")).is_ok();
+        Ctx {
+            now: Instant::now(),
+            wall: SystemTime::now(),
+            hooks,
+            has_finish,
+        }
+    }
+
+    fn write_status(&mut self, is_log: bool) {
+        let label = self.label(is_log);
+        let removed = self.removed;
+        let Some(s) = self.slot_mut(is_log) else {
+            return;
+        };
+        match s.sup.write(&s.m.status(), &s.m.stat()) {
+            Ok(()) => s.write_failed = false,
+            Err(e) => {
+                if !s.write_failed && !removed {
+                    log::warn!(
+                        "runsv {label}: unable to write {}/status: {e}",
+                        s.sup.dir().display()
+                    );
+                }
+                s.write_failed = true;
+            }
+        }
+    }
+
+    fn spawn(&self, is_log: bool, p: Program, path: &OsStr) -> std::io::Result<u32> {
+        let dir = if is_log {
+            self.dir.join("log")
+        } else {
+            self.dir.clone()
+        };
+        let mut cmd = match p {
+            Program::Run => {
+                let mut c = Command::new(dir.join("run"));
+                c.arg0("./run");
+                c
+            }
+            Program::Finish(e) => {
+                let mut c = Command::new(dir.join("finish"));
+                c.arg0("./finish")
+                    .arg(e.code.to_string())
+                    .arg(e.signal.to_string());
+                c
+            }
+        };
+        cmd.current_dir(&dir).env_clear().env("PATH", path);
+        if let Some((r, w)) = &self.pipe {
+            if is_log {
+                cmd.stdin(Stdio::from(r.try_clone()?));
+            } else {
+                cmd.stdout(Stdio::from(w.try_clone()?));
+            }
+        }
+        crate::sys::new_session_default_signals(&mut cmd);
+        Ok(cmd.spawn()?.id())
+    }
+
+    fn spawn_hook(&self, c: u8, path: &OsStr) -> std::io::Result<u32> {
+        let name = format!("control/{}", c as char);
+        let pid = self.main.m.pid.map(|p| p.to_string()).unwrap_or_default();
+        let mut cmd = Command::new(self.dir.join(&name));
+        cmd.arg0(&name)
+            .arg(pid)
+            .current_dir(&self.dir)
+            .env_clear()
+            .env("PATH", path);
+        if let Some((_, w)) = &self.pipe {
+            cmd.stdout(Stdio::from(w.try_clone()?));
+        }
+        crate::sys::new_session_default_signals(&mut cmd);
+        Ok(cmd.spawn()?.id())
+    }
+
+    /// The main service is down for good: close the log pipe (the logger
+    /// drains it and sees EOF) and let the logger exit.
+    pub fn main_gone(&mut self, pids: &mut HashMap<u32, Owner>, path: &OsStr) {
+        if self.main_gone_sent {
+            return;
+        }
+        self.main_gone_sent = true;
+        self.pipe = None;
+        if self.log.is_some() {
+            self.feed(true, Some(Event::MainGone), pids, path);
+        }
+    }
+
+    /// Every slot is down for good (want exit).
+    pub fn is_gone(&self) -> bool {
+        self.main.m.is_gone() && !matches!(&self.log, Some(l) if !l.m.is_gone())
+    }
+
+    /// No process of this service (run, finish, log, hook) is alive.
+    pub fn no_processes(&self) -> bool {
+        [Some(&self.main), self.log.as_ref()]
+            .into_iter()
+            .flatten()
+            .all(|s| s.m.pid.is_none() && s.hook_pid.is_none())
+    }
+
+    /// Every live pid (for kill_all).
+    pub fn pids(&self) -> Vec<u32> {
+        [Some(&self.main), self.log.as_ref()]
+            .into_iter()
+            .flatten()
+            .flat_map(|s| [s.m.pid, s.hook_pid])
+            .flatten()
+            .collect()
+    }
+}
+
+impl Slot {
+    fn new(m: Machine, sup: Supervise) -> Slot {
+        Slot {
+            m,
+            sup,
+            pending: VecDeque::new(),
+            hook_pid: None,
+            reading: false,
+            registered: false,
+            unknown_logged: None,
+            write_failed: false,
+        }
+    }
+}
+
+/// Which `control/<c>` files exist and are owner-executable.
+fn scan_hooks(dir: &Path) -> Hooks {
+    let control = dir.join("control");
+    if !control.is_dir() {
+        return Hooks::default();
+    }
+    let mut h = Hooks::default();
+    for &c in Hooks::candidates() {
+        let p = control.join(OsStr::new(std::str::from_utf8(&[c]).unwrap_or("?")));
+        if std::fs::metadata(&p).is_ok_and(|m| m.permissions().mode() & 0o100 != 0) {
+            h = h.with(c);
+        }
+    }
+    h
+}

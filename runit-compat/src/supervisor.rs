@@ -1,0 +1,379 @@
+//! `Supervisor`: every service of one directory (or exactly one service
+//! for `runsv`), their fds in one epoll set, the pid table, scanning with
+//! inotify, shutdown.
+use std::collections::HashMap;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+use nix::sys::wait::WaitStatus;
+use rustix::event::epoll;
+
+use crate::machine::{Event, ExitInfo};
+use crate::scan;
+use crate::service::{Owner, Service};
+use crate::supervise::SuperviseError;
+use crate::Options;
+
+/// epoll token of the loop's signalfd.
+pub(crate) const TOKEN_SIGNAL: u64 = 0;
+const TOKEN_INOTIFY: u64 = 1;
+const TOKEN_FIRST_SLOT: u64 = 2;
+
+/// With no timer of its own, the supervisor rescans on any wake-up at
+/// least this long after the previous scan (a safety net for missed
+/// inotify events that costs no wake-ups at rest).
+pub const SAFETY_RESCAN: Duration = Duration::from_secs(crate::MINUTE_SECS);
+
+/// Supervises services with runit's on-disk protocol from one process.
+pub struct Supervisor {
+    opts: Options,
+    svdir: Option<PathBuf>,
+    pub(crate) epoll: OwnedFd,
+    inotify: Option<Inotify>,
+    services: Vec<Option<Service>>,
+    pids: HashMap<u32, Owner>,
+    shutting_down: bool,
+    last_scan: Instant,
+}
+
+fn token(idx: usize, is_log: bool) -> u64 {
+    TOKEN_FIRST_SLOT + 2 * idx as u64 + u64::from(is_log)
+}
+
+fn exit_info(st: WaitStatus) -> ExitInfo {
+    match st {
+        WaitStatus::Exited(_, code) => ExitInfo { code, signal: 0 },
+        WaitStatus::Signaled(_, sig, _) => ExitInfo {
+            code: -1,
+            signal: sig as i32,
+        },
+        _ => ExitInfo {
+            code: -1,
+            signal: 0,
+        },
+    }
+}
+
+impl Supervisor {
+    /// Supervise every service under `svdir` (None: supervise nothing).
+    pub fn new(svdir: Option<&Path>, opts: Options) -> anyhow::Result<Self> {
+        let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
+        let mut sup = Supervisor {
+            opts,
+            svdir: None,
+            epoll,
+            inotify: None,
+            services: Vec::new(),
+            pids: HashMap::new(),
+            shutting_down: false,
+            last_scan: Instant::now(),
+        };
+        if let Some(dir) = svdir {
+            sup.svdir = Some(std::path::absolute(dir)?);
+            let ino = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?;
+            epoll::add(
+                &sup.epoll,
+                ino.as_fd(),
+                epoll::EventData::new_u64(TOKEN_INOTIFY),
+                epoll::EventFlags::IN,
+            )?;
+            sup.inotify = Some(ino);
+            sup.rescan();
+        }
+        Ok(sup)
+    }
+
+    /// Supervise exactly one service directory (runsv).
+    pub fn single(dir: &Path, opts: Options) -> Result<Self, SuperviseError> {
+        let err = |what: &str| {
+            let what = what.to_string();
+            move |e: std::io::Error| SuperviseError { what, err: e }
+        };
+        let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)
+            .map_err(|e| err("unable to create epoll")(e.into()))?;
+        let mut sup = Supervisor {
+            opts,
+            svdir: None,
+            epoll,
+            inotify: None,
+            services: Vec::new(),
+            pids: HashMap::new(),
+            shutting_down: false,
+            last_scan: Instant::now(),
+        };
+        let md = std::fs::metadata(dir).map_err(err("unable to change to directory"))?;
+        if !md.is_dir() {
+            return Err(err("unable to change to directory")(
+                std::io::Error::from_raw_os_error(20),
+            ));
+        }
+        let abs = std::path::absolute(dir).map_err(err("unable to change to directory"))?;
+        let id = {
+            use std::os::unix::fs::MetadataExt;
+            (md.dev(), md.ino())
+        };
+        let svc = Service::open(0, dir.display().to_string(), &abs, id)?;
+        sup.insert(svc);
+        Ok(sup)
+    }
+
+    /// Shutdown: every service wants exit (TERM then CONT, finish runs);
+    /// each log service stops once its main service is down and the pipe
+    /// is drained (it sees EOF). No more scanning.
+    pub fn begin_shutdown(&mut self) {
+        self.shutting_down = true;
+        for idx in 0..self.services.len() {
+            self.feed(idx, false, Some(Event::Control(b'x')));
+        }
+    }
+
+    /// True once every supervised process (run, finish, log, hooks) has exited.
+    pub fn all_down(&self) -> bool {
+        self.services.iter().flatten().all(Service::no_processes)
+    }
+
+    /// No service is supervised any more (all exited after `x`/shutdown).
+    pub fn is_empty(&self) -> bool {
+        self.services.iter().all(Option::is_none)
+    }
+
+    /// SIGKILL every remaining supervised process (and its process group).
+    pub fn kill_all(&mut self) {
+        for pid in self.services.iter().flatten().flat_map(Service::pids) {
+            let p = rustix::process::Pid::from_raw(pid as i32);
+            if let Some(p) = p {
+                let _ = rustix::process::kill_process_group(p, rustix::process::Signal::KILL);
+                let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+            }
+        }
+    }
+
+    /// Send control byte `c` to the service at index 0 (runsv's SIGTERM).
+    pub fn control_first(&mut self, c: u8) {
+        if !self.services.is_empty() {
+            self.feed(0, false, Some(Event::Control(c)));
+        }
+    }
+
+    /// Number of supervised service directories.
+    pub fn len(&self) -> usize {
+        self.services.iter().flatten().count()
+    }
+
+    fn insert(&mut self, mut svc: Service) {
+        let idx = self
+            .services
+            .iter()
+            .position(Option::is_none)
+            .unwrap_or(self.services.len());
+        if idx == self.services.len() {
+            self.services.push(None);
+        }
+        svc.idx = idx;
+        log::info!("runsvdir: supervising {}", svc.name);
+        self.services[idx] = Some(svc);
+        self.feed(idx, false, Some(Event::Begin));
+        if self.services[idx].as_ref().is_some_and(|s| s.log.is_some()) {
+            self.feed(idx, true, Some(Event::Begin));
+        }
+    }
+
+    fn feed(&mut self, idx: usize, is_log: bool, ev: Option<Event>) {
+        let Some(svc) = self.services.get_mut(idx).and_then(Option::as_mut) else {
+            return;
+        };
+        svc.feed(is_log, ev, &mut self.pids, &self.opts.path_env);
+        if svc.main.m.is_gone() {
+            svc.main_gone(&mut self.pids, &self.opts.path_env);
+        }
+        if svc.is_gone() {
+            let svc = self.services[idx].take().expect("checked above");
+            for s in [Some(&svc.main), svc.log.as_ref()].into_iter().flatten() {
+                if s.registered {
+                    let _ = epoll::delete(&self.epoll, &s.sup.control);
+                }
+            }
+            log::info!("runsvdir: {} stopped and released", svc.name);
+            return;
+        }
+        let svc = self.services[idx].as_mut().expect("checked above");
+        for is_log in [false, true] {
+            let Some(s) = svc.slot_mut(is_log) else {
+                continue;
+            };
+            let want = !s.m.hook_pending();
+            if want != s.reading {
+                let flags = if want {
+                    epoll::EventFlags::IN
+                } else {
+                    epoll::EventFlags::empty()
+                };
+                let data = epoll::EventData::new_u64(token(idx, is_log));
+                let r = if s.registered {
+                    epoll::modify(&self.epoll, &s.sup.control, data, flags)
+                } else {
+                    epoll::add(&self.epoll, &s.sup.control, data, flags)
+                };
+                match r {
+                    Ok(()) => {
+                        s.reading = want;
+                        s.registered = true;
+                    }
+                    Err(e) => {
+                        log::error!("runsv {}: epoll_ctl on supervise/control: {e}", svc.name);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A readiness event for `token` (not the signalfd).
+    pub(crate) fn ready(&mut self, token: u64) {
+        if token == TOKEN_INOTIFY {
+            if let Some(ino) = &self.inotify {
+                while ino.read_events().is_ok_and(|v| !v.is_empty()) {}
+            }
+            self.rescan();
+            return;
+        }
+        let Some(t) = token.checked_sub(TOKEN_FIRST_SLOT) else {
+            return;
+        };
+        let (idx, is_log) = ((t / 2) as usize, t % 2 == 1);
+        let Some(svc) = self.services.get_mut(idx).and_then(Option::as_mut) else {
+            return;
+        };
+        let Some(slot) = svc.slot_mut(is_log) else {
+            return;
+        };
+        let mut buf = [0u8; 128];
+        match rustix::io::read(&slot.sup.control, &mut buf) {
+            Ok(n) => slot.pending.extend(&buf[..n]),
+            Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => return,
+            Err(e) => {
+                log::warn!("runsv {}: unable to read supervise/control: {e}", svc.name);
+                return;
+            }
+        }
+        self.feed(idx, is_log, None);
+    }
+
+    /// A child was reaped; false if it is not ours.
+    pub(crate) fn reaped(&mut self, pid: u32, st: WaitStatus) -> bool {
+        let Some(owner) = self.pids.remove(&pid) else {
+            return false;
+        };
+        let ev = if owner.hook {
+            if let Some(s) = self
+                .services
+                .get_mut(owner.idx)
+                .and_then(Option::as_mut)
+                .and_then(|s| s.slot_mut(owner.is_log))
+            {
+                s.hook_pid = None;
+            }
+            Event::HookDone(matches!(st, WaitStatus::Exited(_, 0)))
+        } else {
+            Event::Exited(exit_info(st))
+        };
+        self.feed(owner.idx, owner.is_log, Some(ev));
+        true
+    }
+
+    /// The earliest pending restart.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.services
+            .iter()
+            .flatten()
+            .flat_map(|s| [Some(&s.main), s.log.as_ref()])
+            .flatten()
+            .filter_map(|s| s.m.deadline())
+            .min()
+    }
+
+    /// Fire due restart timers; rescan if the last scan is old.
+    pub(crate) fn tick(&mut self, now: Instant) {
+        for idx in 0..self.services.len() {
+            for is_log in [false, true] {
+                let due = self.services[idx]
+                    .as_ref()
+                    .and_then(|s| s.slot(is_log))
+                    .and_then(|s| s.m.deadline())
+                    .is_some_and(|d| d <= now);
+                if due {
+                    self.feed(idx, is_log, Some(Event::Timer));
+                }
+            }
+        }
+        if self.svdir.is_some() && now.duration_since(self.last_scan) >= SAFETY_RESCAN {
+            self.rescan();
+        }
+    }
+
+    /// Scan the service directory: start new services, stop removed ones.
+    pub fn rescan(&mut self) {
+        let Some(svdir) = self.svdir.clone() else {
+            return;
+        };
+        if self.shutting_down {
+            return;
+        }
+        self.last_scan = Instant::now();
+        if let Some(ino) = &self.inotify {
+            let mask = AddWatchFlags::IN_CREATE
+                | AddWatchFlags::IN_DELETE
+                | AddWatchFlags::IN_MOVED_FROM
+                | AddWatchFlags::IN_MOVED_TO
+                | AddWatchFlags::IN_DELETE_SELF
+                | AddWatchFlags::IN_MOVE_SELF;
+            if let Err(e) = ino.add_watch(&svdir, mask) {
+                log::warn!(
+                    "runsvdir {}: unable to add watch to inotify instance: {e}",
+                    svdir.display()
+                );
+            }
+        }
+        let found = match scan::list(&svdir) {
+            Ok(f) => f,
+            Err(e) => {
+                log::warn!(
+                    "runsvdir {}: unable to read directory: {e}",
+                    svdir.display()
+                );
+                return;
+            }
+        };
+        let have: Vec<(u64, u64)> = self
+            .services
+            .iter()
+            .flatten()
+            .filter(|s| !s.removed)
+            .map(|s| s.id)
+            .collect();
+        let d = scan::diff(&have, &found);
+        for id in d.removed {
+            let idx = self
+                .services
+                .iter()
+                .flatten()
+                .find(|s| s.id == id && !s.removed)
+                .map(|s| s.idx);
+            if let Some(idx) = idx {
+                if let Some(s) = self.services[idx].as_mut() {
+                    log::info!("runsvdir: {} removed, stopping it", s.name);
+                    s.removed = true;
+                }
+                self.feed(idx, false, Some(Event::Control(b'x')));
+            }
+        }
+        for f in d.added {
+            let name = f.name.to_string_lossy().into_owned();
+            match Service::open(0, name.clone(), &svdir.join(&f.name), f.id) {
+                Ok(svc) => self.insert(svc),
+                Err(e) => log::warn!("runsv {name}: fatal: {e}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,87 @@
+#!/bin/sh
+# mkinitrd.sh INIT MODDIR OUT
+#
+# Build the initramfs: INIT becomes /init, and the not-os module set plus its
+# dependency closure (from MODDIR/modules.dep) is copied to
+# /lib/modules/KVER/, where KVER is the basename of MODDIR. depmod then
+# indexes the copied modules, and /etc/modules-load.d/not-os.conf names the
+# set: stage-1 loads what that file lists (plus what its mounts need).
+#
+# Environment:
+#   MODULE_SET        modules to include (default: the not-os set)
+#   INITRD_COMPRESS   gzip | zstd | xz | none (default zstd, see the Makefile)
+#   MODULES_COMPRESS  none | xz: xz-compress the .ko files (default none)
+set -eu
+
+init=$1 moddir=$2 out=$3
+: "${MODULE_SET:=virtio virtio_pci virtio_net virtio_rng virtio_blk virtio_console dm_mod tun loop squashfs overlay}"
+: "${INITRD_COMPRESS:=zstd}"
+: "${MODULES_COMPRESS:=none}"
+kver=$(basename "$moddir")
+[ -e "$moddir/modules.dep" ] || { echo "mkinitrd: $moddir/modules.dep missing (run depmod)" >&2; exit 1; }
+
+tree=$out.tree
+rm -rf "$tree"
+mkdir -p "$tree/lib/modules/$kver" "$tree/etc/modules-load.d" \
+    "$tree/dev" "$tree/proc" "$tree/sys" "$tree/run" "$tree/tmp"
+# The kernel opens /dev/console for /init's stdio before anything is mounted.
+mknod -m 600 "$tree/dev/console" c 5 1
+cp "$init" "$tree/init"
+chmod 755 "$tree/init"
+
+# norm NAME: module names treat '-' and '_' alike; use '_'.
+norm() { printf '%s\n' "$1" | tr - _; }
+
+# modules.dep as "name path dep-path..." lines, with normalised names, so
+# that a lookup is one awk pass. Paths are relative to MODDIR.
+index=$tree.index
+awk '{
+    key = $1; sub(/:$/, "", key)
+    name = key; sub(/.*\//, "", name); sub(/\.ko(\.(xz|zst|gz))?$/, "", name)
+    gsub(/-/, "_", name)
+    $1 = key; print name, $0
+}' "$moddir/modules.dep" >"$index"
+builtins=$(sed 's,.*/,,; s,\.ko$,,' "$moddir/modules.builtin" 2>/dev/null | tr - _)
+
+# The closure: each wanted module that is not builtin brings its file and
+# every file modules.dep lists for it (modules.dep is already transitive).
+: >"$tree.files"
+for m in $MODULE_SET; do
+    m=$(norm "$m")
+    if printf '%s\n' "$builtins" | grep -qx "$m"; then
+        echo "mkinitrd: $m is builtin, skipped" >&2
+        continue
+    fi
+    line=$(awk -v m="$m" '$1 == m { $1 = ""; print; exit }' "$index")
+    [ -n "$line" ] || { echo "mkinitrd: module $m not in $moddir/modules.dep" >&2; exit 1; }
+    for f in $line; do echo "$f"; done >>"$tree.files"
+done
+sort -u "$tree.files" | while read -r f; do
+    mkdir -p "$tree/lib/modules/$kver/$(dirname "$f")"
+    cp "$moddir/$f" "$tree/lib/modules/$kver/$f"
+    case $MODULES_COMPRESS-$f in
+        xz-*.ko) xz --check=crc32 -T1 "$tree/lib/modules/$kver/$f" ;;
+        none-*|xz-*) ;;
+        *) echo "mkinitrd: MODULES_COMPRESS=$MODULES_COMPRESS unknown" >&2; exit 1 ;;
+    esac
+done
+for f in modules.builtin modules.builtin.modinfo modules.order; do
+    [ -e "$moddir/$f" ] && cp "$moddir/$f" "$tree/lib/modules/$kver/"
+done
+depmod -b "$tree" "$kver"
+for m in $MODULE_SET; do echo "$m"; done >"$tree/etc/modules-load.d/not-os.conf"
+rm -f "$index" "$tree.files"
+
+# A reproducible newc archive: sorted names, root-owned, fixed mtimes.
+find "$tree" -exec touch -h -d @0 {} +
+case $INITRD_COMPRESS in
+    gzip) compress="gzip -9n" ;;
+    zstd) compress="zstd -19 -q -T0" ;;
+    xz) compress="xz --check=crc32 -9" ;;
+    none) compress=cat ;;
+    *) echo "mkinitrd: INITRD_COMPRESS=$INITRD_COMPRESS unknown" >&2; exit 1 ;;
+esac
+(cd "$tree" && find . -mindepth 1 | LC_ALL=C sort |
+    cpio -o -H newc -R 0:0 --reproducible --quiet) | $compress >"$out.tmp"
+mv "$out.tmp" "$out"
+rm -rf "$tree"

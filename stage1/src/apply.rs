@@ -1,0 +1,117 @@
+//! Carrying out a [`Plan`]'s mount steps: the only part of the mount plan
+//! that makes syscalls.
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use nix::mount::{mount, MsFlags};
+
+use crate::device;
+use crate::plan::{MountSpec, Plan, Source, Step};
+
+/// Options for [`apply`] that come from the command line.
+pub struct ApplyOptions<'a> {
+    pub device_timeout: Duration,
+    /// Called while waiting for devices (PID 1 reaps zombies there).
+    pub between_polls: &'a mut dyn FnMut(),
+}
+
+/// Run every step of the plan's mount list, in order.
+pub fn apply(plan: &Plan, opts: &mut ApplyOptions<'_>) -> Result<()> {
+    for step in &plan.steps {
+        match step {
+            Step::Mkdir { path, mode } => mkdir(path, *mode)?,
+            Step::Mount(spec) => mount_one(spec, opts)?,
+            Step::CopyToRam { from, to } => {
+                let src = resolve(from, opts)?;
+                log::info!("Copying {} to RAM...", src.display());
+                std::fs::copy(&src, to).with_context(|| {
+                    format!("copytoram: copying {} to {}", src.display(), to.display())
+                })?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn mkdir(path: &Path, mode: u32) -> Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(mode)
+        .create(path)
+        .with_context(|| format!("creating directory {}", path.display()))
+}
+
+/// The path to hand to mount(2) for a source: waits for devices, attaches
+/// image files to loop devices.
+fn resolve(source: &Source, opts: &mut ApplyOptions<'_>) -> Result<PathBuf> {
+    match source {
+        Source::Device(spec) => {
+            device::wait_for(spec, opts.device_timeout, &mut *opts.between_polls)
+        }
+        Source::LoopFile(file) => attach_loop(file),
+        Source::Virtual(name) => Ok(PathBuf::from(name)),
+    }
+}
+
+fn attach_loop(file: &Path) -> Result<PathBuf> {
+    if !file.exists() {
+        bail!(
+            "store image {} does not exist in the initramfs; check root=",
+            file.display()
+        );
+    }
+    let control = loopdev::LoopControl::open()
+        .context("opening /dev/loop-control (is the loop module loaded?)")?;
+    let dev = control.next_free().context("finding a free loop device")?;
+    dev.with()
+        .read_only(true)
+        .attach(file)
+        .with_context(|| format!("attaching {} to a loop device", file.display()))?;
+    let path = dev.path().context("loop device has no path")?;
+    log::debug!("attached {} to {}", file.display(), path.display());
+    Ok(path)
+}
+
+fn mount_one(spec: &MountSpec, opts: &mut ApplyOptions<'_>) -> Result<()> {
+    let source = resolve(&spec.source, opts)?;
+    log::debug!(
+        "mount -t {} {} {} -o {}",
+        spec.fstype,
+        source.display(),
+        spec.target.display(),
+        spec.data
+    );
+    let data = (!spec.data.is_empty()).then_some(spec.data.as_str());
+    mount(
+        Some(&source),
+        &spec.target,
+        Some(spec.fstype.as_str()),
+        spec.flags,
+        data,
+    )
+    .with_context(|| {
+        format!(
+            "mounting {} ({}) on {}: {}",
+            source.display(),
+            spec.fstype,
+            spec.target.display(),
+            hint(spec)
+        )
+    })?;
+    if spec.flags.contains(MsFlags::MS_RDONLY) {
+        log::debug!("{} is read-only", spec.target.display());
+    }
+    Ok(())
+}
+
+/// What to check when a mount fails.
+fn hint(spec: &MountSpec) -> &'static str {
+    match spec.fstype.as_str() {
+        "squashfs" => "is it a squashfs image, and is the squashfs module loaded?",
+        "overlay" => "is the overlay module loaded?",
+        "tmpfs" => "is the size= valid (boot.tmpfs_size=)?",
+        _ => "check the filesystem type (rootfstype=) and options (rootflags=)",
+    }
+}

@@ -1,0 +1,617 @@
+//! The files depmod writes into `/lib/modules/<kver>`: `modules.dep`,
+//! `modules.alias`, `modules.softdep`, `modules.builtin` (and, when present,
+//! the aliases of built-in modules from `modules.builtin.modinfo`).
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+
+use super::{name_from_path, normalize, normalize_alias};
+
+/// One line of `modules.dep`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleEntry {
+    /// Normalized module name.
+    pub name: String,
+    /// The file, relative to the module directory (or absolute) as written.
+    pub path: PathBuf,
+    /// Every module it needs (depmod lists the whole closure), names
+    /// normalized, in modules.dep order: the last one is loaded first.
+    pub deps: Vec<String>,
+}
+
+/// A `softdep` line: modules to load before and after one module.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SoftDep {
+    /// Names or aliases, loaded before the module (failures do not matter).
+    pub pre: Vec<String>,
+    /// Names or aliases, loaded after the module.
+    pub post: Vec<String>,
+}
+
+impl SoftDep {
+    /// Parses the words after `softdep MODULE`: `pre: a b post: c`. Words
+    /// before any `pre:`/`post:` are returned in the error list.
+    pub(crate) fn parse_words<'a>(words: impl Iterator<Item = &'a str>) -> (Self, Vec<&'a str>) {
+        let mut sd = SoftDep::default();
+        let mut stray = Vec::new();
+        let mut target: Option<&mut Vec<String>> = None;
+        for w in words {
+            match w {
+                "pre:" => target = Some(&mut sd.pre),
+                "post:" => target = Some(&mut sd.post),
+                _ => match target.as_deref_mut() {
+                    Some(t) => t.push(w.to_owned()),
+                    None => stray.push(w),
+                },
+            }
+        }
+        (sd, stray)
+    }
+}
+
+/// The parsed module index of one kernel.
+#[derive(Debug, Clone, Default)]
+pub struct ModuleIndex {
+    modules: HashMap<String, ModuleEntry>,
+    /// Aliases without glob characters: normalized alias → module names.
+    exact_aliases: HashMap<String, Vec<String>>,
+    /// Glob aliases, in file order: (normalized pattern, module name).
+    glob_aliases: Vec<(String, String)>,
+    softdeps: HashMap<String, SoftDep>,
+    builtin: HashSet<String>,
+    /// Normalized alias → built-in module names.
+    builtin_aliases: HashMap<String, Vec<String>>,
+    warnings: Vec<String>,
+}
+
+/// What a name or alias stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolved {
+    /// A module with a file (in modules.dep).
+    Module(String),
+    /// A module built into the kernel.
+    Builtin(String),
+}
+
+fn is_glob(s: &str) -> bool {
+    s.contains(['*', '?', '['])
+}
+
+impl ModuleIndex {
+    /// Reads the index of the module directory `moddir`
+    /// (`<root>/lib/modules/<kver>`). `modules.dep` must exist; the other
+    /// files are optional.
+    pub fn load(moddir: &Path) -> anyhow::Result<Self> {
+        let dep_path = moddir.join("modules.dep");
+        let dep = std::fs::read_to_string(&dep_path).with_context(|| {
+            format!(
+                "reading {} (run depmod for this kernel to create it)",
+                dep_path.display()
+            )
+        })?;
+        let optional = |name: &str| -> anyhow::Result<String> {
+            let path = moddir.join(name);
+            match std::fs::read(&path) {
+                Ok(bytes) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+                Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+            }
+        };
+        let mut index = Self::parse(
+            &dep,
+            &optional("modules.alias")?,
+            &optional("modules.softdep")?,
+            &optional("modules.builtin")?,
+        );
+        index.add_builtin_modinfo(&optional("modules.builtin.modinfo")?);
+        Ok(index)
+    }
+
+    /// Parses the text of `modules.dep`, `modules.alias`, `modules.softdep`
+    /// and `modules.builtin` (any may be empty). Malformed lines are skipped
+    /// and listed in [`Self::warnings`].
+    pub fn parse(dep: &str, alias: &str, softdep: &str, builtin: &str) -> Self {
+        let mut index = Self::default();
+        index.parse_dep(dep);
+        index.parse_alias(alias);
+        index.parse_softdep(softdep);
+        for line in builtin.lines().map(str::trim) {
+            if !line.is_empty() && !line.starts_with('#') {
+                index.builtin.insert(name_from_path(Path::new(line)));
+            }
+        }
+        index
+    }
+
+    fn parse_dep(&mut self, dep: &str) {
+        let mut dep_paths: Vec<PathBuf> = Vec::new();
+        for (n, line) in dep.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let Some((path, deps)) = line.split_once(':') else {
+                self.warnings.push(format!(
+                    "modules.dep line {}: no ':' in {line:?}, skipped",
+                    n + 1
+                ));
+                continue;
+            };
+            let path = PathBuf::from(path.trim());
+            let name = name_from_path(&path);
+            let deps = deps
+                .split_whitespace()
+                .map(|d| {
+                    let p = PathBuf::from(d);
+                    let name = name_from_path(&p);
+                    dep_paths.push(p);
+                    name
+                })
+                .collect();
+            self.modules
+                .entry(name.clone())
+                .or_insert(ModuleEntry { name, path, deps });
+        }
+        // A dependency without a line of its own still has a known file.
+        for path in dep_paths {
+            let name = name_from_path(&path);
+            self.modules.entry(name.clone()).or_insert(ModuleEntry {
+                name,
+                path,
+                deps: Vec::new(),
+            });
+        }
+    }
+
+    fn parse_alias(&mut self, alias: &str) {
+        for (n, line) in alias.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let mut words = line.split_whitespace();
+            match (words.next(), words.next(), words.next(), words.next()) {
+                (Some("alias"), Some(pattern), Some(module), None) => {
+                    self.add_alias(pattern, module);
+                }
+                _ => self.warnings.push(format!(
+                    "modules.alias line {}: not 'alias PATTERN MODULE', skipped",
+                    n + 1
+                )),
+            }
+        }
+    }
+
+    fn add_alias(&mut self, pattern: &str, module: &str) {
+        let pattern = normalize_alias(pattern);
+        let module = normalize(module);
+        if is_glob(&pattern) {
+            self.glob_aliases.push((pattern, module));
+        } else {
+            let list = self.exact_aliases.entry(pattern).or_default();
+            if !list.contains(&module) {
+                list.push(module);
+            }
+        }
+    }
+
+    fn parse_softdep(&mut self, softdep: &str) {
+        for (n, line) in softdep.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let mut words = line.split_whitespace();
+            let (Some("softdep"), Some(module)) = (words.next(), words.next()) else {
+                self.warnings.push(format!(
+                    "modules.softdep line {}: not 'softdep MODULE ...', skipped",
+                    n + 1
+                ));
+                continue;
+            };
+            let (sd, stray) = SoftDep::parse_words(words);
+            if !stray.is_empty() {
+                // Debian's kernels carry lines like `softdep cifs gcm`, which
+                // kmod ignores too.
+                self.warnings.push(format!(
+                    "modules.softdep line {}: words outside pre:/post: ignored: {}",
+                    n + 1,
+                    stray.join(" ")
+                ));
+            }
+            if sd.pre.is_empty() && sd.post.is_empty() {
+                continue;
+            }
+            let entry = self.softdeps.entry(normalize(module)).or_default();
+            entry.pre.extend(sd.pre);
+            entry.post.extend(sd.post);
+        }
+    }
+
+    /// Adds the aliases of built-in modules from `modules.builtin.modinfo`
+    /// (NUL-separated `module.key=value` records).
+    pub fn add_builtin_modinfo(&mut self, modinfo: &str) {
+        for record in modinfo.split('\0') {
+            let Some((module, rest)) = record.split_once('.') else {
+                continue;
+            };
+            if let Some(alias) = rest.strip_prefix("alias=") {
+                let list = self
+                    .builtin_aliases
+                    .entry(normalize_alias(alias))
+                    .or_default();
+                let module = normalize(module);
+                if !list.contains(&module) {
+                    list.push(module);
+                }
+            }
+        }
+    }
+
+    /// The modules.dep entry for a (normalized) module name.
+    pub fn module(&self, name: &str) -> Option<&ModuleEntry> {
+        self.modules.get(&normalize(name))
+    }
+
+    /// Whether a module is built into the kernel.
+    pub fn is_builtin(&self, name: &str) -> bool {
+        self.builtin.contains(&normalize(name))
+    }
+
+    /// The softdep line of a module, from modules.softdep.
+    pub fn softdep(&self, name: &str) -> Option<&SoftDep> {
+        self.softdeps.get(&normalize(name))
+    }
+
+    /// Modules matching an alias (modules.alias, then built-in aliases), in
+    /// file order, each once.
+    pub fn aliases(&self, alias: &str) -> Vec<Resolved> {
+        let alias = normalize_alias(alias);
+        let mut out: Vec<Resolved> = Vec::new();
+        let mut push = |r: Resolved| {
+            if !out.contains(&r) {
+                out.push(r);
+            }
+        };
+        for m in self.exact_aliases.get(&alias).into_iter().flatten() {
+            push(Resolved::Module(m.clone()));
+        }
+        for (pattern, m) in &self.glob_aliases {
+            if glob_match(pattern.as_bytes(), alias.as_bytes()) {
+                push(Resolved::Module(m.clone()));
+            }
+        }
+        for m in self.builtin_aliases.get(&alias).into_iter().flatten() {
+            push(Resolved::Builtin(m.clone()));
+        }
+        out
+    }
+
+    /// What `name` stands for, in kmod's order: a module file, a built-in
+    /// module, then aliases. Empty when nothing matches.
+    pub fn resolve(&self, name: &str) -> Vec<Resolved> {
+        let n = normalize(name);
+        if self.modules.contains_key(&n) {
+            return vec![Resolved::Module(n)];
+        }
+        if self.builtin.contains(&n) {
+            return vec![Resolved::Builtin(n)];
+        }
+        self.aliases(name)
+            .into_iter()
+            .map(|r| match r {
+                Resolved::Module(m)
+                    if !self.modules.contains_key(&m) && self.builtin.contains(&m) =>
+                {
+                    Resolved::Builtin(m)
+                }
+                r => r,
+            })
+            .collect()
+    }
+
+    /// Number of modules with a file.
+    pub fn len(&self) -> usize {
+        self.modules.len()
+    }
+
+    /// Whether modules.dep named no module.
+    pub fn is_empty(&self) -> bool {
+        self.modules.is_empty()
+    }
+
+    /// Lines that could not be parsed.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+}
+
+/// `fnmatch(3)` without flags: `*`, `?`, `[...]` with ranges and `!`/`^`
+/// negation; `\` escapes the next character.
+pub(crate) fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
+    let (mut p, mut t) = (0, 0);
+    // Where to resume after the last `*`: (pattern index after it, text index).
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        let step = match pattern.get(p) {
+            Some(b'*') => {
+                star = Some((p + 1, t));
+                p += 1;
+                continue;
+            }
+            Some(b'?') => Some(p + 1),
+            Some(b'[') => match match_class(pattern, p, text[t]) {
+                Some((true, next)) => Some(next),
+                Some((false, _)) => None,
+                // An unclosed `[` matches itself.
+                None => (text[t] == b'[').then_some(p + 1),
+            },
+            Some(b'\\') if p + 1 < pattern.len() => (pattern[p + 1] == text[t]).then_some(p + 2),
+            Some(&c) => (c == text[t]).then_some(p + 1),
+            None => None,
+        };
+        match step {
+            Some(next) => {
+                p = next;
+                t += 1;
+            }
+            None => match star {
+                Some((sp, st)) => {
+                    p = sp;
+                    t = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|&c| c == b'*')
+}
+
+/// Matches `c` against the class starting at `pattern[start] == '['`:
+/// `Some((matched, index after ']'))`, or `None` when there is no `]`.
+fn match_class(pattern: &[u8], start: usize, c: u8) -> Option<(bool, usize)> {
+    let mut i = start + 1;
+    let negate = matches!(pattern.get(i), Some(b'!' | b'^'));
+    if negate {
+        i += 1;
+    }
+    let mut matched = false;
+    let mut first = true;
+    loop {
+        let lo = *pattern.get(i)?;
+        if lo == b']' && !first {
+            return Some((matched != negate, i + 1));
+        }
+        first = false;
+        if pattern.get(i + 1) == Some(&b'-') && pattern.get(i + 2).is_some_and(|&h| h != b']') {
+            let hi = pattern[i + 2];
+            matched |= lo <= c && c <= hi;
+            i += 3;
+        } else {
+            matched |= lo == c;
+            i += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    // Pasted from Debian's 6.1.0-56-amd64 (depmod output).
+    const DEP: &str = "\
+kernel/arch/x86/crypto/crc32c-intel.ko:
+kernel/fs/squashfs/squashfs.ko:
+kernel/fs/overlayfs/overlay.ko:
+kernel/fs/xfs/xfs.ko: kernel/lib/libcrc32c.ko
+kernel/crypto/crc32c_generic.ko:
+kernel/lib/libcrc32c.ko:
+kernel/drivers/char/hw_random/virtio-rng.ko: kernel/drivers/virtio/virtio.ko kernel/drivers/virtio/virtio_ring.ko
+kernel/drivers/block/loop.ko:
+kernel/drivers/net/virtio_net.ko: kernel/drivers/net/net_failover.ko kernel/net/core/failover.ko kernel/drivers/virtio/virtio.ko kernel/drivers/virtio/virtio_ring.ko
+kernel/drivers/net/net_failover.ko: kernel/net/core/failover.ko
+kernel/net/core/failover.ko:
+kernel/drivers/md/dm-mod.ko.xz:
+";
+    const ALIAS: &str = "\
+# Aliases extracted from modules themselves.
+alias cpu:type:x86,ven0000fam0006mod0086:feature:* intel_uncore
+alias crypto-crc32c-intel crc32c_intel
+alias crypto-crc32c crc32c_intel
+alias fs-squashfs squashfs
+alias crypto-crc32c-generic crc32c_generic
+alias crypto-crc32c crc32c_generic
+alias virtio:d00000004v* virtio_rng
+alias virtio:d00000001v* virtio_net
+alias devname:mapper/control dm_mod
+alias pci:v00001AF4d00001000sv*sd*bc*sc*i* virtio_pci
+";
+    const SOFTDEP: &str = "\
+# Soft dependencies extracted from modules themselves.
+softdep ext4 pre: crypto-crc32c
+softdep cifs gcm
+softdep virtio_net pre: crc32c-generic post: loop
+";
+    const BUILTIN: &str = "\
+kernel/drivers/virtio/virtio_pci.ko
+kernel/fs/ext4/ext4.ko
+";
+
+    fn index() -> ModuleIndex {
+        ModuleIndex::parse(DEP, ALIAS, SOFTDEP, BUILTIN)
+    }
+
+    #[test]
+    fn dep_lines() {
+        let i = index();
+        let e = i.module("virtio_net").unwrap();
+        assert_eq!(e.path, Path::new("kernel/drivers/net/virtio_net.ko"));
+        assert_eq!(
+            e.deps,
+            ["net_failover", "failover", "virtio", "virtio_ring"]
+        );
+        assert_eq!(
+            i.module("dm-mod").unwrap().path,
+            Path::new("kernel/drivers/md/dm-mod.ko.xz")
+        );
+        assert_eq!(
+            i.module("virtio_rng").unwrap().deps,
+            ["virtio", "virtio_ring"]
+        );
+        // a dependency with no line of its own
+        assert_eq!(
+            i.module("virtio").unwrap().path,
+            Path::new("kernel/drivers/virtio/virtio.ko")
+        );
+        assert!(i.module("nope").is_none());
+        assert_eq!(i.len(), 14);
+    }
+
+    #[test]
+    fn aliases_and_builtin() {
+        let i = index();
+        assert_eq!(
+            i.resolve("fs-squashfs"),
+            [Resolved::Module("squashfs".into())]
+        );
+        assert_eq!(
+            i.resolve("crypto-crc32c"),
+            [
+                Resolved::Module("crc32c_intel".into()),
+                Resolved::Module("crc32c_generic".into())
+            ]
+        );
+        assert_eq!(
+            i.resolve("virtio:d00000001v00001AF4"),
+            [Resolved::Module("virtio_net".into())]
+        );
+        // alias to a built-in module
+        assert_eq!(
+            i.resolve("pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00"),
+            [Resolved::Builtin("virtio_pci".into())]
+        );
+        assert_eq!(
+            i.resolve("virtio-pci"),
+            [Resolved::Builtin("virtio_pci".into())]
+        );
+        assert!(i.is_builtin("ext4"));
+        assert!(i.resolve("nothing").is_empty());
+        assert_eq!(i.resolve("dm_mod"), [Resolved::Module("dm_mod".into())]);
+    }
+
+    #[test]
+    fn softdeps() {
+        let i = index();
+        assert_eq!(i.softdep("ext4").unwrap().pre, ["crypto-crc32c"]);
+        let sd = i.softdep("virtio-net").unwrap();
+        assert_eq!(sd.pre, ["crc32c-generic"]);
+        assert_eq!(sd.post, ["loop"]);
+        assert!(i.softdep("cifs").is_none());
+        assert_eq!(i.warnings().len(), 1, "{:?}", i.warnings());
+        assert!(i.warnings()[0].contains("gcm"));
+    }
+
+    #[test]
+    fn malformed_lines_warn() {
+        let i = ModuleIndex::parse("no colon here\n", "alias only\n", "softdep\n", "");
+        assert_eq!(i.warnings().len(), 3, "{:?}", i.warnings());
+        assert!(i.is_empty());
+    }
+
+    #[test]
+    fn builtin_modinfo() {
+        let mut i = ModuleIndex::parse("", "", "", "kernel/fs/ext4/ext4.ko\n");
+        i.add_builtin_modinfo("ext4.license=GPL\0ext4.alias=fs-ext4\0ext4.alias=ext3\0crc32c_generic.alias=crypto-crc32c\0");
+        assert_eq!(i.resolve("fs-ext4"), [Resolved::Builtin("ext4".into())]);
+        assert_eq!(
+            i.resolve("crypto-crc32c"),
+            [Resolved::Builtin("crc32c_generic".into())]
+        );
+    }
+
+    #[test]
+    fn load_requires_modules_dep() {
+        let dir = std::env::temp_dir().join(format!("stage1-index-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let err = ModuleIndex::load(&dir).unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(
+            msg.contains("modules.dep") && msg.contains("run depmod"),
+            "{msg}"
+        );
+        std::fs::write(dir.join("modules.dep"), DEP).unwrap();
+        let i = ModuleIndex::load(&dir).unwrap();
+        assert_eq!(i.len(), 14);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn globs() {
+        let m = |p: &str, t: &str| glob_match(p.as_bytes(), t.as_bytes());
+        assert!(m("virtio:d00000001v*", "virtio:d00000001v00001AF4"));
+        assert!(!m("virtio:d00000001v*", "virtio:d00000002v00001AF4"));
+        assert!(m("*", ""));
+        assert!(m("a*b*c", "axxbyyc"));
+        assert!(!m("a*b*c", "axxbyy"));
+        assert!(m("a?c", "abc"));
+        assert!(m("sc[0-9]x", "sc5x"));
+        assert!(!m("sc[!0-9]x", "sc5x"));
+        assert!(m("sc[!0-9]x", "scax"));
+        assert!(m("[]]", "]"));
+        assert!(m("a[", "a["));
+        assert!(m("a\\*", "a*"));
+        assert!(!m("a\\*", "ab"));
+        assert!(m(
+            "pci:v*d*sv*sd*bc01sc*i*",
+            "pci:v00008086d00002922sv00001AF4sd00001100bc01sc06i01"
+        ));
+    }
+
+    proptest! {
+        #[test]
+        fn parse_never_panics(dep in "\\PC*", alias in "\\PC*", sd in "\\PC*", b in "\\PC*") {
+            let i = ModuleIndex::parse(&dep, &alias, &sd, &b);
+            let _ = i.resolve(&alias);
+        }
+
+        #[test]
+        fn glob_never_panics(p in "[a-c*?\\[\\]!\\-\\\\]{0,12}", t in "[a-c\\[\\]\\-]{0,12}") {
+            let _ = glob_match(p.as_bytes(), t.as_bytes());
+        }
+
+        #[test]
+        fn literal_globs_match_themselves(t in "[a-zA-Z0-9:_,]{0,20}") {
+            prop_assert!(glob_match(t.as_bytes(), t.as_bytes()));
+            let star = t.clone() + "*";
+            let longer = t.clone() + "xyz";
+            prop_assert!(glob_match(star.as_bytes(), longer.as_bytes()));
+        }
+
+        /// Lines rendered in depmod's format parse back to the same entries.
+        #[test]
+        fn dep_round_trips(mods in proptest::collection::btree_map("[a-z][a-z0-9_]{0,8}", proptest::collection::vec("[a-z][a-z0-9_]{0,8}", 0..4), 0..8)) {
+            let mut text = String::new();
+            for (m, deps) in &mods {
+                text.push_str("kernel/");
+                text.push_str(m);
+                text.push_str(".ko:");
+                for d in deps {
+                    text.push_str(" kernel/dep/");
+                    text.push_str(d);
+                    text.push_str(".ko.xz");
+                }
+                text.push('\n');
+            }
+            let i = ModuleIndex::parse(&text, "", "", "");
+            for (m, deps) in &mods {
+                let e = i.module(m).unwrap();
+                prop_assert_eq!(&e.deps, deps);
+                prop_assert_eq!(e.path.clone(), PathBuf::from(format!("kernel/{m}.ko")));
+            }
+        }
+    }
+}

@@ -1,0 +1,402 @@
+//! The stage-1 plan: what will be loaded and mounted, in order, and why.
+//!
+//! Computing the plan reads only files (the initramfs tree, `modules.*`,
+//! `/etc/modules-load.d`) and never touches the system, so `init plan` can
+//! print it anywhere and the unit tests can assert on it.
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use nix::mount::MsFlags;
+
+use crate::cmdline::{BootParams, RootSpec};
+use crate::modules::{self, ModuleConfig, ModuleIndex, ModulePlan, ModuleRequest};
+
+/// Where stage-1 builds the new root before switching to it.
+pub const NEW_ROOT: &str = "/mnt-root";
+/// The store device when the command line names none (not-os's default).
+pub const DEFAULT_STORE_DEVICE: &str = "/dev/vda";
+/// How long to wait for a block device when the command line does not say.
+pub const DEFAULT_ROOT_TIMEOUT_SECS: u64 = 20;
+
+/// Where a filesystem comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A block device, waited for and resolved at apply time.
+    Device(RootSpec),
+    /// An image file, attached to a loop device at apply time.
+    LoopFile(PathBuf),
+    /// A virtual filesystem: the name is only the mount source label.
+    Virtual(&'static str),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Device(RootSpec::Path(p)) => write!(f, "{}", p.display()),
+            Source::Device(RootSpec::Label(l)) => write!(f, "LABEL={l}"),
+            Source::Device(RootSpec::Uuid(u)) => write!(f, "UUID={u}"),
+            Source::Device(RootSpec::PartUuid(u)) => write!(f, "PARTUUID={u}"),
+            Source::LoopFile(p) => write!(f, "loop:{}", p.display()),
+            Source::Virtual(name) => f.write_str(name),
+        }
+    }
+}
+
+/// One mount(2) call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountSpec {
+    pub source: Source,
+    pub target: PathBuf,
+    pub fstype: String,
+    pub flags: MsFlags,
+    pub data: String,
+    pub why: &'static str,
+}
+
+/// One step of the mount plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Mkdir {
+        path: PathBuf,
+        mode: u32,
+    },
+    Mount(MountSpec),
+    /// Copy an image into RAM (`copytoram`); later steps use `to`.
+    CopyToRam {
+        from: Source,
+        to: PathBuf,
+    },
+}
+
+/// Everything stage-1 will do after the API filesystems are up.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub kernel_release: String,
+    pub module_dir: PathBuf,
+    pub modules: ModulePlan,
+    /// Modules a mount needs (normalized names): failing to load one is an
+    /// error, while the rest are optional.
+    pub required_modules: Vec<String>,
+    pub steps: Vec<Step>,
+    pub new_root: PathBuf,
+    /// The system to boot, as a path inside the new root.
+    pub toplevel: Option<PathBuf>,
+}
+
+impl Plan {
+    /// Compute the plan for `params` against the initramfs tree at `root`
+    /// (`/` when booting) for kernel `kernel_release`.
+    pub fn compute(params: &BootParams, root: &Path, kernel_release: &str) -> Result<Self> {
+        let module_dir = root.join("lib/modules").join(kernel_release);
+        let index = if module_dir.join("modules.dep").exists() {
+            ModuleIndex::load(&module_dir)?
+        } else {
+            // An initramfs with every driver built in is valid: nothing to load.
+            ModuleIndex::parse("", "", "", "")
+        };
+        let config = ModuleConfig::load(root)
+            .with_context(|| format!("reading module configuration under {}", root.display()))?;
+        let new_root = PathBuf::from(NEW_ROOT);
+        let store = store_source(params);
+        let requests = module_requests(params, &config, &store);
+        let modules = modules::plan(&index, &config, params, &requests);
+        let required_modules = requests
+            .iter()
+            .filter(|r| r.required)
+            .map(|r| crate::cmdline::normalize_name(&r.name))
+            .collect();
+        let steps = mount_steps(params, &store, &new_root);
+        Ok(Plan {
+            kernel_release: kernel_release.to_owned(),
+            module_dir,
+            modules,
+            required_modules,
+            steps,
+            new_root,
+            toplevel: params.toplevel.clone(),
+        })
+    }
+
+    /// Whether module `name` is needed by a mount.
+    pub fn is_required(&self, name: &str) -> bool {
+        self.required_modules
+            .contains(&crate::cmdline::normalize_name(name))
+    }
+
+    /// The mount targets in the order they are mounted.
+    pub fn mounts(&self) -> impl Iterator<Item = &MountSpec> {
+        self.steps.iter().filter_map(|s| match s {
+            Step::Mount(m) => Some(m),
+            _ => None,
+        })
+    }
+}
+
+/// Where the store image comes from: a path outside `/dev` is a file inside
+/// the initramfs (netboot style), anything else a block device.
+fn store_source(params: &BootParams) -> Source {
+    match &params.root {
+        Some(RootSpec::Path(p)) if !p.starts_with("/dev") => Source::LoopFile(p.clone()),
+        Some(spec) => Source::Device(spec.clone()),
+        None => Source::Device(RootSpec::Path(DEFAULT_STORE_DEVICE.into())),
+    }
+}
+
+fn module_requests(
+    params: &BootParams,
+    config: &ModuleConfig,
+    store: &Source,
+) -> Vec<ModuleRequest> {
+    let mut out = Vec::new();
+    let mut want = |name: &str, required: bool, reason: &str| {
+        out.push(ModuleRequest {
+            name: name.to_owned(),
+            required,
+            reason: reason.to_owned(),
+        });
+    };
+    for name in config.wanted() {
+        want(name, false, "listed in /etc/modules-load.d");
+    }
+    for name in &params.modules_load {
+        want(name, false, "rd.modules_load= on the command line");
+    }
+    want("squashfs", true, "needed to mount the store image");
+    want(
+        "overlay",
+        true,
+        "needed for the writable /nix/store overlay",
+    );
+    if matches!(store, Source::LoopFile(_)) || params.copytoram {
+        want("loop", true, "needed to mount the store image from a file");
+    }
+    if params.realroot.is_some() {
+        let fstype = params.rootfstype.as_deref().unwrap_or("ext4");
+        want(fstype, true, "needed to mount realroot=");
+    }
+    out
+}
+
+fn mount_steps(params: &BootParams, store: &Source, new_root: &Path) -> Vec<Step> {
+    let mut steps = vec![Step::Mkdir {
+        path: new_root.to_owned(),
+        mode: 0o755,
+    }];
+    if let Some(realroot) = &params.realroot {
+        steps.push(Step::Mount(MountSpec {
+            source: Source::Device(realroot.clone()),
+            target: new_root.to_owned(),
+            fstype: params.rootfstype.clone().unwrap_or_else(|| "ext4".into()),
+            flags: MsFlags::empty(),
+            data: params.rootflags.clone().unwrap_or_default(),
+            why: "realroot=: a disk for / instead of tmpfs",
+        }));
+    } else {
+        let size = params.tmpfs_size.as_deref().unwrap_or("50%");
+        steps.push(Step::Mount(MountSpec {
+            source: Source::Virtual("tmpfs"),
+            target: new_root.to_owned(),
+            fstype: "tmpfs".into(),
+            flags: MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            data: format!("mode=0755,size={size}"),
+            why: "the root filesystem lives in RAM",
+        }));
+    }
+    let nix = new_root.join("nix");
+    let ro = nix.join(".ro-store");
+    let rw = nix.join(".rw-store");
+    for dir in [&nix, &ro, &rw, &nix.join("store")] {
+        steps.push(Step::Mkdir {
+            path: dir.clone(),
+            mode: 0o755,
+        });
+    }
+    steps.push(Step::Mount(MountSpec {
+        source: Source::Virtual("tmpfs"),
+        target: rw.clone(),
+        fstype: "tmpfs".into(),
+        flags: MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        data: "mode=0755".into(),
+        why: "the writable upper layer of /nix/store",
+    }));
+    let image = if params.copytoram {
+        let to = rw.join("nix-store.squashfs");
+        steps.push(Step::CopyToRam {
+            from: store.clone(),
+            to: to.clone(),
+        });
+        Source::LoopFile(to)
+    } else {
+        store.clone()
+    };
+    steps.push(Step::Mount(MountSpec {
+        source: image,
+        target: ro.clone(),
+        fstype: "squashfs".into(),
+        flags: MsFlags::MS_RDONLY,
+        data: String::new(),
+        why: "the read-only store image",
+    }));
+    for dir in ["store", "work"] {
+        steps.push(Step::Mkdir {
+            path: rw.join(dir),
+            mode: 0o755,
+        });
+    }
+    steps.push(Step::Mount(MountSpec {
+        source: Source::Virtual("overlay"),
+        target: nix.join("store"),
+        fstype: "overlay".into(),
+        flags: MsFlags::empty(),
+        data: format!(
+            "lowerdir={},upperdir={},workdir={}",
+            ro.display(),
+            rw.join("store").display(),
+            rw.join("work").display()
+        ),
+        why: "a writable /nix/store over the image",
+    }));
+    steps
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "kernel {} (modules from {})",
+            self.kernel_release,
+            self.module_dir.display()
+        )?;
+        writeln!(f, "modules:")?;
+        write!(f, "{}", self.modules)?;
+        writeln!(f, "mounts:")?;
+        for step in &self.steps {
+            match step {
+                Step::Mkdir { path, mode } => {
+                    writeln!(f, "  mkdir {} (mode {mode:o})", path.display())?
+                }
+                Step::Mount(m) => writeln!(
+                    f,
+                    "  mount -t {} {} {}{}{}  # {}",
+                    m.fstype,
+                    m.source,
+                    m.target.display(),
+                    flags_text(m.flags),
+                    if m.data.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" -o {}", m.data)
+                    },
+                    m.why
+                )?,
+                Step::CopyToRam { from, to } => {
+                    writeln!(f, "  copy {from} to {} (copytoram)", to.display())?
+                }
+            }
+        }
+        match &self.toplevel {
+            Some(t) => writeln!(
+                f,
+                "switch_root {} then stage-2 of {}",
+                self.new_root.display(),
+                t.display()
+            ),
+            None => writeln!(
+                f,
+                "switch_root {} (no toplevel= given: the boot will stop here)",
+                self.new_root.display()
+            ),
+        }
+    }
+}
+
+fn flags_text(flags: MsFlags) -> String {
+    let names = [
+        (MsFlags::MS_RDONLY, "ro"),
+        (MsFlags::MS_NOSUID, "nosuid"),
+        (MsFlags::MS_NODEV, "nodev"),
+        (MsFlags::MS_NOEXEC, "noexec"),
+    ];
+    let set: Vec<&str> = names
+        .iter()
+        .filter(|(f, _)| flags.contains(*f))
+        .map(|(_, n)| *n)
+        .collect();
+    if set.is_empty() {
+        String::new()
+    } else {
+        format!(" [{}]", set.join(","))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan_for(cmdline: &str) -> Plan {
+        let dir = std::env::temp_dir().join(format!("plan-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Plan::compute(&BootParams::parse(cmdline), &dir, "6.1.0-test").unwrap()
+    }
+
+    #[test]
+    fn default_plan_is_tmpfs_root_with_store_overlay() {
+        let plan = plan_for("toplevel=/nix/store/abc-toplevel");
+        let targets: Vec<String> = plan
+            .mounts()
+            .map(|m| m.target.display().to_string())
+            .collect();
+        assert_eq!(
+            targets,
+            [
+                "/mnt-root",
+                "/mnt-root/nix/.rw-store",
+                "/mnt-root/nix/.ro-store",
+                "/mnt-root/nix/store"
+            ]
+        );
+        let ro = plan.mounts().nth(2).unwrap();
+        assert_eq!(ro.source, Source::Device(RootSpec::Path("/dev/vda".into())));
+        assert!(ro.flags.contains(MsFlags::MS_RDONLY));
+        let overlay = plan.mounts().last().unwrap();
+        assert!(overlay
+            .data
+            .contains("upperdir=/mnt-root/nix/.rw-store/store"));
+    }
+
+    #[test]
+    fn file_root_goes_through_loop_and_requires_loop_module() {
+        let plan = plan_for("root=/nix-store.squashfs");
+        let ro = plan.mounts().find(|m| m.fstype == "squashfs").unwrap();
+        assert_eq!(ro.source, Source::LoopFile("/nix-store.squashfs".into()));
+    }
+
+    #[test]
+    fn realroot_replaces_tmpfs() {
+        let plan = plan_for("realroot=/dev/vdb rootfstype=ext4 rootflags=noatime");
+        let first = plan.mounts().next().unwrap();
+        assert_eq!(
+            first.source,
+            Source::Device(RootSpec::Path("/dev/vdb".into()))
+        );
+        assert_eq!(first.fstype, "ext4");
+        assert_eq!(first.data, "noatime");
+    }
+
+    #[test]
+    fn copytoram_copies_before_the_squashfs_mount() {
+        let plan = plan_for("copytoram");
+        let copy = plan
+            .steps
+            .iter()
+            .position(|s| matches!(s, Step::CopyToRam { .. }))
+            .unwrap();
+        let sq = plan
+            .steps
+            .iter()
+            .position(|s| matches!(s, Step::Mount(m) if m.fstype == "squashfs"))
+            .unwrap();
+        assert!(copy < sq);
+    }
+}
