@@ -24,19 +24,16 @@ pub const STOP_TIMEOUT: Duration = Duration::from_secs(7);
 
 pub fn run(params: &BootParams, toplevel: Option<&Path>, mut times: BootTimes) -> ! {
     phase("stage-2: setting up the system");
-    match toplevel {
-        Some(t) => {
-            // Each failed step is logged by stage2 itself; the boot goes on.
-            let failed = stage2::system::stage2_setup(t);
-            if !failed.is_empty() {
-                log::warn!("stage-2: {} setup step(s) failed; continuing", failed.len());
-            }
+    if let Some(t) = toplevel {
+        // Each failed step is logged by stage2 itself; the boot goes on.
+        let failed = stage2::system::stage2_setup(t);
+        if !failed.is_empty() {
+            log::warn!("stage-2: {} setup step(s) failed; continuing", failed.len());
         }
-        None => {
-            log::warn!("stage-2: no toplevel: /etc is not set up");
-            if let Err(e) = stage2::mounts::base_mounts() {
-                log::error!("stage-2: base mounts: {e:#}");
-            }
+    } else {
+        log::warn!("stage-2: no toplevel: /etc is not set up");
+        if let Err(e) = stage2::mounts::base_mounts() {
+            log::error!("stage-2: base mounts: {e:#}");
         }
     }
     let path_env = path_for(toplevel);
@@ -56,12 +53,11 @@ pub fn run(params: &BootParams, toplevel: Option<&Path>, mut times: BootTimes) -
 
 /// PATH for every child: the system's profile first.
 fn path_for(toplevel: Option<&Path>) -> String {
-    let mut path = String::new();
-    if let Some(t) = toplevel {
-        path.push_str(&format!("{}/sw/bin:", t.display()));
+    let system = "/run/current-system/sw/bin:/bin:/sbin:/usr/bin:/usr/sbin";
+    match toplevel {
+        Some(t) => format!("{}/sw/bin:{system}", t.display()),
+        None => system.to_owned(),
     }
-    path.push_str("/run/current-system/sw/bin:/bin:/sbin:/usr/bin:/usr/sbin");
-    path
 }
 
 /// Run a runit stage script on the console and wait for it. Returns false

@@ -30,7 +30,7 @@ fn main() {
     if rustix::process::getpid().is_init() {
         pid1::main();
     }
-    std::process::exit(dispatch(args));
+    std::process::exit(dispatch(&args));
 }
 
 fn applet_name(arg0: &OsString) -> String {
@@ -40,9 +40,9 @@ fn applet_name(arg0: &OsString) -> String {
         .unwrap_or_default()
 }
 
-fn dispatch(args: Vec<OsString>) -> i32 {
+fn dispatch(args: &[OsString]) -> i32 {
     let name = args.first().map(applet_name).unwrap_or_default();
-    if let Some(code) = applet(&name, &args) {
+    if let Some(code) = applet(&name, args) {
         return code;
     }
     let Some(sub) = args.get(1).map(|a| a.to_string_lossy().into_owned()) else {

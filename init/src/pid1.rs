@@ -171,7 +171,7 @@ fn role_from_mountinfo(info: &str) -> Role {
         .lines()
         .filter(|l| l.split(' ').nth(4) == Some("/"))
         .filter_map(|l| l.split(" - ").nth(1)?.split(' ').next())
-        .last();
+        .next_back();
     if root_fstype == Some("rootfs") {
         Role::Stage1
     } else {

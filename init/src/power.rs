@@ -21,7 +21,10 @@ pub fn main(name: &str, args: &[std::ffi::OsString]) -> i32 {
                 return 0;
             }
             _ => {
-                eprintln!("{name}: unknown argument {a:?}; usage: {name} [-f]");
+                eprintln!(
+                    "{name}: unknown argument {}; usage: {name} [-f]",
+                    a.to_string_lossy()
+                );
                 return 100;
             }
         }

@@ -181,7 +181,7 @@ pub fn reboot_now(action: Action) -> ! {
     let err = reboot(mode);
     log::error!("reboot(2) failed: {err:?}; halting in place");
     loop {
-        std::thread::sleep(Duration::from_secs(3600));
+        std::thread::park();
     }
 }
 

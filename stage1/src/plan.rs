@@ -274,7 +274,7 @@ impl fmt::Display for Plan {
         for step in &self.steps {
             match step {
                 Step::Mkdir { path, mode } => {
-                    writeln!(f, "  mkdir {} (mode {mode:o})", path.display())?
+                    writeln!(f, "  mkdir {} (mode {mode:o})", path.display())?;
                 }
                 Step::Mount(m) => writeln!(
                     f,
@@ -291,7 +291,7 @@ impl fmt::Display for Plan {
                     m.why
                 )?,
                 Step::CopyToRam { from, to } => {
-                    writeln!(f, "  copy {from} to {} (copytoram)", to.display())?
+                    writeln!(f, "  copy {from} to {} (copytoram)", to.display())?;
                 }
             }
         }

@@ -317,3 +317,14 @@ pub fn wait_status_older_than_now(dir: &Path) -> bool {
         status(dir).is_some_and(|(s, _, _)| s < now)
     })
 }
+
+/// True once a supervisor holds `dir/supervise/ok` open for reading (what
+/// `sv` checks to decide "runsv not running").
+pub fn supervisor_listening(dir: &Path) -> bool {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(dir.join("supervise/ok"))
+        .is_ok()
+}

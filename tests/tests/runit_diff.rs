@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use tests::runit::{
-    have_debian_runit, normalize, our_bin_dir, parallel, pid, script, stat, status, sv_env,
+    have_debian_runit, normalize, our_bin_dir, parallel, pid, script, stat, status, supervisor_listening, sv_env,
     wait_status_older_than_now, wait_until, Impl, Super, TempDir,
 };
 
@@ -289,7 +289,7 @@ fn run(sc: &Scenario, sv_impl: Impl, sup_impl: Impl) -> String {
     let mut sup = Super::start(sup_impl, &bindir, "runsv", &svc);
     let mut t = String::new();
     assert!(
-        wait_until(Duration::from_secs(5), || stat(&svc) == sc.initial && svc.join("supervise/ok").exists()),
+        wait_until(Duration::from_secs(5), || stat(&svc) == sc.initial && supervisor_listening(&svc)),
         "{}: {sup_impl:?} supervisor did not reach {:?}",
         sc.name,
         sc.initial
@@ -369,7 +369,9 @@ fn run(sc: &Scenario, sv_impl: Impl, sup_impl: Impl) -> String {
 }
 
 fn differential(sv_impl: Impl, sup_impl: Impl) {
-    let pairs: Vec<&Scenario> = SCENARIOS.iter().collect();
+    // RUNIT_SCENARIO=name runs just that one (for debugging).
+    let only = std::env::var("RUNIT_SCENARIO").ok();
+    let pairs: Vec<&Scenario> = SCENARIOS.iter().filter(|s| only.as_deref().is_none_or(|o| o == s.name)).collect();
     let results = parallel(pairs, |sc| {
         let (reference, ours) = std::thread::scope(|s| {
             let r = s.spawn(|| run(sc, Impl::Debian, Impl::Debian));

@@ -18,8 +18,9 @@
 //!   `module.param=value`.
 
 use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
 
-use super::index::{ModuleIndex, Resolved};
+use super::index::{ModuleEntry, ModuleIndex, Resolved};
 use super::{normalize, ModuleConfig, ModulePlan, ModuleRequest, ModuleStep};
 use crate::cmdline::BootParams;
 
@@ -40,6 +41,7 @@ pub fn plan(
         by_name: HashMap::new(),
         in_progress: HashSet::new(),
         blacklist: cmdline_blacklist(params),
+        dep_paths: HashMap::new(),
     };
     for req in requests {
         planner.request(req);
@@ -93,6 +95,8 @@ struct Planner<'a> {
     by_name: HashMap<String, usize>,
     in_progress: HashSet<String>,
     blacklist: HashSet<String>,
+    /// Files of dependencies seen in modules.dep lines, by module name.
+    dep_paths: HashMap<String, PathBuf>,
 }
 
 impl Planner<'_> {
@@ -187,13 +191,27 @@ impl Planner<'_> {
         if builtin {
             return Some(self.push(name, None, reason, required, Vec::new(), Vec::new()));
         }
-        let index = self.index;
-        let Some(entry) = index.module(name) else {
-            // Only reachable through a softdep or modprobe.d alias naming a
-            // module the index does not have.
+        let entry = if let Some(e) = self.index.module(name) {
+            e
+        } else if let Some(path) = self.dep_paths.get(name) {
+            // A dependency without a line of its own: its file is known from
+            // the line that names it.
+            ModuleEntry {
+                name: name.to_owned(),
+                path: path.clone(),
+                deps: Vec::new(),
+                dep_paths: Vec::new(),
+            }
+        } else {
+            // A softdep or alias naming a module the index lacks.
             self.warn(format!("module {name} not found in modules.dep ({reason})"));
             return None;
         };
+        for (dep, path) in entry.deps.iter().zip(&entry.dep_paths) {
+            self.dep_paths
+                .entry(dep.clone())
+                .or_insert_with(|| path.clone());
+        }
         self.in_progress.insert(name.to_owned());
         let softdep = self
             .config
@@ -225,14 +243,7 @@ impl Planner<'_> {
         after.retain(|i| !deps.contains(i));
         after.sort_unstable();
         after.dedup();
-        let idx = self.push(
-            name,
-            Some(entry.path.clone()),
-            reason,
-            required,
-            deps,
-            after,
-        );
+        let idx = self.push(name, Some(entry.path), reason, required, deps, after);
 
         let post_reason = format!("softdep post of {name}");
         for post in &softdep.post {
@@ -262,7 +273,7 @@ impl Planner<'_> {
     fn push(
         &mut self,
         name: &str,
-        path: Option<std::path::PathBuf>,
+        path: Option<PathBuf>,
         reason: &str,
         required: bool,
         deps: Vec<usize>,
@@ -497,6 +508,23 @@ alias virtio:d00000004v* virtio_rng
         check_order(&p);
         assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
         assert!(p.warnings[0].contains("cycle"));
+    }
+
+    #[test]
+    fn dependency_without_its_own_line() {
+        let index = ModuleIndex::parse("kernel/a.ko: kernel/sub/b-x.ko.xz\n", "", "", "");
+        let p = plan(
+            &index,
+            &ModuleConfig::default(),
+            &BootParams::default(),
+            &[req("a", true)],
+        );
+        assert_eq!(names(&p), ["b_x", "a"]);
+        assert_eq!(
+            p.steps[0].path.as_deref(),
+            Some(Path::new("kernel/sub/b-x.ko.xz"))
+        );
+        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
     }
 
     #[test]
