@@ -167,12 +167,7 @@ pub fn detect_role() -> Role {
 }
 
 fn role_from_mountinfo(info: &str) -> Role {
-    let root_fstype = info
-        .lines()
-        .filter(|l| l.split(' ').nth(4) == Some("/"))
-        .filter_map(|l| l.split(" - ").nth(1)?.split(' ').next())
-        .next_back();
-    if root_fstype == Some("rootfs") {
+    if stage1::switch_root::root_is_initramfs(info) {
         Role::Stage1
     } else {
         Role::Stage2

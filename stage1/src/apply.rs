@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use nix::mount::{mount, MsFlags};
 
 use crate::device;
-use crate::plan::{MountSpec, Plan, Source, Step};
+use crate::plan::{MountSpec, Plan, Source, Step, AUTO_FSTYPE};
 
 /// Options for [`apply`] that come from the command line.
 pub struct ApplyOptions<'a> {
@@ -76,9 +76,34 @@ fn attach_loop(file: &Path) -> Result<PathBuf> {
 
 fn mount_one(spec: &MountSpec, opts: &mut ApplyOptions<'_>) -> Result<()> {
     let source = resolve(&spec.source, opts)?;
+    let fstype = if spec.fstype == AUTO_FSTYPE {
+        let probed = device::probe(&source)
+            .with_context(|| format!("reading the superblock of {}", source.display()))?;
+        match probed.fstype {
+            Some(t) => t.to_owned(),
+            None => bail!(
+                "cannot tell the filesystem type of {} (for {}); add rootfstype=",
+                source.display(),
+                spec.target.display()
+            ),
+        }
+    } else {
+        spec.fstype.clone()
+    };
+    if fstype == "squashfs" {
+        // A clear message for a corrupt or wrong image beats mount's EINVAL.
+        let probed = device::probe(&source)
+            .with_context(|| format!("reading the store image {}", source.display()))?;
+        if probed.fstype != Some("squashfs") {
+            bail!(
+                "{} is not a squashfs image (no `hsqs` magic): check root= and the image",
+                source.display()
+            );
+        }
+    }
     log::debug!(
         "mount -t {} {} {} -o {}",
-        spec.fstype,
+        fstype,
         source.display(),
         spec.target.display(),
         spec.data
@@ -87,7 +112,7 @@ fn mount_one(spec: &MountSpec, opts: &mut ApplyOptions<'_>) -> Result<()> {
     mount(
         Some(&source),
         &spec.target,
-        Some(spec.fstype.as_str()),
+        Some(fstype.as_str()),
         spec.flags,
         data,
     )
@@ -95,7 +120,7 @@ fn mount_one(spec: &MountSpec, opts: &mut ApplyOptions<'_>) -> Result<()> {
         format!(
             "mounting {} ({}) on {}: {}",
             source.display(),
-            spec.fstype,
+            fstype,
             spec.target.display(),
             hint(spec)
         )

@@ -16,6 +16,8 @@ use crate::modules::{self, ModuleConfig, ModuleIndex, ModulePlan, ModuleRequest}
 pub const NEW_ROOT: &str = "/mnt-root";
 /// The store device when the command line names none (not-os's default).
 pub const DEFAULT_STORE_DEVICE: &str = "/dev/vda";
+/// `fstype` of a mount whose type is read from the device's superblock.
+pub const AUTO_FSTYPE: &str = "auto";
 /// How long to wait for a block device when the command line does not say.
 pub const DEFAULT_ROOT_TIMEOUT_SECS: u64 = 20;
 
@@ -88,6 +90,17 @@ impl Plan {
     /// Compute the plan for `params` against the initramfs tree at `root`
     /// (`/` when booting) for kernel `kernel_release`.
     pub fn compute(params: &BootParams, root: &Path, kernel_release: &str) -> Result<Self> {
+        Self::compute_at(params, root, kernel_release, Path::new(NEW_ROOT))
+    }
+
+    /// [`Plan::compute`] with the new root somewhere else than
+    /// [`NEW_ROOT`] (namespace tests build it in a temporary directory).
+    pub fn compute_at(
+        params: &BootParams,
+        root: &Path,
+        kernel_release: &str,
+        new_root: &Path,
+    ) -> Result<Self> {
         let module_dir = root.join("lib/modules").join(kernel_release);
         let index = if module_dir.join("modules.dep").exists() {
             ModuleIndex::load(&module_dir)?
@@ -97,7 +110,7 @@ impl Plan {
         };
         let config = ModuleConfig::load(root)
             .with_context(|| format!("reading module configuration under {}", root.display()))?;
-        let new_root = PathBuf::from(NEW_ROOT);
+        let new_root = new_root.to_owned();
         let store = store_source(params);
         let requests = module_requests(params, &config, &store);
         let modules = modules::plan(&index, &config, params, &requests);
@@ -172,8 +185,12 @@ fn module_requests(
         want("loop", true, "needed to mount the store image from a file");
     }
     if params.realroot.is_some() {
-        let fstype = params.rootfstype.as_deref().unwrap_or("ext4");
-        want(fstype, true, "needed to mount realroot=");
+        // Without rootfstype= the type is probed at mount time; ext4 is the
+        // one we load ahead, optionally (it is often built in).
+        match params.rootfstype.as_deref() {
+            Some(fstype) => want(fstype, true, "needed to mount realroot= (rootfstype=)"),
+            None => want("ext4", false, "the usual filesystem of realroot="),
+        }
     }
     out
 }
@@ -187,7 +204,7 @@ fn mount_steps(params: &BootParams, store: &Source, new_root: &Path) -> Vec<Step
         steps.push(Step::Mount(MountSpec {
             source: Source::Device(realroot.clone()),
             target: new_root.to_owned(),
-            fstype: params.rootfstype.clone().unwrap_or_else(|| "ext4".into()),
+            fstype: params.rootfstype.clone().unwrap_or_else(|| AUTO_FSTYPE.into()),
             flags: MsFlags::empty(),
             data: params.rootflags.clone().unwrap_or_default(),
             why: "realroot=: a disk for / instead of tmpfs",
@@ -381,6 +398,8 @@ mod tests {
             Source::Device(RootSpec::Path("/dev/vdb".into()))
         );
         assert_eq!(first.fstype, "ext4");
+        let auto = plan_for("realroot=LABEL=data");
+        assert_eq!(auto.mounts().next().unwrap().fstype, AUTO_FSTYPE);
         assert_eq!(first.data, "noatime");
     }
 

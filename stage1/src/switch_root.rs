@@ -33,20 +33,32 @@ pub fn switch_root(new_root: &Path) -> Result<()> {
         move_mount(dir, new_root);
     }
     chdir(new_root).with_context(|| format!("chdir {}", new_root.display()))?;
-    // Only ever delete on the initramfs itself: a rootfs that is a real disk
-    // (someone ran us from the wrong place) must not be wiped.
+    // Only ever delete on the kernel's initramfs itself: any other `/` (a
+    // disk, a container's root, a test's namespace) must not be wiped.
     let fs = statfs("/").context("statfs /")?;
-    if fs.filesystem_type() == RAMFS_MAGIC || fs.filesystem_type() == TMPFS_MAGIC {
+    let in_memory = fs.filesystem_type() == RAMFS_MAGIC || fs.filesystem_type() == TMPFS_MAGIC;
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    if in_memory && root_is_initramfs(&mountinfo) {
         let freed = delete_contents(Path::new("/"), root_dev);
         log::debug!("freed the initramfs ({freed} entries removed)");
     } else {
-        log::warn!("/ is not a ramfs/tmpfs: not deleting the old root's contents");
+        log::warn!("/ is not the initramfs: not deleting the old root's contents");
     }
     mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
         .with_context(|| format!("moving {} to /", new_root.display()))?;
     chroot(".").context("chroot into the new root")?;
     chdir("/").context("chdir / in the new root")?;
     Ok(())
+}
+
+/// Whether the `/` mount in `mountinfo` is the kernel's `rootfs`.
+pub fn root_is_initramfs(mountinfo: &str) -> bool {
+    mountinfo
+        .lines()
+        .filter(|l| l.split(' ').nth(4) == Some("/"))
+        .filter_map(|l| l.split(" - ").nth(1)?.split(' ').next())
+        .next_back()
+        == Some("rootfs")
 }
 
 fn move_mount(dir: &str, new_root: &Path) {

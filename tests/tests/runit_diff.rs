@@ -1,13 +1,14 @@
 //! Differential suite: the same scenarios against Debian's runsv and ours,
 //! driven by Debian's /usr/bin/sv; and by our sv against Debian's runsv.
 //! Normalized outputs (pids and seconds replaced) and exit codes must match.
+use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
 use tests::runit::{
-    have_debian_runit, normalize, our_bin_dir, parallel, pid, script, stat, status, supervisor_listening, sv_env,
-    wait_status_older_than_now, wait_until, Impl, Super, TempDir,
+    have_debian_runit, normalize, our_bin_dir, parallel, pid, script, stat, status,
+    supervisor_listening, sv_env, wait_status_older_than_now, wait_until, Impl, Super, TempDir,
 };
 
 /// A service that logs the signals it gets (one line per signal).
@@ -72,6 +73,11 @@ fn with_check(d: &Path) {
 fn with_log(d: &Path) {
     plain(d);
     script(&d.join("log/run"), "exec cat > out");
+}
+fn with_hooks(d: &Path) {
+    plain(d);
+    script(&d.join("control/t"), "echo t >> hook.log\nexit 0");
+    script(&d.join("control/h"), "echo h >> hook.log\nexit 1");
 }
 fn with_finish(d: &Path) {
     script(&d.join("run"), "echo up >> run.log\nexit 3");
@@ -264,6 +270,23 @@ const SCENARIOS: &[Scenario] = &[
         ],
     },
     Scenario {
+        name: "hooks",
+        setup: with_hooks,
+        initial: "run\n",
+        steps: &[
+            Up(1),
+            Sv(&["term", "svc"]),
+            Lines("svc/hook.log", 1),
+            Sv(&["hup", "svc"]),
+            Lines("svc/sig.log", 1),
+            Lines("svc/hook.log", 2),
+            Sv(&["status", "svc"]),
+            Sv(&["-w", "3", "down", "svc"]),
+            Lines("svc/hook.log", 3),
+            Sv(&["status", "svc"]),
+        ],
+    },
+    Scenario {
         name: "finish",
         setup: with_finish,
         initial: "down\n",
@@ -289,7 +312,8 @@ fn run(sc: &Scenario, sv_impl: Impl, sup_impl: Impl) -> String {
     let mut sup = Super::start(sup_impl, &bindir, "runsv", &svc);
     let mut t = String::new();
     assert!(
-        wait_until(Duration::from_secs(5), || stat(&svc) == sc.initial && supervisor_listening(&svc)),
+        wait_until(Duration::from_secs(5), || stat(&svc) == sc.initial
+            && supervisor_listening(&svc)),
         "{}: {sup_impl:?} supervisor did not reach {:?}",
         sc.name,
         sc.initial
@@ -304,7 +328,8 @@ fn run(sc: &Scenario, sv_impl: Impl, sup_impl: Impl) -> String {
                     &[]
                 };
                 let o = sv_env(sv_impl, &bindir, &svdir, args, env);
-                t += &format!(
+                let _ = write!(
+                    t,
                     "$ sv {}\n{}{}rc={}\n",
                     args.join(" "),
                     normalize(&o.stdout),
@@ -322,20 +347,20 @@ fn run(sc: &Scenario, sv_impl: Impl, sup_impl: Impl) -> String {
                     fs::read_to_string(&log).is_ok_and(|s| s.lines().count() >= n)
                         && status(&svc).is_some_and(|(_, p, st)| p != 0 && st == 1)
                 });
-                t += &format!("up {n}: {ok}\n");
+                let _ = write!(t, "up {n}: {ok}\n");
             }
             Down => {
                 let ok = wait_until(Duration::from_secs(5), || {
                     status(&svc).is_some_and(|(_, p, st)| p == 0 && st == 0)
                 });
-                t += &format!("down: {ok}\n");
+                let _ = write!(t, "down: {ok}\n");
             }
             Runs(dir) => {
                 let d = svdir.join(dir);
                 let ok = wait_until(Duration::from_secs(5), || {
                     status(&d).is_some_and(|(_, p, st)| p != 0 && st == 1)
                 });
-                t += &format!("{dir} runs: {ok}\n");
+                let _ = write!(t, "{dir} runs: {ok}\n");
             }
             Age => {
                 assert!(
@@ -348,19 +373,19 @@ fn run(sc: &Scenario, sv_impl: Impl, sup_impl: Impl) -> String {
                 let ok = wait_until(Duration::from_secs(5), || {
                     stat(&svc) == "run\n" && pid(&svc).is_some() && pid(&svc) != marked
                 });
-                t += &format!("new run: {ok}\n");
+                let _ = write!(t, "new run: {ok}\n");
             }
             Lines(file, n) => {
                 let p = svdir.join(file);
                 wait_until(Duration::from_secs(5), || {
                     fs::read_to_string(&p).is_ok_and(|s| s.lines().count() >= n)
                 });
-                t += &format!("{file}:\n{}", fs::read_to_string(&p).unwrap_or_default());
+                let _ = write!(t, "{file}:\n{}", fs::read_to_string(&p).unwrap_or_default());
             }
             Touch(file) => fs::write(svdir.join(file), "").unwrap(),
             SupExit => {
                 let code = sup.wait_exit(Duration::from_secs(5));
-                t += &format!("supervisor exit: {code:?}\n");
+                let _ = write!(t, "supervisor exit: {code:?}\n");
             }
         }
     }
@@ -371,7 +396,10 @@ fn run(sc: &Scenario, sv_impl: Impl, sup_impl: Impl) -> String {
 fn differential(sv_impl: Impl, sup_impl: Impl) {
     // RUNIT_SCENARIO=name runs just that one (for debugging).
     let only = std::env::var("RUNIT_SCENARIO").ok();
-    let pairs: Vec<&Scenario> = SCENARIOS.iter().filter(|s| only.as_deref().is_none_or(|o| o == s.name)).collect();
+    let pairs: Vec<&Scenario> = SCENARIOS
+        .iter()
+        .filter(|s| only.as_deref().is_none_or(|o| o == s.name))
+        .collect();
     let results = parallel(pairs, |sc| {
         let (reference, ours) = std::thread::scope(|s| {
             let r = s.spawn(|| run(sc, Impl::Debian, Impl::Debian));
@@ -382,11 +410,11 @@ fn differential(sv_impl: Impl, sup_impl: Impl) {
     });
     let mut failed = Vec::new();
     for (name, reference, ours) in results {
-        if reference != ours {
+        if reference == ours {
+            eprintln!("=== scenario {name}: same\n{ours}");
+        } else {
             eprintln!("=== scenario {name}: MISMATCH\n--- Debian sv + Debian runsv:\n{reference}\n--- {sv_impl:?} sv + {sup_impl:?} runsv:\n{ours}");
             failed.push(name);
-        } else {
-            eprintln!("=== scenario {name}: same\n{ours}");
         }
     }
     assert!(failed.is_empty(), "scenarios differ: {failed:?}");

@@ -235,19 +235,24 @@ impl ModuleIndex {
             let Some(rest) = line.strip_prefix("alias ") else {
                 continue;
             };
-            let Some((pattern, module)) = rest.trim_start().split_once(char::is_whitespace) else {
+            let Some(&p0) = rest.as_bytes().first() else {
                 continue;
             };
-            let p0 = pattern.as_bytes()[0];
             let can_match = match first {
                 Some(c) => {
                     p0 == c || matches!(p0, b'*' | b'?' | b'[' | b'\\') || (p0 == b'-' && c == b'_')
                 }
                 None => p0 == b'*',
             };
+            if !can_match {
+                continue;
+            }
+            let Some(sep) = rest.bytes().position(|b| b == b' ' || b == b'\t') else {
+                continue;
+            };
+            let (pattern, module) = rest.split_at(sep);
             let module = module.trim();
-            if can_match
-                && !module.is_empty()
+            if !module.is_empty()
                 && !module.contains(char::is_whitespace)
                 && glob_match(pattern.as_bytes(), alias.as_bytes())
             {

@@ -42,6 +42,7 @@ pub fn plan(
         in_progress: HashSet::new(),
         blacklist: cmdline_blacklist(params),
         dep_paths: HashMap::new(),
+        resolved: HashMap::new(),
     };
     for req in requests {
         planner.request(req);
@@ -97,6 +98,7 @@ struct Planner<'a> {
     blacklist: HashSet<String>,
     /// Files of dependencies seen in modules.dep lines, by module name.
     dep_paths: HashMap<String, PathBuf>,
+    resolved: HashMap<String, Vec<Resolved>>,
 }
 
 impl Planner<'_> {
@@ -104,20 +106,27 @@ impl Planner<'_> {
         self.plan.warnings.push(msg);
     }
 
-    /// modprobe.d aliases first, then the index.
-    fn resolve(&self, name: &str) -> Vec<Resolved> {
-        let configured = self.config.aliases(name);
-        if configured.is_empty() {
-            return self.index.resolve(name);
+    /// modprobe.d aliases first, then the index; memoized, as alias lookups
+    /// scan modules.alias.
+    fn resolve(&mut self, name: &str) -> Vec<Resolved> {
+        if let Some(r) = self.resolved.get(name) {
+            return r.clone();
         }
-        let mut out = Vec::new();
-        for m in configured {
-            for r in self.index.resolve(&m) {
-                if !out.contains(&r) {
-                    out.push(r);
+        let configured = self.config.aliases(name);
+        let out = if configured.is_empty() {
+            self.index.resolve(name)
+        } else {
+            let mut out = Vec::new();
+            for m in configured {
+                for r in self.index.resolve(&m) {
+                    if !out.contains(&r) {
+                        out.push(r);
+                    }
                 }
             }
-        }
+            out
+        };
+        self.resolved.insert(name.to_owned(), out.clone());
         out
     }
 
