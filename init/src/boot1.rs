@@ -157,11 +157,13 @@ fn exec_foreign_init(params: &BootParams, toplevel: &Path, times: &BootTimes) {
     }
     times.write(Path::new(crate::boot2::BOOT_TIMES));
     phase(&format!("stage-1: executing {}", init.display()));
+    crate::sys::clean_signal_state();
     let err = std::process::Command::new(&init)
         .env_clear()
         .args(&params.init_args)
         .exec();
     let e = anyhow::Error::new(err).context(format!("exec {}", init.display()));
+    crate::pid1::block_signals();
     // On "ignore", go on with the built-in stage-2 instead.
     let _ = failure::handle(params, "starting the system's stage-2", &e);
 }

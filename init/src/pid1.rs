@@ -73,7 +73,7 @@ pub fn main() -> ! {
     boot2::run(&params, toplevel.as_deref(), times)
 }
 
-fn block_signals() {
+pub fn block_signals() {
     let mut set = SigSet::empty();
     set.add(Signal::SIGCHLD);
     for s in SIGNALS {

@@ -16,6 +16,7 @@ pub fn new_session(cmd: &mut Command, take_tty: bool) -> &mut Command {
     // touch no memory shared with the parent.
     unsafe {
         cmd.pre_exec(move || {
+            clean_signal_state();
             rustix::process::setsid()?;
             if take_tty {
                 let stdin = std::io::stdin();
@@ -39,4 +40,16 @@ pub fn swapoff(path: &str) -> std::io::Result<()> {
     } else {
         Err(std::io::Error::last_os_error())
     }
+}
+
+/// Give the process (about to exec) what every program expects: an empty
+/// signal mask and default dispositions. PID 1 blocks its signals to read
+/// them from a signalfd, and a mask survives fork and exec; Rust's runtime
+/// ignores SIGPIPE, which also survives exec.
+pub fn clean_signal_state() {
+    use nix::sys::signal::{signal, sigprocmask, SigHandler, SigSet, SigmaskHow, Signal};
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    // SAFETY: installing SIG_DFL (no handler function) is always sound, and
+    // signal(2) is async-signal-safe, so this may also run after fork.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }

@@ -204,7 +204,10 @@ fn mount_steps(params: &BootParams, store: &Source, new_root: &Path) -> Vec<Step
         steps.push(Step::Mount(MountSpec {
             source: Source::Device(realroot.clone()),
             target: new_root.to_owned(),
-            fstype: params.rootfstype.clone().unwrap_or_else(|| AUTO_FSTYPE.into()),
+            fstype: params
+                .rootfstype
+                .clone()
+                .unwrap_or_else(|| AUTO_FSTYPE.into()),
             flags: MsFlags::empty(),
             data: params.rootflags.clone().unwrap_or_default(),
             why: "realroot=: a disk for / instead of tmpfs",

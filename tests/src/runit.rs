@@ -279,23 +279,6 @@ pub fn os(s: &str) -> &OsStr {
     OsStr::new(s)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::normalize;
-
-    #[test]
-    fn normalizes_pids_and_seconds() {
-        assert_eq!(
-            normalize("run: a1: (pid 123) 45s; run: log: (pid 9) 0s, normally down\n"),
-            "run: a1: (pid N) Ns; run: log: (pid N) Ns, normally down\n"
-        );
-        assert_eq!(
-            normalize("down: s2: 3s, normally up"),
-            "down: s2: Ns, normally up"
-        );
-    }
-}
-
 /// The decoded `supervise/status` of `dir`: (unix seconds, pid, state).
 pub fn status(dir: &Path) -> Option<(u64, u32, u8)> {
     let b = fs::read(dir.join("supervise/status")).ok()?;
@@ -327,4 +310,21 @@ pub fn supervisor_listening(dir: &Path) -> bool {
         .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
         .open(dir.join("supervise/ok"))
         .is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize;
+
+    #[test]
+    fn normalizes_pids_and_seconds() {
+        assert_eq!(
+            normalize("run: a1: (pid 123) 45s; run: log: (pid 9) 0s, normally down\n"),
+            "run: a1: (pid N) Ns; run: log: (pid N) Ns, normally down\n"
+        );
+        assert_eq!(
+            normalize("down: s2: 3s, normally up"),
+            "down: s2: Ns, normally up"
+        );
+    }
 }

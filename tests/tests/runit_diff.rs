@@ -347,20 +347,20 @@ fn run(sc: &Scenario, sv_impl: Impl, sup_impl: Impl) -> String {
                     fs::read_to_string(&log).is_ok_and(|s| s.lines().count() >= n)
                         && status(&svc).is_some_and(|(_, p, st)| p != 0 && st == 1)
                 });
-                let _ = write!(t, "up {n}: {ok}\n");
+                let _ = writeln!(t, "up {n}: {ok}");
             }
             Down => {
                 let ok = wait_until(Duration::from_secs(5), || {
                     status(&svc).is_some_and(|(_, p, st)| p == 0 && st == 0)
                 });
-                let _ = write!(t, "down: {ok}\n");
+                let _ = writeln!(t, "down: {ok}");
             }
             Runs(dir) => {
                 let d = svdir.join(dir);
                 let ok = wait_until(Duration::from_secs(5), || {
                     status(&d).is_some_and(|(_, p, st)| p != 0 && st == 1)
                 });
-                let _ = write!(t, "{dir} runs: {ok}\n");
+                let _ = writeln!(t, "{dir} runs: {ok}");
             }
             Age => {
                 assert!(
@@ -373,7 +373,7 @@ fn run(sc: &Scenario, sv_impl: Impl, sup_impl: Impl) -> String {
                 let ok = wait_until(Duration::from_secs(5), || {
                     stat(&svc) == "run\n" && pid(&svc).is_some() && pid(&svc) != marked
                 });
-                let _ = write!(t, "new run: {ok}\n");
+                let _ = writeln!(t, "new run: {ok}");
             }
             Lines(file, n) => {
                 let p = svdir.join(file);
@@ -385,7 +385,7 @@ fn run(sc: &Scenario, sv_impl: Impl, sup_impl: Impl) -> String {
             Touch(file) => fs::write(svdir.join(file), "").unwrap(),
             SupExit => {
                 let code = sup.wait_exit(Duration::from_secs(5));
-                let _ = write!(t, "supervisor exit: {code:?}\n");
+                let _ = writeln!(t, "supervisor exit: {code:?}");
             }
         }
     }

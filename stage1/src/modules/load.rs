@@ -12,18 +12,17 @@
 //! success. When a module fails, the steps that depend on it (`deps`) are not
 //! tried and fail with a reason naming it; `after` (softdep) edges only order.
 
-use std::collections::BTreeSet;
 use std::ffi::{CStr, CString};
 use std::fmt;
 use std::fs::File;
 use std::path::Path;
-use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::kmod::ModuleInitFlags;
 
 use super::decompress::{decompress, Compression};
+use super::schedule::{schedule, Outcome};
 use super::{ModulePlan, ModuleStep};
 
 /// `MODULE_INIT_COMPRESSED_FILE` from `<linux/module.h>` (not in nix).
@@ -142,14 +141,6 @@ impl fmt::Display for LoadReport {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Outcome {
-    Loaded,
-    Already,
-    Builtin,
-    Failed(String),
-}
-
 /// Loads `plan` from the module directory `moddir` with the real system
 /// calls, in parallel, letting the kernel decompress what it can.
 pub fn load(moddir: &Path, plan: &ModulePlan) -> LoadReport {
@@ -201,7 +192,7 @@ pub fn load_with(
     report
 }
 
-fn report_failure(step: &ModuleStep, err: &str) {
+pub(super) fn report_failure(step: &ModuleStep, err: &str) {
     if step.required {
         log::error!("Loading kernel module {} failed: {err}", step.name);
     } else {
@@ -254,105 +245,6 @@ fn syscall_result(call: &str, path: &Path, r: nix::Result<()>) -> Result<bool, S
     }
 }
 
-struct State {
-    /// Steps each step still waits for.
-    waiting: Vec<usize>,
-    /// A failed hard dependency, by name.
-    failed_dep: Vec<Option<String>>,
-    /// Steps whose waits are over, lowest index first.
-    ready: BTreeSet<usize>,
-    outcomes: Vec<Option<Outcome>>,
-    finished: usize,
-}
-
-/// Runs `run` for every step once all its earlier `deps` and `after` steps
-/// finished, on `workers` threads (the calling thread is one of them).
-/// Edges to the step itself or to later steps break the plan's order
-/// invariant and are ignored. Returns the outcomes in plan order.
-fn schedule(
-    steps: &[ModuleStep],
-    workers: usize,
-    run: &(dyn Fn(&ModuleStep) -> Outcome + Sync),
-) -> Vec<Outcome> {
-    let n = steps.len();
-    // dependents[i]: (j, hard) for each step j waiting for i.
-    let mut dependents: Vec<Vec<(usize, bool)>> = vec![Vec::new(); n];
-    let mut waiting = vec![0; n];
-    for (j, step) in steps.iter().enumerate() {
-        let hard = step.deps.iter().map(|&i| (i, true));
-        let soft = step.after.iter().map(|&i| (i, false));
-        let mut seen = BTreeSet::new();
-        for (i, is_hard) in hard.chain(soft) {
-            if i < j && seen.insert(i) {
-                dependents[i].push((j, is_hard));
-                waiting[j] += 1;
-            }
-        }
-    }
-    let ready = (0..n).filter(|&j| waiting[j] == 0).collect();
-    let state = Mutex::new(State {
-        waiting,
-        failed_dep: vec![None; n],
-        ready,
-        outcomes: vec![None; n],
-        finished: 0,
-    });
-    let wake = Condvar::new();
-
-    let worker = || {
-        let mut st = state.lock().unwrap_or_else(PoisonError::into_inner);
-        loop {
-            if st.finished == n {
-                wake.notify_all();
-                return;
-            }
-            let Some(i) = st.ready.pop_first() else {
-                st = wake.wait(st).unwrap_or_else(PoisonError::into_inner);
-                continue;
-            };
-            let failed_dep = st.failed_dep[i].clone();
-            drop(st);
-            let outcome = match failed_dep {
-                Some(dep) => {
-                    let e = format!("not loaded: dependency {dep} failed");
-                    report_failure(&steps[i], &e);
-                    Outcome::Failed(e)
-                }
-                None => run(&steps[i]),
-            };
-            st = state.lock().unwrap_or_else(PoisonError::into_inner);
-            let failed = matches!(outcome, Outcome::Failed(_));
-            st.outcomes[i] = Some(outcome);
-            st.finished += 1;
-            for &(j, hard) in &dependents[i] {
-                if hard && failed && st.failed_dep[j].is_none() {
-                    st.failed_dep[j] = Some(steps[i].name.clone());
-                }
-                st.waiting[j] -= 1;
-                if st.waiting[j] == 0 {
-                    st.ready.insert(j);
-                }
-            }
-            wake.notify_all();
-        }
-    };
-    if workers <= 1 {
-        worker();
-    } else {
-        std::thread::scope(|s| {
-            for _ in 1..workers {
-                s.spawn(worker);
-            }
-            worker();
-        });
-    }
-    let st = state.into_inner().unwrap_or_else(PoisonError::into_inner);
-    st.outcomes
-        .into_iter()
-        .map(|o| o.expect("every step finished"))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -361,6 +253,7 @@ mod tests {
     use std::io::Read as _;
     use std::path::PathBuf;
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Condvar, Mutex};
 
     #[derive(Debug, Clone, PartialEq, Eq)]
     enum Ev {
@@ -775,17 +668,6 @@ mod tests {
             .unwrap()
             .iter()
             .all(|c| matches!(c, Call::Init { .. })));
-    }
-
-    #[test]
-    fn schedule_ignores_edges_to_later_steps() {
-        let steps = vec![
-            step("a", Some("a".into()), &[1], &[0]),
-            step("b", Some("b".into()), &[], &[]),
-        ];
-        let out = schedule(&steps, 2, &|_| Outcome::Loaded);
-        assert_eq!(out, [Outcome::Loaded, Outcome::Loaded]);
-        assert!(schedule(&[], 4, &|_| Outcome::Loaded).is_empty());
     }
 
     #[test]

@@ -13,13 +13,14 @@ mod decompress;
 mod index;
 mod load;
 mod plan;
+mod schedule;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use config::ModuleConfig;
 pub use decompress::{decompress, Compression};
-pub use index::{ModuleEntry, ModuleIndex, SoftDep};
+pub use index::{ModuleEntry, ModuleIndex, Resolved, SoftDep};
 pub use load::{load, load_with, Kernel, LoadOptions, LoadReport, SysKernel};
 pub use plan::plan;
 

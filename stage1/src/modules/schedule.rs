@@ -1,0 +1,168 @@
+//! Running the steps of a plan in dependency order on a few threads.
+
+use std::collections::BTreeSet;
+use std::sync::{Condvar, Mutex, PoisonError};
+
+use super::load::report_failure;
+use super::ModuleStep;
+
+/// How one step ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Outcome {
+    Loaded,
+    Already,
+    Builtin,
+    Failed(String),
+}
+
+struct State {
+    /// Steps each step still waits for.
+    waiting: Vec<usize>,
+    /// A failed hard dependency, by name.
+    failed_dep: Vec<Option<String>>,
+    /// Steps whose waits are over, lowest index first.
+    ready: BTreeSet<usize>,
+    outcomes: Vec<Option<Outcome>>,
+    finished: usize,
+}
+
+/// Runs `run` for every step once all its earlier `deps` and `after` steps
+/// finished, on `workers` threads (the calling thread is one of them).
+/// Edges to the step itself or to later steps break the plan's order
+/// invariant and are ignored. Returns the outcomes in plan order.
+pub(super) fn schedule(
+    steps: &[ModuleStep],
+    workers: usize,
+    run: &(dyn Fn(&ModuleStep) -> Outcome + Sync),
+) -> Vec<Outcome> {
+    let n = steps.len();
+    // dependents[i]: (j, hard) for each step j waiting for i.
+    let mut dependents: Vec<Vec<(usize, bool)>> = vec![Vec::new(); n];
+    let mut waiting = vec![0; n];
+    for (j, step) in steps.iter().enumerate() {
+        let hard = step.deps.iter().map(|&i| (i, true));
+        let soft = step.after.iter().map(|&i| (i, false));
+        let mut seen = BTreeSet::new();
+        for (i, is_hard) in hard.chain(soft) {
+            if i < j && seen.insert(i) {
+                dependents[i].push((j, is_hard));
+                waiting[j] += 1;
+            }
+        }
+    }
+    let ready = (0..n).filter(|&j| waiting[j] == 0).collect();
+    let state = Mutex::new(State {
+        waiting,
+        failed_dep: vec![None; n],
+        ready,
+        outcomes: vec![None; n],
+        finished: 0,
+    });
+    let wake = Condvar::new();
+
+    let worker = || {
+        let mut st = state.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if st.finished == n {
+                wake.notify_all();
+                return;
+            }
+            let Some(i) = st.ready.pop_first() else {
+                st = wake.wait(st).unwrap_or_else(PoisonError::into_inner);
+                continue;
+            };
+            let failed_dep = st.failed_dep[i].clone();
+            drop(st);
+            let outcome = match failed_dep {
+                Some(dep) => {
+                    let e = format!("not loaded: dependency {dep} failed");
+                    report_failure(&steps[i], &e);
+                    Outcome::Failed(e)
+                }
+                None => run(&steps[i]),
+            };
+            st = state.lock().unwrap_or_else(PoisonError::into_inner);
+            let failed = matches!(outcome, Outcome::Failed(_));
+            st.outcomes[i] = Some(outcome);
+            st.finished += 1;
+            for &(j, hard) in &dependents[i] {
+                if hard && failed && st.failed_dep[j].is_none() {
+                    st.failed_dep[j] = Some(steps[i].name.clone());
+                }
+                st.waiting[j] -= 1;
+                if st.waiting[j] == 0 {
+                    st.ready.insert(j);
+                }
+            }
+            wake.notify_all();
+        }
+    };
+    if workers <= 1 {
+        worker();
+    } else {
+        std::thread::scope(|s| {
+            for _ in 1..workers {
+                s.spawn(worker);
+            }
+            worker();
+        });
+    }
+    let st = state.into_inner().unwrap_or_else(PoisonError::into_inner);
+    st.outcomes
+        .into_iter()
+        .map(|o| o.expect("every step finished"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(name: &str, deps: &[usize], after: &[usize]) -> ModuleStep {
+        ModuleStep {
+            name: name.into(),
+            path: Some(name.into()),
+            params: String::new(),
+            reason: "test".into(),
+            deps: deps.to_vec(),
+            after: after.to_vec(),
+            required: false,
+        }
+    }
+
+    #[test]
+    fn schedule_ignores_edges_to_later_steps() {
+        let steps = vec![step("a", &[1], &[0]), step("b", &[], &[])];
+        let out = schedule(&steps, 2, &|_| Outcome::Loaded);
+        assert_eq!(out, [Outcome::Loaded, Outcome::Loaded]);
+        assert!(schedule(&[], 4, &|_| Outcome::Loaded).is_empty());
+    }
+
+    #[test]
+    fn failures_propagate_through_hard_edges_only() {
+        let steps = vec![
+            step("a", &[], &[]),
+            step("b", &[0], &[]),
+            step("c", &[1], &[]),
+            step("d", &[], &[0]),
+        ];
+        for workers in [1, 3] {
+            let out = schedule(&steps, workers, &|s| {
+                if s.name == "a" {
+                    Outcome::Failed("boom".into())
+                } else {
+                    Outcome::Loaded
+                }
+            });
+            assert_eq!(
+                out,
+                [
+                    Outcome::Failed("boom".into()),
+                    Outcome::Failed("not loaded: dependency a failed".into()),
+                    Outcome::Failed("not loaded: dependency b failed".into()),
+                    Outcome::Loaded,
+                ]
+            );
+        }
+    }
+}
