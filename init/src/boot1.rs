@@ -47,7 +47,9 @@ pub fn run(params: &BootParams, times: &mut BootTimes) -> Option<PathBuf> {
         "stage-1: loading {} kernel modules",
         plan.modules.steps.len()
     ));
-    step(params, "loading kernel modules", || load_modules(&plan));
+    step(params, "loading kernel modules", || {
+        load_modules(params, &plan)
+    });
     times.mark("modules");
     if params.debug1devices {
         failure::stop_point(params, "boot.debug1devices");
@@ -84,7 +86,7 @@ pub fn run(params: &BootParams, times: &mut BootTimes) -> Option<PathBuf> {
     toplevel
 }
 
-fn load_modules(plan: &Plan) -> anyhow::Result<()> {
+fn load_modules(params: &BootParams, plan: &Plan) -> anyhow::Result<()> {
     if !plan.modules.missing_required.is_empty() {
         anyhow::bail!(
             "required kernel modules not found in {}: {} (add them to the initrd)",
@@ -95,7 +97,18 @@ fn load_modules(plan: &Plan) -> anyhow::Result<()> {
     for w in &plan.modules.warnings {
         log::warn!("{w}");
     }
-    let report = stage1::modules::load(&plan.module_dir, &plan.modules);
+    let mut opts = stage1::modules::LoadOptions::detect();
+    // Serial by default: measured under QEMU (README, bench), loading the
+    // not-os set on parallel threads was slower (virtio_pci's device probe
+    // contends with the other inits); `boot.module_threads=0` uses a thread
+    // per CPU for machines where it pays.
+    opts.threads = params.module_threads.unwrap_or(1);
+    let report = stage1::modules::load_with(
+        &plan.module_dir,
+        &plan.modules,
+        &opts,
+        &stage1::modules::SysKernel,
+    );
     log::debug!(
         "modules: {} loaded, {} already present, {} failed in {:?}",
         report.loaded.len(),

@@ -43,6 +43,10 @@ pub fn main() -> ! {
     times.mark("init");
     early_mounts();
     ensure_console();
+    // Our boot log goes through /dev/kmsg, which by default drops user
+    // records beyond a burst of 10 per 5 s; `printk.devkmsg=` on the
+    // command line still wins (the kernel then refuses this write).
+    let _ = std::fs::write("/proc/sys/kernel/printk_devkmsg", "on\n");
     logger::init(true);
     let params = match BootParams::read() {
         Ok(p) => p,

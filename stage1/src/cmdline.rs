@@ -64,6 +64,9 @@ pub struct BootParams {
     pub root_timeout: Option<Duration>,
     /// `boot.tmpfs_size=` (size of the root tmpfs, e.g. `50%` or `1G`).
     pub tmpfs_size: Option<String>,
+    /// `boot.module_threads=N`: threads loading modules (`1` = serially,
+    /// in plan order; default: one per CPU).
+    pub module_threads: Option<usize>,
     /// The last `console=`, whole (`ttyS0,115200`); see [`Self::console_device`].
     pub console: Option<String>,
     /// `boot.shell_on_fail`.
@@ -324,6 +327,15 @@ impl BootParams {
                         self.warn(format!("{raw_name}={v}: not a number of seconds, ignored"));
                     }
                     d
+                });
+            }
+            "boot.module_threads" => {
+                self.module_threads = self.string(raw_name, val).and_then(|v| {
+                    let n = v.trim().parse::<usize>().ok();
+                    if n.is_none() {
+                        self.warn(format!("{raw_name}={v}: not a number of threads, ignored"));
+                    }
+                    n
                 });
             }
             "loglevel" => {
@@ -647,6 +659,8 @@ mod tests {
         assert_eq!(b.warnings().len(), 1);
         assert_eq!(p("rootdelay=inf").root_timeout, None);
         assert_eq!(p("boot.tmpfs_size=50%").tmpfs_size.as_deref(), Some("50%"));
+        assert_eq!(p("boot.module_threads=1").module_threads, Some(1));
+        assert_eq!(p("boot.module_threads=x").module_threads, None);
     }
 
     #[test]

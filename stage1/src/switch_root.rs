@@ -29,16 +29,18 @@ pub fn switch_root(new_root: &Path) -> Result<()> {
             new_root.display()
         );
     }
+    // Only ever delete on the kernel's initramfs itself: any other `/` (a
+    // disk, a container's root, a test's namespace) must not be wiped.
+    // Decided before /proc moves away.
+    let fs = statfs("/").context("statfs /")?;
+    let in_memory = fs.filesystem_type() == RAMFS_MAGIC || fs.filesystem_type() == TMPFS_MAGIC;
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let wipe = in_memory && root_is_initramfs(&mountinfo);
     for dir in MOVED_MOUNTS {
         move_mount(dir, new_root);
     }
     chdir(new_root).with_context(|| format!("chdir {}", new_root.display()))?;
-    // Only ever delete on the kernel's initramfs itself: any other `/` (a
-    // disk, a container's root, a test's namespace) must not be wiped.
-    let fs = statfs("/").context("statfs /")?;
-    let in_memory = fs.filesystem_type() == RAMFS_MAGIC || fs.filesystem_type() == TMPFS_MAGIC;
-    let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    if in_memory && root_is_initramfs(&mountinfo) {
+    if wipe {
         let freed = delete_contents(Path::new("/"), root_dev);
         log::debug!("freed the initramfs ({freed} entries removed)");
     } else {

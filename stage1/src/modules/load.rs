@@ -160,8 +160,16 @@ pub fn load_with(
             return Outcome::Builtin;
         };
         log::info!("Loading kernel module {}...", step.name);
+        let began = Instant::now();
         match load_one(&moddir.join(rel), &step.params, opts, kernel) {
-            Ok(true) => Outcome::Loaded,
+            Ok(true) => {
+                log::debug!(
+                    "kernel module {} loaded in {:?}",
+                    step.name,
+                    began.elapsed()
+                );
+                Outcome::Loaded
+            }
             Ok(false) => {
                 log::debug!("kernel module {} was already loaded", step.name);
                 Outcome::Already
