@@ -47,7 +47,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 DIST := dist/init dist/kernel dist/initrd dist/root.squashfs dist/command-line dist/runvm
 
-.PHONY: init dist run test deps size clean
+.PHONY: init dist run test deps size clean FORCE
 init: dist/init
 dist: $(DIST)
 
@@ -72,11 +72,18 @@ dist/init: $(RUST_SRCS)
 $(KDIR)/x/boot/vmlinuz-$(KVER) $(KDIR)/x/lib/modules/$(KVER)/modules.dep &:
 	scripts/fetch-kernel.sh $(KPKG) $(KVER) $(KDIR)
 
-dist/kernel: $(KERNEL)
+# The settings that shape kernel and initrd, rewritten only when they change,
+# so that switching KERNEL/MODULES (to older files) still rebuilds.
+build/settings: FORCE
+	@mkdir -p build
+	@echo '$(KERNEL) $(MODULES) $(MODULES_COMPRESS) $(INITRD_COMPRESS)' | cmp -s - $@ \
+	    || echo '$(KERNEL) $(MODULES) $(MODULES_COMPRESS) $(INITRD_COMPRESS)' >$@
+
+dist/kernel: $(KERNEL) build/settings
 	@mkdir -p dist
 	cp $< $@
 
-dist/initrd: dist/init $(MODULES)/modules.dep scripts/mkinitrd.sh
+dist/initrd: dist/init $(MODULES)/modules.dep scripts/mkinitrd.sh build/settings
 	INITRD_COMPRESS=$(INITRD_COMPRESS) MODULES_COMPRESS=$(MODULES_COMPRESS) \
 	    scripts/mkinitrd.sh dist/init $(MODULES) build/initrd
 	mv build/initrd $@
@@ -108,9 +115,11 @@ test:
 	$(MAKE) dist
 	@accel=$${QEMU_ACCEL:-$$(dist/runvm --probe)}; echo "QEMU_ACCEL=$$accel"; \
 	if $(CARGO) nextest --version >/dev/null 2>&1; then \
-	    runner="nextest run --workspace"; else runner="test --workspace"; fi; \
+	    runner="nextest run --workspace --no-fail-fast"; \
+	    else runner="test --workspace --no-fail-fast"; fi; \
 	echo "cargo $$runner (INIT_BIN=$(CURDIR)/dist/init DIST=$(CURDIR)/dist)"; \
-	QEMU_ACCEL=$$accel INIT_BIN=$(CURDIR)/dist/init DIST=$(CURDIR)/dist $(CARGO) $$runner
+	QEMU_ACCEL=$$accel VM_TESTS_REQUIRED=1 INIT_BIN=$(CURDIR)/dist/init DIST=$(CURDIR)/dist \
+	    $(CARGO) $$runner
 
 # Quick when everything is installed: dpkg-query and rustup only.
 deps:

@@ -16,11 +16,13 @@ mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 # apt-get download writes into the current directory. The _apt sandbox user
 # cannot always write there; the warning that results is harmless.
-deb=$(ls "$dir"/"$pkg"_*.deb 2>/dev/null | head -n1 || true)
+# first_deb: the package file, if downloaded already (a glob, no `ls`).
+first_deb() { for f in "$dir/$pkg"_*.deb; do [ -e "$f" ] && echo "$f"; return 0; done; }
+deb=$(first_deb)
 if [ -z "$deb" ]; then
     echo "fetch-kernel: apt-get download $pkg" >&2
     (cd "$dir" && apt-get download "$pkg")
-    deb=$(ls "$dir"/"$pkg"_*.deb | head -n1)
+    deb=$(first_deb)
 fi
 
 rm -rf "$dir/x.tmp"

@@ -78,7 +78,7 @@ case $INITRD_COMPRESS in
     gzip) compress="gzip -9n" ;;
     zstd) compress="zstd -19 -q -T0" ;;
     xz) compress="xz --check=crc32 -9" ;;
-    none) compress=cat ;;
+    none) compress="cat" ;;
     *) echo "mkinitrd: INITRD_COMPRESS=$INITRD_COMPRESS unknown" >&2; exit 1 ;;
 esac
 (cd "$tree" && find . -mindepth 1 | LC_ALL=C sort |

@@ -79,8 +79,8 @@ cp -R "$demo/etc" "$tmp/etc"
 find "$tmp/etc" -type f | while read -r f; do
     sed -i -e "s,@busybox@,/nix/store/$bb,g" -e "s,@init@,/nix/store/$in,g" "$f"
 done
-for a in $(ls "$store/$bb/bin"); do ln -s "/nix/store/$bb/bin/$a" "$tmp/sw/bin/$a"; done
-for a in $(ls "$store/$in/bin"); do ln -sfn "/nix/store/$in/bin/$a" "$tmp/sw/bin/$a"; done
+for p in "$store/$bb/bin"/*; do ln -s "/nix/store/$bb/bin/${p##*/}" "$tmp/sw/bin/"; done
+for p in "$store/$in/bin"/*; do ln -sfn "/nix/store/$in/bin/${p##*/}" "$tmp/sw/bin/"; done
 top=$(treehash "$tmp")-toplevel
 mv "$tmp" "$store/$top"
 

@@ -83,6 +83,7 @@ fn applet(name: &str, args: &[OsString]) -> Option<i32> {
 }
 
 fn with_stderr_logger(f: impl FnOnce() -> i32) -> i32 {
+    pid1::raise_fd_limit();
     logger::init(false);
     logger::set_console_level(6);
     f()

@@ -27,6 +27,36 @@ pub const SIGNALS: [Signal; 9] = [
     Signal::SIGQUIT,
 ];
 
+/// The supervisor holds about four descriptors per service (lock, control
+/// read and write ends, ok) plus log pipes; the kernel starts PID 1 with a
+/// soft limit of 1024, enough for only ~250 services. Raise ours to what
+/// the kernel allows (`fs.nr_open`).
+pub fn raise_fd_limit() {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let nr_open = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok());
+    let current = getrlimit(Resource::Nofile);
+    let max = nr_open
+        .or(current.maximum)
+        .unwrap_or(4096)
+        .max(current.maximum.unwrap_or(0));
+    let wanted = Rlimit {
+        current: Some(max),
+        maximum: Some(max),
+    };
+    if setrlimit(Resource::Nofile, wanted).is_err() {
+        // Not allowed to raise the hard limit: take what it allows.
+        let soft = Rlimit {
+            current: current.maximum,
+            maximum: current.maximum,
+        };
+        if let Err(e) = setrlimit(Resource::Nofile, soft) {
+            log::debug!("cannot raise RLIMIT_NOFILE: {e}");
+        }
+    }
+}
+
 /// Which half of the boot this process is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -68,6 +98,7 @@ pub fn main() -> ! {
     if let Err(e) = nix::sys::reboot::set_cad_enabled(false) {
         log::debug!("cannot disable ctrl-alt-del reboot: {e} (in a container?)");
     }
+    raise_fd_limit();
     let role = detect_role();
     log::debug!("role: {role:?}");
     let toplevel = match role {

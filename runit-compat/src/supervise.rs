@@ -45,7 +45,12 @@ pub struct Supervise {
     /// Read end of `control` (non-blocking).
     pub control: OwnedFd,
     _control_write: OwnedFd,
-    _ok: OwnedFd,
+    /// Read end of `ok`, opened only after the first `status` is written:
+    /// `sv` takes an openable `ok` to mean "supervisor running, status
+    /// readable", so it must never see one without the other.
+    ok: Option<OwnedFd>,
+    ok_path: PathBuf,
+    prefix: String,
     /// The pid last written to `pid` (`None` before the first write).
     last_pid: Option<u32>,
     pid_written: bool,
@@ -115,15 +120,16 @@ impl Supervise {
         fifo(&ctl, &format!("{prefix}supervise/control"))?;
         let control = open_fd(&ctl, OFlags::RDONLY, &format!("{prefix}supervise/control"))?;
         let control_write = open_fd(&ctl, OFlags::WRONLY, &format!("{prefix}supervise/control"))?;
-        let ok = dir.join("ok");
-        fifo(&ok, &format!("{prefix}supervise/ok"))?;
-        let ok = open_fd(&ok, OFlags::RDONLY, &format!("{prefix}supervise/ok"))?;
+        let ok_path = dir.join("ok");
+        fifo(&ok_path, &format!("{prefix}supervise/ok"))?;
         Ok(Supervise {
             dir,
             _lock: lock,
             control,
             _control_write: control_write,
-            _ok: ok,
+            ok: None,
+            ok_path,
+            prefix: prefix.to_owned(),
             last_pid: None,
             pid_written: false,
         })
@@ -140,7 +146,14 @@ impl Supervise {
             self.pid_written = true;
         }
         replace(&self.dir, "stat", stat.as_bytes())?;
-        replace(&self.dir, "status", &status.encode())
+        replace(&self.dir, "status", &status.encode())?;
+        if self.ok.is_none() {
+            let name = format!("{}supervise/ok", self.prefix);
+            let fd = open_fd(&self.ok_path, OFlags::RDONLY, &name)
+                .map_err(|e| io::Error::other(e.to_string()))?;
+            self.ok = Some(fd);
+        }
+        Ok(())
     }
 
     pub fn dir(&self) -> &Path {

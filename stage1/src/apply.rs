@@ -64,11 +64,21 @@ fn attach_loop(file: &Path) -> Result<PathBuf> {
     }
     let control = loopdev::LoopControl::open()
         .context("opening /dev/loop-control (is the loop module loaded?)")?;
-    let dev = control.next_free().context("finding a free loop device")?;
-    dev.with()
-        .read_only(true)
-        .attach(file)
-        .with_context(|| format!("attaching {} to a loop device", file.display()))?;
+    // Another process may take the free device between our asking and our
+    // attaching (EBUSY): ask again, a bounded number of times.
+    let mut attempt = 0;
+    let dev = loop {
+        attempt += 1;
+        let dev = control.next_free().context("finding a free loop device")?;
+        match dev.with().read_only(true).attach(file) {
+            Ok(()) => break dev,
+            Err(e) if e.raw_os_error() == Some(nix::libc::EBUSY) && attempt < 20 => {}
+            Err(e) => {
+                return Err(anyhow::Error::new(e)
+                    .context(format!("attaching {} to a loop device", file.display())));
+            }
+        }
+    };
     let path = dev.path().context("loop device has no path")?;
     log::debug!("attached {} to {}", file.display(), path.display());
     Ok(path)

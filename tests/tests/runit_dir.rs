@@ -113,7 +113,7 @@ fn log_pipe_keeps_every_line_across_logger_restarts() {
     script(
         &dir.join("run"),
         r#"n=0
-trap 'n=$((n+1)); i=0; while [ $i -lt 100 ]; do i=$((i+1)); echo "b$n $i"; done' HUP
+trap 'n=$((n+1)); i=0; while [ $i -lt 100 ]; do i=$((i+1)); echo "b$n $i"; done; : > hup-done-$n' HUP
 echo ready
 while :; do sleep 1 & wait $!; done"#,
     );
@@ -133,6 +133,12 @@ while :; do sleep 1 & wait $!; done"#,
         0
     );
     sv(Impl::Ours, &bindir, &svdir, &["hup", "s"]);
+    // The shell runs its trap only when `wait` returns: let it write all
+    // 100 lines into the pipe before it is restarted.
+    assert!(
+        wait_until(Duration::from_secs(5), || dir.join("hup-done-2").exists()),
+        "the service never handled the second HUP"
+    );
     // The service itself restarts too while the logger is down.
     assert_eq!(
         sv(Impl::Ours, &bindir, &svdir, &["-w", "4", "restart", "s"]).code,

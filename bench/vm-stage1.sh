@@ -1,0 +1,106 @@
+#!/bin/sh
+# bench/vm-stage1.sh — stage-1 boot times under QEMU, ours against a
+# busybox-ash stage-1 in the style of not-os (bench/ref-stage1/), with the
+# same kernel, modules, store and machine (runvm: -smp 2, 512 MiB).
+#
+# Every boot reads CLOCK_BOOTTIME marks from /run/init/boot-times (ours
+# writes them; the reference writes the same phases from /proc/uptime, which
+# has 10 ms resolution): `init` (/init started), `switch_root`, `supervise`
+# (the supervisor starts: the first service). A `bench-report` service in the
+# store prints the file on the console and powers off.
+#
+# Configurations, interleaved round by round (only ratios measured in one run
+# mean anything on these machines):
+#   ours-serial    boot.module_threads=1 (the default)
+#   ours-parallel  boot.module_threads=0 (one thread per CPU)
+#   ash-ref        bench/ref-stage1
+# The bare-syscall floor (a static C program) is not measured here.
+#
+# Environment: N boots per configuration (default 5), QEMU_ACCEL (default
+# tcg: KVM hangs on these machines), DIST, MODULES (see ref-stage1/build.sh),
+# WORK (scratch directory, default $TMPDIR/vm-stage1-bench).
+# Prints a markdown table and writes it to bench/results/vm-stage1.md.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+N=${N:-5}
+: "${QEMU_ACCEL:=tcg}"
+export QEMU_ACCEL
+work=${WORK:-${TMPDIR:-/tmp}/vm-stage1-bench}
+results=$here/results/vm-stage1.md
+
+echo "building images in $work ..." >&2
+"$here/ref-stage1/build.sh" "$work"
+data=$work/data
+: >"$data"
+
+# boot NAME DIR PARAMS: one boot; appends "NAME round phase seconds" lines.
+boot() {
+    log=$work/$1-$round.log
+    QEMU_OPTS="-serial file:$log -monitor none" QEMU_KERNEL_PARAMS=$3 \
+        timeout 180 "$work/$2/runvm" </dev/null >/dev/null 2>"$log.err" || true
+    tr -d '\r' <"$log" | sed -n '/^BENCH-BEGIN/,/^BENCH-END/p' | grep -v '^BENCH' |
+        awk -v n="$1" -v r="$round" 'NF == 2 { print n, r, $1, $2 }' >"$log.times"
+    if ! grep -q ' supervise ' "$log.times"; then
+        echo "$1 boot $round: no boot times (see $log)" >&2
+        return 0
+    fi
+    cat "$log.times" >>"$data"
+}
+
+round=1
+while [ "$round" -le "$N" ]; do
+    echo "round $round/$N" >&2
+    boot ours-serial ours "boot.module_threads=1"
+    boot ours-parallel ours "boot.module_threads=0"
+    boot ash-ref ref ""
+    round=$((round + 1))
+done
+
+# Per boot: kernel->/init, /init->switch_root, /init->supervise.
+awk '
+    { t[$1 " " $2 " " $3] = $4; cfg[$1] = 1; rounds[$2] = 1 }
+    END {
+        for (c in cfg) for (r in rounds) {
+            k = c " " r
+            if ((k " supervise") in t)
+                print c, r, t[k " init"], t[k " switch_root"] - t[k " init"], t[k " supervise"] - t[k " init"]
+        }
+    }' "$data" | sort >"$work/per-boot"
+
+median() { sort -n | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+col() { awk -v c="$1" -v k="$2" '$1 == c { print $k }' "$work/per-boot" | median; }
+count() { awk -v c="$1" '$1 == c' "$work/per-boot" | wc -l | tr -d ' '; }
+# Median over rounds of (ash-ref / CONFIG) for column K.
+ratio() {
+    awk -v c="$1" -v k="$2" '
+        $1 == c { o[$2] = $k } $1 == "ash-ref" { r[$2] = $k }
+        END { for (i in o) if ((i in r) && o[i] > 0) print r[i] / o[i] }' "$work/per-boot" | median
+}
+
+{
+    echo "## Stage-1 boot times under QEMU (TCG, 2 vCPUs), medians of $N boots each"
+    echo
+    echo "Seconds, CLOCK_BOOTTIME. Same kernel ($(basename "$(readlink -f "$work/ours/kernel")")), modules, store and QEMU machine;"
+    echo "rounds interleaved. \"first service\" = the \`supervise\` mark."
+    echo
+    echo "| stage-1 | boots | kernel → /init | /init → switch_root | /init → first service |"
+    echo "|---|---|---|---|---|"
+    for c in ours-serial ours-parallel ash-ref; do
+        printf '| %s | %s | %.3f | %.3f | %.3f |\n' "$c" "$(count $c)" "$(col $c 3)" "$(col $c 4)" "$(col $c 5)"
+    done
+    echo
+    echo "| ratio (ash-ref ÷ ours, median of per-round ratios) | /init → switch_root | /init → first service | target ≥ 2.5× to first service |"
+    echo "|---|---|---|---|"
+    for c in ours-serial ours-parallel; do
+        r4=$(ratio $c 4) r5=$(ratio $c 5)
+        ok=$(awk -v r="$r5" 'BEGIN { print (r + 0 >= 2.5) ? "✓" : "✗" }')
+        printf '| %s | %.2f× | %.2f× | %s |\n' "$c" "$r4" "$r5" "$ok"
+    done
+    echo
+    echo "Bare-syscall floor (static C, syscalls only): not measured by this script."
+} >"$work/table.md"
+
+mkdir -p "$(dirname "$results")"
+cp "$work/table.md" "$results"
+cat "$work/table.md"

@@ -1,0 +1,106 @@
+#!/bin/sh
+# stage1-variant.sh VARIANT OUT
+#
+# Build a dist-like directory OUT (kernel, initrd, root.squashfs,
+# command-line, runvm) that differs from $DIST (default: dist/) in one way,
+# for the stage-1 VM tests (tests/tests/vm_stage1.rs). $DIST is only read.
+#
+#   loopfile     the initrd also holds /nix-store.squashfs (the store image,
+#                as a second cpio archive appended to the initrd); the virtio
+#                disk root.squashfs is a 1 MiB file of zeros, so the store
+#                can only come from the loop device (boot with
+#                root=/nix-store.squashfs)
+#   xzmods       the initrd is rebuilt with MODULES_COMPRESS=xz
+#   ext4         the initrd also has ext4 (and crc32c_generic, its softdep);
+#                OUT/disk-label.img is an empty ext4 file system labelled
+#                "data", OUT/disk.img one without a label
+#   foreign-init the store image gets $toplevel/init: a busybox sh script
+#                that prints "foreign stage-2 running as pid $$" and execs
+#                the store's init binary
+#
+# Environment: DIST (default <repo>/dist), MODULES (the kernel's module tree
+# with modules.dep; default the only one under <repo>/build/kernel/x/lib/modules),
+# INITRD_COMPRESS for rebuilt initrds (default none: zstd -19 costs seconds of
+# CPU per test and compression is not what these variants are about).
+set -eu
+: "${INITRD_COMPRESS:=none}"
+export INITRD_COMPRESS
+
+variant=$1 out=$2
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+dist=${DIST:-$repo/dist}
+if [ -z "${MODULES:-}" ]; then
+    for d in "$repo"/build/kernel/x/lib/modules/*; do MODULES=$d; done
+fi
+default_set="virtio virtio_pci virtio_net virtio_rng virtio_blk virtio_console dm_mod tun loop squashfs overlay"
+
+rm -rf "$out"
+mkdir -p "$out"
+ln -s "$dist/kernel" "$out/kernel"
+cp "$dist/runvm" "$out/runvm"
+cp "$dist/command-line" "$out/command-line"
+
+need_modules() {
+    [ -e "$MODULES/modules.dep" ] || {
+        echo "stage1-variant: no modules.dep in ${MODULES:-<none>} (run make dist, or set MODULES)" >&2
+        exit 1
+    }
+}
+
+case $variant in
+loopfile)
+    ln -s "$dist/root.squashfs" "$out/root.squashfs"
+    tree=$out/extra
+    mkdir -p "$tree"
+    cp "$dist/root.squashfs" "$tree/nix-store.squashfs"
+    # The kernel unpacks concatenated archives in turn; the second one may
+    # be uncompressed even when the first is not.
+    cp "$dist/initrd" "$out/initrd"
+    (cd "$tree" && echo nix-store.squashfs | cpio -o -H newc -R 0:0 --quiet) >>"$out/initrd"
+    rm -rf "$tree" "$out/root.squashfs"
+    head -c 1048576 /dev/zero >"$out/root.squashfs"
+    ;;
+xzmods)
+    need_modules
+    ln -s "$dist/root.squashfs" "$out/root.squashfs"
+    MODULES_COMPRESS=xz "$repo/scripts/mkinitrd.sh" "$dist/init" "$MODULES" "$out/initrd"
+    ;;
+ext4)
+    need_modules
+    ln -s "$dist/root.squashfs" "$out/root.squashfs"
+    MODULE_SET="$default_set ext4 crc32c_generic" \
+        "$repo/scripts/mkinitrd.sh" "$dist/init" "$MODULES" "$out/initrd"
+    truncate -s 64M "$out/disk-label.img" "$out/disk.img"
+    mkfs.ext4 -q -F -L data "$out/disk-label.img"
+    mkfs.ext4 -q -F "$out/disk.img"
+    ;;
+foreign-init)
+    ln -s "$dist/initrd" "$out/initrd"
+    top=$(tr ' ' '\n' <"$dist/command-line" | sed -n 's,^toplevel=/nix/store/,,p' | tail -n 1)
+    [ -n "$top" ] || { echo "stage1-variant: no toplevel= in $dist/command-line" >&2; exit 1; }
+    store=$out/store
+    unsquashfs -q -n -d "$store" "$dist/root.squashfs" >/dev/null
+    chmod -R u+w "$store"
+    bb=$(cd "$store" && ls -d ./*-busybox | sed 's,^\./,,')
+    in=$(cd "$store" && ls -d ./*-init | sed 's,^\./,,')
+    [ -x "$store/$bb/bin/sh" ] && [ -x "$store/$in/bin/init" ] && [ -d "$store/$top" ] || {
+        echo "stage1-variant: store lacks busybox, init or $top" >&2
+        exit 1
+    }
+    cat >"$store/$top/init" <<EOF
+#!/nix/store/$bb/bin/sh
+echo "foreign stage-2 running as pid \$\$"
+exec /nix/store/$in/bin/init
+EOF
+    chmod 555 "$store/$top/init"
+    chmod -R a-w "$store"/*
+    mksquashfs "$store" "$out/root.squashfs" -noappend -all-root -comp zstd \
+        -quiet -no-progress -mkfs-time 1 -all-time 1
+    chmod -R u+w "$store"
+    rm -rf "$store"
+    ;;
+*)
+    echo "stage1-variant: unknown variant $variant" >&2
+    exit 2
+    ;;
+esac

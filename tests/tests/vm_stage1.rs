@@ -1,0 +1,673 @@
+//! Stage-1 VM tests (issue 3): every way the store and `/` can be found,
+//! compressed modules, the failure policy (menu, panic, warnings) and a
+//! foreign `$toplevel/init`. Each test boots its own VM; variants of `dist/`
+//! (initrd, store image, disks) are built by
+//! `scripts/variants/stage1-variant.sh` into
+//! `$CARGO_TARGET_TMPDIR/vm_stage1/<test>/`, next to the console log.
+//!
+//! At most two VMs run at once (a slot semaphore below), whatever the test
+//! runner's thread count: TCG guests are CPU-bound and these machines have
+//! two cores.
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context, Result};
+use tests::bin::workspace_root;
+use tests::vm::{can_boot, default_dist, Vm, VmConfig};
+
+/// Generous: two TCG guests share two noisy host cores.
+const BOOT: Duration = Duration::from_secs(150);
+/// Supervision runs: the hello service's line went through its logger.
+const HELLO_LOGGED: &str = "[hello-log] hello: service started";
+const PHASES: [&str; 6] = [
+    "init",
+    "modules",
+    "mounts",
+    "switch_root",
+    "stage2",
+    "supervise",
+];
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+/// At most two VMs (and variant builds) at once.
+struct Slot;
+
+static SLOTS: (Mutex<usize>, Condvar) = (Mutex::new(0), Condvar::new());
+const MAX_VMS: usize = 2;
+
+impl Slot {
+    fn take() -> Slot {
+        let (lock, cv) = &SLOTS;
+        let mut used = lock.lock().expect("slot lock");
+        while *used >= MAX_VMS {
+            used = cv.wait(used).expect("slot lock");
+        }
+        *used += 1;
+        Slot
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let (lock, cv) = &SLOTS;
+        *lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) -= 1;
+        cv.notify_one();
+    }
+}
+
+/// This test's directory under Cargo's tmp dir (variant, console log).
+fn test_dir(test: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("vm_stage1")
+        .join(test)
+}
+
+/// `None` (after saying why, loudly) when QEMU or dist/ is missing.
+fn check(test: &str) -> Option<PathBuf> {
+    let dist = default_dist();
+    can_boot(&dist, test).then_some(dist)
+}
+
+/// Build `variant` of `dist` into the test's directory; returns it.
+fn build_variant(test: &str, dist: &Path, variant: &str) -> Result<PathBuf> {
+    let out = test_dir(test).join("dist");
+    let script = workspace_root().join("scripts/variants/stage1-variant.sh");
+    let res = Command::new(&script)
+        .arg(variant)
+        .arg(&out)
+        .env("DIST", dist)
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("running {}", script.display()))?;
+    ensure!(
+        res.status.success(),
+        "{} {variant} failed ({}):\n{}{}",
+        script.display(),
+        res.status,
+        String::from_utf8_lossy(&res.stdout),
+        String::from_utf8_lossy(&res.stderr)
+    );
+    Ok(out)
+}
+
+fn config(test: &str, dist: PathBuf, params: &[&str]) -> VmConfig {
+    let log = test_dir(test).join("console.log");
+    eprintln!("{test}: console log {}", log.display());
+    VmConfig {
+        kernel_params: params.iter().map(|s| (*s).to_owned()).collect(),
+        dist,
+        console_log: Some(log),
+        ..VmConfig::default()
+    }
+}
+
+/// Run `cmd` in the guest; it must exit 0.
+fn guest(vm: &mut Vm, cmd: &str) -> Result<String> {
+    let (out, code) = vm.run(cmd)?;
+    ensure!(code == 0, "guest command {cmd:?} exited {code}: {out}");
+    Ok(out.trim_end().to_owned())
+}
+
+/// `/proc/mounts` lines as (device, mount point, type).
+fn mounts(vm: &mut Vm) -> Result<Vec<(String, String, String)>> {
+    let text = guest(vm, "cat /proc/mounts")?;
+    Ok(text
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() >= 3).then(|| (f[0].to_owned(), f[1].to_owned(), f[2].to_owned()))
+        })
+        .collect())
+}
+
+/// The last mount on `point` (the one that is visible).
+fn mount_at<'a>(
+    mounts: &'a [(String, String, String)],
+    point: &str,
+) -> Option<&'a (String, String, String)> {
+    mounts.iter().rev().find(|m| m.1 == point)
+}
+
+/// The store overlay is there: /nix/store is an overlay, the image under it
+/// a squashfs at /nix/.ro-store.
+fn check_store_overlay(m: &[(String, String, String)]) -> Result<()> {
+    let store = mount_at(m, "/nix/store").context("nothing mounted on /nix/store")?;
+    ensure!(
+        store.2 == "overlay",
+        "/nix/store is {store:?}, not an overlay"
+    );
+    let ro = mount_at(m, "/nix/.ro-store").context("nothing mounted on /nix/.ro-store")?;
+    ensure!(ro.2 == "squashfs", "/nix/.ro-store is {ro:?}, not squashfs");
+    Ok(())
+}
+
+fn no_panic(console: &str) -> Result<()> {
+    ensure!(
+        !console.contains("Kernel panic"),
+        "the kernel panicked:\n{console}"
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// (a) block-device store, boot times
+
+/// The default dist boot (store image on /dev/vda) reaches supervision, and
+/// `/run/init/boot-times` holds every phase once, in boot order, with
+/// non-decreasing CLOCK_BOOTTIME seconds.
+#[test]
+fn block_device_store_reaches_supervision_with_all_boot_times() -> Result<()> {
+    let test = "block_device_store_reaches_supervision_with_all_boot_times";
+    let Some(dist) = check(test) else {
+        return Ok(());
+    };
+    let _slot = Slot::take();
+    let mut vm = Vm::boot(&config(test, dist, &[]))?;
+    vm.wait_for_console(HELLO_LOGGED, BOOT)?;
+    let text = guest(&mut vm, "cat /run/init/boot-times")?;
+    let marks: Vec<(String, f64)> = text
+        .lines()
+        .map(|l| {
+            let (p, s) = l
+                .split_once(' ')
+                .with_context(|| format!("bad boot-times line {l:?}"))?;
+            let s: f64 = s
+                .trim()
+                .parse()
+                .with_context(|| format!("bad seconds in {l:?}"))?;
+            Ok((p.to_owned(), s))
+        })
+        .collect::<Result<_>>()?;
+    let names: Vec<&str> = marks.iter().map(|(p, _)| p.as_str()).collect();
+    ensure!(
+        names == PHASES,
+        "boot-times phases are {names:?}, want {PHASES:?}:\n{text}"
+    );
+    ensure!(
+        marks.windows(2).all(|w| w[0].1 <= w[1].1),
+        "boot-times are not in time order:\n{text}"
+    );
+    ensure!(
+        marks[0].1 > 0.0 && marks[5].1 < 600.0,
+        "implausible boot times:\n{text}"
+    );
+    let m = mounts(&mut vm)?;
+    let ro = mount_at(&m, "/nix/.ro-store").context("no /nix/.ro-store")?;
+    ensure!(
+        ro.0 == "/dev/vda",
+        "the store image is {ro:?}, not /dev/vda"
+    );
+    check_store_overlay(&m)?;
+    no_panic(&vm.console())
+}
+
+// ---------------------------------------------------------------------------
+// (b) squashfs file inside the initramfs
+
+/// `root=/nix-store.squashfs`: the store image is a file in the initramfs,
+/// mounted through a loop device. The virtio disk is zeros, so a boot that
+/// reaches supervision got its store from the file: `/proc/mounts` shows
+/// /dev/loop0 (squashfs) on /nix/.ro-store.
+#[test]
+fn squashfs_file_in_initramfs_is_mounted_through_loop() -> Result<()> {
+    let test = "squashfs_file_in_initramfs_is_mounted_through_loop";
+    let Some(dist) = check(test) else {
+        return Ok(());
+    };
+    let _slot = Slot::take();
+    let variant = build_variant(test, &dist, "loopfile")?;
+    let mut vm = Vm::boot(&config(test, variant, &["root=/nix-store.squashfs"]))?;
+    vm.wait_for_console(HELLO_LOGGED, BOOT)?;
+    let m = mounts(&mut vm)?;
+    let ro = mount_at(&m, "/nix/.ro-store").context("no /nix/.ro-store")?;
+    ensure!(
+        ro.0 == "/dev/loop0" && ro.2 == "squashfs",
+        "/nix/.ro-store is {ro:?}, not /dev/loop0 squashfs; mounts: {m:?}"
+    );
+    ensure!(
+        !m.iter().any(|x| x.0 == "/dev/vda"),
+        "/dev/vda is mounted: {m:?}"
+    );
+    check_store_overlay(&m)?;
+    let backing = guest(&mut vm, "cat /sys/block/loop0/loop/backing_file")?;
+    ensure!(
+        backing.contains("nix-store.squashfs"),
+        "loop0's backing file is {backing:?}"
+    );
+    no_panic(&vm.console())
+}
+
+// ---------------------------------------------------------------------------
+// (c) xz-compressed modules
+
+/// An initrd whose modules are all `.ko.xz` (Debian's kernel cannot
+/// decompress them itself: stage-1 does it in userspace) boots to
+/// supervision, and the guest's /proc/modules lists virtio_blk, squashfs
+/// and overlay.
+#[test]
+fn xz_compressed_modules_load() -> Result<()> {
+    let test = "xz_compressed_modules_load";
+    let Some(dist) = check(test) else {
+        return Ok(());
+    };
+    let _slot = Slot::take();
+    let variant = build_variant(test, &dist, "xzmods")?;
+    // The variant really has compressed modules and no plain ones.
+    let listing = Command::new("sh")
+        .arg("-c")
+        .arg("if zstd -t -q initrd 2>/dev/null; then zstd -dc initrd; else cat initrd; fi | cpio -t --quiet")
+        .current_dir(&variant)
+        .output()
+        .context("listing the variant initrd")?;
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    let ends = |suffix: &str| listing.lines().filter(|l| l.ends_with(suffix)).count();
+    let (xz, plain) = (ends(".ko.xz"), ends(".ko"));
+    ensure!(
+        xz >= 10 && plain == 0,
+        "variant initrd has {xz} .ko.xz and {plain} .ko files:\n{listing}"
+    );
+
+    let mut vm = Vm::boot(&config(test, variant, &[]))?;
+    vm.wait_for_console(HELLO_LOGGED, BOOT)?;
+    let text = guest(&mut vm, "cat /proc/modules")?;
+    let loaded: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    for m in ["virtio_blk", "squashfs", "overlay", "loop", "virtio_net"] {
+        ensure!(
+            loaded.contains(&m),
+            "{m} is not in /proc/modules: {loaded:?}"
+        );
+    }
+    no_panic(&vm.console())
+}
+
+// ---------------------------------------------------------------------------
+// (d), (e) realroot on ext4
+
+/// The `ext4` variant, built once for both realroot tests: one initrd,
+/// two disks (`disk-label.img`, `disk.img`), each used by one test.
+fn ext4_variant(dist: &Path) -> Result<PathBuf> {
+    static BUILT: Mutex<Option<PathBuf>> = Mutex::new(None);
+    let mut built = BUILT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(dir) = &*built {
+        return Ok(dir.clone());
+    }
+    let dir = build_variant("realroot_ext4_shared", dist, "ext4")?;
+    *built = Some(dir.clone());
+    Ok(dir)
+}
+
+fn realroot_ext4(test: &str, disk: &str, params: &[&str]) -> Result<()> {
+    let Some(dist) = check(test) else {
+        return Ok(());
+    };
+    let _slot = Slot::take();
+    let variant = ext4_variant(&dist)?;
+    let mut config = config(test, variant.clone(), params);
+    config.drives.push(variant.join(disk));
+    let mut vm = Vm::boot(&config)?;
+    vm.wait_for_console(HELLO_LOGGED, BOOT)?;
+    let m = mounts(&mut vm)?;
+    let root = mount_at(&m, "/").context("nothing mounted on /")?;
+    ensure!(
+        root.0 == "/dev/vdb" && root.2 == "ext4",
+        "/ is {root:?}, not /dev/vdb ext4; mounts: {m:?}"
+    );
+    check_store_overlay(&m)?;
+    // The disk is really written: a file made now is on the ext4.
+    guest(&mut vm, "echo written >/stage1-test && sync")?;
+    let df = guest(&mut vm, "stat -f -c %T /stage1-test")?;
+    ensure!(
+        df.contains("ext2") || df.contains("ext4"),
+        "stat -f says {df:?}"
+    );
+    no_panic(&vm.console())
+}
+
+/// `realroot=LABEL=data`: `/` is the ext4 disk labelled `data` (/dev/vdb),
+/// found by its superblock label; ext4 and its dependencies are loaded from
+/// the initrd; the store overlay is still mounted.
+#[test]
+fn realroot_by_label_mounts_ext4_root() -> Result<()> {
+    realroot_ext4(
+        "realroot_by_label_mounts_ext4_root",
+        "disk-label.img",
+        &["realroot=LABEL=data"],
+    )
+}
+
+/// `realroot=/dev/vdb rootfstype=ext4` on an unlabelled ext4 disk: `/` is
+/// ext4 on /dev/vdb, and /nix/store is still the overlay over the image.
+#[test]
+fn realroot_device_path_mounts_ext4_root() -> Result<()> {
+    realroot_ext4(
+        "realroot_device_path_mounts_ext4_root",
+        "disk.img",
+        &["realroot=/dev/vdb", "rootfstype=ext4"],
+    )
+}
+
+// ---------------------------------------------------------------------------
+// (f) the failure menu, answered over the serial line
+
+/// A QEMU whose serial console the test can both read and write (the shared
+/// harness only reads it). Started through `<dist>/runvm` like `Vm`.
+struct SerialVm {
+    child: Child,
+    exit: Option<ExitStatus>,
+    tmp: PathBuf,
+    text: Arc<Mutex<(String, bool)>>,
+    writer: UnixStream,
+    reader: Option<JoinHandle<()>>,
+}
+
+impl SerialVm {
+    fn boot(config: &VmConfig) -> Result<SerialVm> {
+        let tmp = std::env::temp_dir().join(format!("vm-stage1-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&tmp);
+        fs::create_dir_all(&tmp)?;
+        let sock = tmp.join("serial.sock");
+        let listener = UnixListener::bind(&sock)?;
+        listener.set_nonblocking(true)?;
+        let opts = [
+            "-chardev".to_owned(),
+            format!("socket,id=con0,path={}", sock.display()),
+            "-serial".to_owned(),
+            "chardev:con0".to_owned(),
+            "-monitor".to_owned(),
+            "none".to_owned(),
+            "-m".to_owned(),
+            config.memory_mib.to_string(),
+        ];
+        let mut cmd = Command::new(config.dist.join("runvm"));
+        cmd.env("QEMU_OPTS", opts.join(" "))
+            .env("QEMU_KERNEL_PARAMS", config.kernel_params.join(" "))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(File::create(tmp.join("qemu.stderr"))?);
+        let mut child = cmd.spawn().context("starting runvm")?;
+        let deadline = Instant::now() + Duration::from_mins(1);
+        let stream = loop {
+            match listener.accept() {
+                Ok((s, _)) => break s,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e.into()),
+            }
+            if let Some(st) = child.try_wait()? {
+                let err = fs::read_to_string(tmp.join("qemu.stderr")).unwrap_or_default();
+                bail!("QEMU exited ({st}) before connecting the serial socket:\n{err}");
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!("QEMU did not connect the serial socket in 60 s");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        stream.set_nonblocking(false)?;
+        let writer = stream.try_clone()?;
+        let text = Arc::new(Mutex::new((String::new(), false)));
+        let mut log = match &config.console_log {
+            Some(p) => {
+                if let Some(d) = p.parent() {
+                    fs::create_dir_all(d)?;
+                }
+                Some(File::create(p)?)
+            }
+            None => None,
+        };
+        let reader = {
+            let text = Arc::clone(&text);
+            let mut stream = stream;
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                loop {
+                    let n = stream.read(&mut buf).unwrap_or(0);
+                    let mut t = text.lock().expect("console lock");
+                    if n == 0 {
+                        t.1 = true;
+                        return;
+                    }
+                    if let Some(log) = log.as_mut() {
+                        let _ = log.write_all(&buf[..n]);
+                    }
+                    t.0.push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            })
+        };
+        Ok(SerialVm {
+            child,
+            exit: None,
+            tmp,
+            text,
+            writer,
+            reader: Some(reader),
+        })
+    }
+
+    fn console(&self) -> String {
+        self.text.lock().expect("console lock").0.clone()
+    }
+
+    /// Wait for a console line containing `pattern`; return it.
+    fn wait_for_console(&self, pattern: &str, timeout: Duration) -> Result<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let (found, closed, text) = {
+                let t = self.text.lock().expect("console lock");
+                let found = t.0.lines().find(|l| l.contains(pattern)).map(str::to_owned);
+                (found, t.1, t.0.clone())
+            };
+            if let Some(line) = found {
+                return Ok(line.trim_end_matches('\r').to_owned());
+            }
+            if closed || Instant::now() > deadline {
+                bail!(
+                    "{} waiting {timeout:?} for {pattern:?}; console:\n{text}",
+                    if closed { "QEMU exited" } else { "timed out" }
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn send(&mut self, bytes: &str) -> Result<()> {
+        self.writer.write_all(bytes.as_bytes())?;
+        Ok(())
+    }
+
+    fn wait_exit(&mut self, timeout: Duration) -> Result<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(st) = self.child.try_wait()? {
+                self.exit = Some(st);
+                return Ok(st);
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "QEMU still runs after {timeout:?}; console:\n{}",
+                    self.console()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for SerialVm {
+    fn drop(&mut self) {
+        if self.exit.is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        let _ = self.writer.shutdown(std::net::Shutdown::Both);
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        let _ = fs::remove_dir_all(&self.tmp);
+    }
+}
+
+const MISSING_TOPLEVEL: &str = "/nix/store/00000000000000000000000000000000-missing";
+
+/// A toplevel that is not in the store, with `boot.shell_on_fail`: one
+/// error line names the missing toplevel, the menu is offered, and the key
+/// `r` typed on the serial console reboots (QEMU, with -no-reboot, exits by
+/// itself).
+#[test]
+fn missing_toplevel_menu_reboots_on_r_from_serial() -> Result<()> {
+    let test = "missing_toplevel_menu_reboots_on_r_from_serial";
+    let Some(dist) = check(test) else {
+        return Ok(());
+    };
+    let _slot = Slot::take();
+    let toplevel = format!("toplevel={MISSING_TOPLEVEL}");
+    let config = config(test, dist, &[&toplevel, "boot.shell_on_fail"]);
+    let mut vm = SerialVm::boot(&config)?;
+    vm.wait_for_console("Press one of the following keys", BOOT)?;
+    vm.wait_for_console("r) to reboot immediately", Duration::from_secs(10))?;
+    let console = vm.console();
+    let errors: Vec<&str> = console
+        .lines()
+        .filter(|l| l.contains(MISSING_TOPLEVEL) && l.contains("failed"))
+        .collect();
+    ensure!(
+        errors.len() == 1,
+        "want one error line naming {MISSING_TOPLEVEL}, got {errors:?}:\n{console}"
+    );
+    ensure!(
+        !console.contains("stage-2:") && !console.contains(HELLO_LOGGED),
+        "the boot went on without an answer:\n{console}"
+    );
+    // Nothing happens without an answer: the menu waits.
+    let before = vm.console().len();
+    vm.send("r\n")?;
+    let status = vm.wait_exit(Duration::from_mins(1))?;
+    ensure!(status.success(), "QEMU exited with {status}");
+    let console = vm.console();
+    ensure!(
+        console[before..].contains("reboot: Restarting system"),
+        "no kernel restart line after `r`:\n{console}"
+    );
+    no_panic(&console)
+}
+
+// ---------------------------------------------------------------------------
+// (g) boot.panic_on_fail
+
+/// `boot.panic_on_fail` with a store device that never appears: our error
+/// line names the device, PID 1 exits, the kernel panics (`Attempted to kill
+/// init`), and with panic=-1 and -no-reboot QEMU exits by itself.
+#[test]
+fn panic_on_fail_with_missing_store_device_panics_the_kernel() -> Result<()> {
+    let test = "panic_on_fail_with_missing_store_device_panics_the_kernel";
+    let Some(dist) = check(test) else {
+        return Ok(());
+    };
+    let _slot = Slot::take();
+    let mut vm = Vm::boot(&config(
+        test,
+        dist,
+        &["root=/dev/vdz", "boot.root_timeout=2", "boot.panic_on_fail"],
+    ))?;
+    vm.wait_for_console("Kernel panic - not syncing: Attempted to kill init", BOOT)?;
+    let status = vm.wait_exit(Duration::from_mins(1))?;
+    let console = vm.console();
+    let error = console
+        .lines()
+        .find(|l| l.contains("/dev/vdz") && l.contains("failed"))
+        .with_context(|| format!("no error line naming /dev/vdz:\n{console}"))?;
+    ensure!(
+        error.contains("not found"),
+        "the error line does not say the device was not found: {error:?}"
+    );
+    ensure!(
+        console.find(error) < console.find("Kernel panic"),
+        "the error line comes after the panic:\n{console}"
+    );
+    ensure!(
+        !console.contains("Press one of the following keys"),
+        "the menu was offered despite boot.panic_on_fail:\n{console}"
+    );
+    eprintln!("{test}: QEMU exited with {status}");
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// (h) a missing optional module
+
+/// `rd.modules_load=no_such_module`: a warning line names the module, and
+/// the boot still reaches supervision without the failure menu.
+#[test]
+fn missing_optional_module_is_a_warning() -> Result<()> {
+    let test = "missing_optional_module_is_a_warning";
+    let Some(dist) = check(test) else {
+        return Ok(());
+    };
+    let _slot = Slot::take();
+    let vm = Vm::boot(&config(test, dist, &["rd.modules_load=no_such_module"]))?;
+    let warning = vm.wait_for_console("no_such_module", BOOT)?;
+    vm.wait_for_console(HELLO_LOGGED, BOOT)?;
+    let console = vm.console();
+    ensure!(
+        !warning.contains("rd.modules_load=") && !warning.contains("Command line"),
+        "that is the kernel's command line echo, not a warning: {warning:?}"
+    );
+    ensure!(
+        !console.contains("Press one of the following keys"),
+        "the failure menu was offered for an optional module:\n{console}"
+    );
+    no_panic(&console)
+}
+
+// ---------------------------------------------------------------------------
+// (i) a foreign $toplevel/init
+
+/// The toplevel carries an `init` (a busybox sh script): stage-1 execs it as
+/// PID 1 after switch_root; it prints its marker, then execs the store's
+/// init binary, which sees that `/` is no longer the initramfs and runs
+/// stage-2 up to supervision.
+#[test]
+fn foreign_toplevel_init_is_execed_and_hands_back_to_stage2() -> Result<()> {
+    let test = "foreign_toplevel_init_is_execed_and_hands_back_to_stage2";
+    let Some(dist) = check(test) else {
+        return Ok(());
+    };
+    let _slot = Slot::take();
+    let variant = build_variant(test, &dist, "foreign-init")?;
+    let mut vm = Vm::boot(&config(test, variant, &[]))?;
+    let marker = vm.wait_for_console("foreign stage-2 running as pid", BOOT)?;
+    ensure!(
+        marker.trim_end().ends_with("running as pid 1"),
+        "the foreign init is not PID 1: {marker:?}"
+    );
+    vm.wait_for_console(HELLO_LOGGED, BOOT)?;
+    let console = vm.console();
+    ensure!(
+        console.find("foreign stage-2 running") < console.find(HELLO_LOGGED),
+        "supervision started before the foreign init ran:\n{console}"
+    );
+    // PID 1 is now the store's init binary, and stage-2 recorded its marks.
+    let exe = guest(&mut vm, "readlink /proc/1/exe")?;
+    ensure!(exe.ends_with("-init/bin/init"), "PID 1 runs {exe:?}");
+    let times = guest(&mut vm, "cat /run/init/boot-times")?;
+    ensure!(
+        times.contains("stage2 ") && times.contains("supervise "),
+        "no stage-2 marks in boot-times:\n{times}"
+    );
+    no_panic(&console)
+}
