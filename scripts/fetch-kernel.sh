@@ -21,7 +21,10 @@ first_deb() { for f in "$dir/$pkg"_*.deb; do [ -e "$f" ] && echo "$f"; return 0;
 deb=$(first_deb)
 if [ -z "$deb" ]; then
     echo "fetch-kernel: apt-get download $pkg" >&2
-    (cd "$dir" && apt-get download "$pkg")
+    # A fresh machine may have no package lists yet: update once and retry.
+    (cd "$dir" && apt-get download "$pkg") || {
+        apt-get update -qq && (cd "$dir" && apt-get download "$pkg")
+    }
     deb=$(first_deb)
 fi
 
