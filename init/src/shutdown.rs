@@ -173,6 +173,9 @@ fn remount_ro(p: &std::path::Path) {
 pub fn reboot_now(action: Action) -> ! {
     log::info!(target: PHASE, "shutdown: syncing filesystems and {}", action.verb());
     nix::unistd::sync();
+    // Let the serial line send what we wrote: reboot(2) does not wait for
+    // a tty's output buffer, and the last lines are the ones people read.
+    let _ = rustix::termios::tcdrain(std::io::stdout());
     let mode = match action {
         Action::PowerOff => RebootMode::RB_POWER_OFF,
         Action::Reboot => RebootMode::RB_AUTOBOOT,
