@@ -6,6 +6,7 @@
 #   make test          fmt, clippy, dist, then the whole test suite (VM tests too)
 #   make deps          install what the build needs (apt packages, musl target)
 #   make size          sizes of dist/init and dist/initrd
+#   make bench         supervision, PID 1 and stage-1 benchmarks (tables in bench/results/)
 #   make clean         remove build/ and dist/ (`cargo clean` empties target/)
 #
 # Overrides: KERNEL=/boot/vmlinuz-X MODULES=/lib/modules/X use a host kernel
@@ -47,7 +48,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 DIST := dist/init dist/kernel dist/initrd dist/root.squashfs dist/command-line dist/runvm
 
-.PHONY: init dist run test deps size clean FORCE
+.PHONY: init dist run test deps size clean bench FORCE
 init: dist/init
 dist: $(DIST)
 
@@ -138,6 +139,14 @@ size: dist/init dist/initrd
 	@for f in dist/init dist/initrd; do \
 	    s=$$(stat -c %s $$f); printf '%-14s %9d bytes %7d KiB\n' $$f $$s $$(( (s + 1023) / 1024 )); \
 	done
+
+# Speed and size, each against its reference measured in the same run; the
+# tables land in bench/results/*.md (see README). About 10 minutes.
+bench: $(DIST)
+	@echo "== sizes"; $(MAKE) --no-print-directory size
+	INIT_BIN=$(CURDIR)/dist/init bench/runit.sh
+	DIST=$(CURDIR)/dist bench/vm-pid1.sh
+	DIST=$(CURDIR)/dist bench/vm-stage1.sh
 
 clean:
 	rm -rf build dist
