@@ -14,6 +14,9 @@
 #   OUT/ref/           the same with the reference initrd: the same modules
 #                      (built by scripts/mkinitrd.sh), /init = ref-stage1/init,
 #                      busybox, /etc/ref-modules (insmod order)
+#   OUT/floor/         the same modules and /etc/ref-modules, /init = the
+#                      static C program floor.c (skipped when gcc cannot
+#                      link statically)
 set -eu
 
 out=$1
@@ -36,8 +39,12 @@ store=$out/store
 unsquashfs -q -n -d "$store" "$dist/root.squashfs" >/dev/null
 chmod -R u+w "$store"
 top=$(tr ' ' '\n' <"$dist/command-line" | sed -n 's,^toplevel=/nix/store/,,p' | tail -n 1)
-bb=$(cd "$store" && ls -d ./*-busybox | sed 's,^\./,,')
-[ -d "$store/$top" ] && [ -x "$store/$bb/bin/sh" ] || { echo "build.sh: store lacks $top or busybox" >&2; exit 1; }
+bb=
+for p in "$store"/*-busybox; do bb=${p##*/}; done
+if ! [ -d "$store/$top" ] || ! [ -x "$store/$bb/bin/sh" ]; then
+    echo "build.sh: store lacks $top or busybox" >&2
+    exit 1
+fi
 
 svc=$store/$top/etc/service/bench-report
 mkdir -p "$svc"
@@ -73,7 +80,7 @@ chmod -R u+w "$store"
 rm -rf "$store"
 
 # --- dist dirs
-for d in ours ref; do
+for d in ours ref floor; do
     mkdir -p "$out/$d"
     ln -s "$dist/kernel" "$out/$d/kernel"
     ln -s ../root.squashfs "$out/$d/root.squashfs"
@@ -100,7 +107,23 @@ grep -v '^#' "$tree/etc/modules-load.d/"*.conf | while read -r m; do
 done | awk '$1 == "insmod" { print $2 }' | sed "s,^$tree/lib/modules/$kver/,," |
     awk '!seen[$0]++' >"$tree/etc/ref-modules"
 [ -s "$tree/etc/ref-modules" ] || { echo "build.sh: no modules for the reference" >&2; exit 1; }
-find "$tree" -exec touch -h -d @0 {} +
-(cd "$tree" && find . -mindepth 1 | LC_ALL=C sort |
-    cpio -o -H newc -R 0:0 --reproducible --quiet) | zstd -19 -q -T0 >"$out/ref/initrd"
+# pack TREE INITRD: a reproducible newc archive, zstd -19 (as dist/initrd).
+pack() {
+    find "$1" -exec touch -h -d @0 {} +
+    (cd "$1" && find . -mindepth 1 | LC_ALL=C sort |
+        cpio -o -H newc -R 0:0 --reproducible --quiet) | zstd -19 -q -T0 >"$2"
+}
+ftree=$out/floor-tree
+cp -a "$tree" "$ftree"
+pack "$tree" "$out/ref/initrd"
 rm -rf "$tree"
+
+rm -rf "${ftree:?}/bin" "${ftree:?}/init"
+if gcc -O2 -static -o "$ftree/init" -DKVER="\"$kver\"" \
+    -DSERVICE="\"/nix/store/$top/etc/service/bench-report/run\"" "$here/floor.c" 2>"$out/floor.err"; then
+    pack "$ftree" "$out/floor/initrd"
+else
+    echo "build.sh: cannot build the static floor program (see $out/floor.err); no floor" >&2
+    rm -rf "$out/floor"
+fi
+rm -rf "$ftree"

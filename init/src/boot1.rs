@@ -98,11 +98,10 @@ fn load_modules(params: &BootParams, plan: &Plan) -> anyhow::Result<()> {
         log::warn!("{w}");
     }
     let mut opts = stage1::modules::LoadOptions::detect();
-    // Serial by default: measured under QEMU (README, bench), loading the
-    // not-os set on parallel threads was slower (virtio_pci's device probe
-    // contends with the other inits); `boot.module_threads=0` uses a thread
-    // per CPU for machines where it pays.
-    opts.threads = params.module_threads.unwrap_or(1);
+    // A thread per CPU by default: on a quiet host the bench measured the
+    // not-os set loading faster in parallel (README, `make bench`); on a
+    // heavily loaded host serial won, so `boot.module_threads=1` is there.
+    opts.threads = params.module_threads.unwrap_or(0);
     let report = stage1::modules::load_with(
         &plan.module_dir,
         &plan.modules,

@@ -56,6 +56,10 @@ loopfile)
     # The kernel unpacks concatenated archives in turn; the second one may
     # be uncompressed even when the first is not.
     cp "$dist/initrd" "$out/initrd"
+    # The kernel recognises an uncompressed archive only at a 4-byte aligned
+    # offset (zeros between archives are skipped): pad to 512 bytes.
+    size=$(stat -c %s "$out/initrd")
+    head -c $(((512 - size % 512) % 512)) /dev/zero >>"$out/initrd"
     (cd "$tree" && echo nix-store.squashfs | cpio -o -H newc -R 0:0 --quiet) >>"$out/initrd"
     rm -rf "$tree" "$out/root.squashfs"
     head -c 1048576 /dev/zero >"$out/root.squashfs"
@@ -81,12 +85,13 @@ foreign-init)
     store=$out/store
     unsquashfs -q -n -d "$store" "$dist/root.squashfs" >/dev/null
     chmod -R u+w "$store"
-    bb=$(cd "$store" && ls -d ./*-busybox | sed 's,^\./,,')
-    in=$(cd "$store" && ls -d ./*-init | sed 's,^\./,,')
-    [ -x "$store/$bb/bin/sh" ] && [ -x "$store/$in/bin/init" ] && [ -d "$store/$top" ] || {
+    bb='' in=''
+    for p in "$store"/*-busybox; do bb=${p##*/}; done
+    for p in "$store"/*-init; do in=${p##*/}; done
+    if ! [ -x "$store/$bb/bin/sh" ] || ! [ -x "$store/$in/bin/init" ] || ! [ -d "$store/$top" ]; then
         echo "stage1-variant: store lacks busybox, init or $top" >&2
         exit 1
-    }
+    fi
     cat >"$store/$top/init" <<EOF
 #!/nix/store/$bb/bin/sh
 echo "foreign stage-2 running as pid \$\$"

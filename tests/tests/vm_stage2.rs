@@ -149,6 +149,14 @@ fn ensure_in_order(console: &str, markers: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// The whole console once QEMU has exited: `wait_exit` returns when QEMU
+/// is gone, possibly before the console thread has read the last bytes
+/// from the socket; wait (bounded) until it has seen the socket close.
+fn console_after_exit(vm: &Vm) -> String {
+    let _ = vm.wait_for_console("\u{1}never printed\u{2}", Duration::from_secs(10));
+    vm.console()
+}
+
 /// Every marker appears somewhere on the console.
 fn ensure_contains(console: &str, markers: &[&str]) -> Result<()> {
     let missing: Vec<_> = markers.iter().filter(|m| !console.contains(**m)).collect();
@@ -198,7 +206,7 @@ fn poweroff_from_guest_stops_services_unmounts_and_powers_down() -> Result<()> {
     run_ok(&mut vm, "true")?;
     poweroff_from_guest(&mut vm)?;
     let status = vm.wait_exit(SHUTDOWN)?;
-    let console = vm.console();
+    let console = console_after_exit(&vm);
     ensure!(
         status.success(),
         "QEMU exited with {status}; console:\n{console}"
@@ -298,7 +306,7 @@ fn ext4_guest(test: &str, img: &Path, ending: Ending) -> Result<()> {
         }
     }
     let status = vm.wait_exit(SHUTDOWN)?;
-    let console = vm.console();
+    let console = console_after_exit(&vm);
     ensure!(
         status.success(),
         "QEMU exited with {status}; console:\n{console}"
@@ -515,7 +523,7 @@ fn runit1_exit_100_goes_to_stage3_and_powers_off() -> Result<()> {
     };
     vm.wait_for_console("runit stage 3: stage2-runit1-exit100 marker", BOOT)?;
     let status = vm.wait_exit(SHUTDOWN)?;
-    let console = vm.console();
+    let console = console_after_exit(&vm);
     ensure!(
         status.success(),
         "QEMU exited with {status}; console:\n{console}"
@@ -564,7 +572,7 @@ fn runit2_replaces_builtin_supervisor() -> Result<()> {
     vm.monitor("sendkey ctrl-alt-delete")?;
     vm.wait_for_console("runit stage 2: got TERM, exiting", SHUTDOWN)?;
     let status = vm.wait_exit(SHUTDOWN)?;
-    let console = vm.console();
+    let console = console_after_exit(&vm);
     ensure!(
         status.success(),
         "QEMU exited with {status}; console:\n{console}"
@@ -602,8 +610,11 @@ fn ctxt_switches(status: &str) -> Result<u64> {
 /// The kernel timestamp of the first console line containing `pattern`.
 fn kernel_time(console: &str, pattern: &str) -> Option<f64> {
     let line = console.lines().find(|l| l.contains(pattern))?;
-    let inner = line.split_once('[')?.1.split_once(']')?.0;
-    inner.trim().parse().ok()
+    // The stamp is the `[ seconds]` right before the pattern (the line may
+    // start with other output, such as a shell's escape sequences).
+    let before = &line[..line.find(pattern)?];
+    let inner = &before[before.rfind('[')? + 1..];
+    inner.trim().trim_end_matches(']').trim().parse().ok()
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -652,7 +663,7 @@ fn bench_pid1() -> Result<()> {
         vm.monitor("sendkey ctrl-alt-delete")?;
         vm.wait_exit(SHUTDOWN)?;
         host_s.push(t0.elapsed().as_secs_f64());
-        if let Some(t) = kernel_time(&vm.console(), "reboot: ") {
+        if let Some(t) = kernel_time(&console_after_exit(&vm), "reboot: ") {
             guest_s.push(t - uptime);
         }
     }
