@@ -19,7 +19,8 @@ use crate::times::BootTimes;
 
 pub const BOOT_TIMES: &str = "/run/init/boot-times";
 pub const SERVICE_DIR: &str = "/etc/service";
-/// How long services get to stop (TERM, finish scripts) before KILL.
+/// How long services get to stop (TERM, finish scripts) before KILL,
+/// unless `boot.stop_timeout=` says otherwise.
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(7);
 
 pub fn run(params: &BootParams, toplevel: Option<&Path>, mut times: BootTimes) -> ! {
@@ -95,7 +96,7 @@ fn run_stage_script(path: &str, path_env: &str) -> bool {
     }
 }
 
-fn supervise(_params: &BootParams, path_env: &str, times: &mut BootTimes) -> Action {
+fn supervise(params: &BootParams, path_env: &str, times: &mut BootTimes) -> Action {
     let runit2 = PathBuf::from("/etc/runit/2");
     let own_supervisor = !runit2.exists();
     let svdir = own_supervisor.then(|| Path::new(SERVICE_DIR));
@@ -131,6 +132,7 @@ fn supervise(_params: &BootParams, path_env: &str, times: &mut BootTimes) -> Act
         action: None,
         deadline: None,
         killed: false,
+        stop_timeout: params.stop_timeout.unwrap_or(STOP_TIMEOUT),
     };
     if !own_supervisor {
         host.start_runit2();
@@ -154,6 +156,7 @@ struct Pid1Host {
     action: Option<Action>,
     deadline: Option<Instant>,
     killed: bool,
+    stop_timeout: Duration,
 }
 
 impl Pid1Host {
@@ -183,7 +186,7 @@ impl Pid1Host {
         }
         phase(&format!("shutdown: stopping services to {}", action.verb()));
         self.action = Some(action);
-        self.deadline = Some(Instant::now() + STOP_TIMEOUT);
+        self.deadline = Some(Instant::now() + self.stop_timeout);
         sup.begin_shutdown();
         if let Some(pid) = self.runit2 {
             let _ = nix::sys::signal::kill(pid, Signal::SIGTERM);
@@ -281,7 +284,10 @@ impl Host for Pid1Host {
             if self.killed {
                 return Flow::Stop;
             }
-            log::warn!("shutdown: services still running after {STOP_TIMEOUT:?}: sending SIGKILL");
+            log::warn!(
+                "shutdown: services still running after {:?}: sending SIGKILL",
+                self.stop_timeout
+            );
             sup.kill_all();
             if let Some(pid) = self.runit2 {
                 let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);

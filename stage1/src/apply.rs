@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use nix::mount::{mount, MsFlags};
+use nix::mount::mount;
 
 use crate::device;
 use crate::plan::{MountSpec, Plan, Source, Step, AUTO_FSTYPE};
@@ -135,10 +135,25 @@ fn mount_one(spec: &MountSpec, opts: &mut ApplyOptions<'_>) -> Result<()> {
             hint(spec)
         )
     })?;
-    if spec.flags.contains(MsFlags::MS_RDONLY) {
-        log::debug!("{} is read-only", spec.target.display());
+    if let Source::Device(_) = spec.source {
+        link_dev_root(&source, spec);
     }
     Ok(())
+}
+
+/// `/dev/root` names the device of `/` (the `realroot=` disk), or else the
+/// store image's, as NixOS's stage-1 does, for tools that look for it.
+/// Best effort: logged, never fatal.
+fn link_dev_root(device: &Path, spec: &MountSpec) {
+    let is_root = spec.fstype != "squashfs";
+    let root_link = Path::new("/dev/root");
+    if !is_root && root_link.symlink_metadata().is_ok() {
+        return; // the realroot= disk already has it
+    }
+    let _ = std::fs::remove_file(root_link);
+    if let Err(e) = std::os::unix::fs::symlink(device, root_link) {
+        log::warn!("cannot link /dev/root to {}: {e}", device.display());
+    }
 }
 
 /// What to check when a mount fails.

@@ -67,6 +67,9 @@ pub struct BootParams {
     /// `boot.module_threads=N`: threads loading modules (`1` = serially,
     /// in plan order; default: one per CPU).
     pub module_threads: Option<usize>,
+    /// `boot.stop_timeout=SECONDS`: how long services get to stop at
+    /// shutdown before SIGKILL (default: runit's 7 s).
+    pub stop_timeout: Option<Duration>,
     /// The last `console=`, whole (`ttyS0,115200`); see [`Self::console_device`].
     pub console: Option<String>,
     /// `boot.shell_on_fail`.
@@ -322,6 +325,15 @@ impl BootParams {
             "console" => self.console = self.string(raw_name, val),
             "boot.root_timeout" | "rootdelay" => {
                 self.root_timeout = self.string(raw_name, val).and_then(|v| {
+                    let d = parse_seconds(&v);
+                    if d.is_none() {
+                        self.warn(format!("{raw_name}={v}: not a number of seconds, ignored"));
+                    }
+                    d
+                });
+            }
+            "boot.stop_timeout" => {
+                self.stop_timeout = self.string(raw_name, val).and_then(|v| {
                     let d = parse_seconds(&v);
                     if d.is_none() {
                         self.warn(format!("{raw_name}={v}: not a number of seconds, ignored"));
@@ -660,6 +672,10 @@ mod tests {
         assert_eq!(p("rootdelay=inf").root_timeout, None);
         assert_eq!(p("boot.tmpfs_size=50%").tmpfs_size.as_deref(), Some("50%"));
         assert_eq!(p("boot.module_threads=1").module_threads, Some(1));
+        assert_eq!(
+            p("boot.stop_timeout=2").stop_timeout,
+            Some(Duration::from_secs(2))
+        );
         assert_eq!(p("boot.module_threads=x").module_threads, None);
     }
 
