@@ -323,24 +323,8 @@ impl BootParams {
             "rootflags" => self.rootflags = self.string(raw_name, val),
             "boot.tmpfs_size" => self.tmpfs_size = self.string(raw_name, val),
             "console" => self.console = self.string(raw_name, val),
-            "boot.root_timeout" | "rootdelay" => {
-                self.root_timeout = self.string(raw_name, val).and_then(|v| {
-                    let d = parse_seconds(&v);
-                    if d.is_none() {
-                        self.warn(format!("{raw_name}={v}: not a number of seconds, ignored"));
-                    }
-                    d
-                });
-            }
-            "boot.stop_timeout" => {
-                self.stop_timeout = self.string(raw_name, val).and_then(|v| {
-                    let d = parse_seconds(&v);
-                    if d.is_none() {
-                        self.warn(format!("{raw_name}={v}: not a number of seconds, ignored"));
-                    }
-                    d
-                });
-            }
+            "boot.root_timeout" | "rootdelay" => self.root_timeout = self.seconds(raw_name, val),
+            "boot.stop_timeout" => self.stop_timeout = self.seconds(raw_name, val),
             "boot.module_threads" => {
                 self.module_threads = self.string(raw_name, val).and_then(|v| {
                     let n = v.trim().parse::<usize>().ok();
@@ -403,6 +387,17 @@ impl BootParams {
     }
 
     /// A string-valued parameter: `None` (with a warning) when missing or empty.
+    /// A duration in (possibly fractional) seconds; a bad value is a warning.
+    fn seconds(&mut self, name: &str, value: Option<&str>) -> Option<Duration> {
+        self.string(name, value).and_then(|v| {
+            let d = parse_seconds(&v);
+            if d.is_none() {
+                self.warn(format!("{name}={v}: not a number of seconds, ignored"));
+            }
+            d
+        })
+    }
+
     fn string(&mut self, name: &str, value: Option<&str>) -> Option<String> {
         match value {
             Some(v) if !v.is_empty() => Some(v.to_owned()),
