@@ -3,7 +3,7 @@
 //! spawning, signalling, hooks, status files, the persistent log pipe.
 use std::collections::{HashMap, VecDeque};
 use std::ffi::OsStr;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -278,30 +278,29 @@ impl Service {
         } else {
             self.dir.clone()
         };
-        let mut cmd = match p {
+        let (prog, code, sig);
+        let argv: Vec<&OsStr> = match p {
             Program::Run => {
-                let mut c = Command::new(dir.join("run"));
-                c.arg0("./run");
-                c
+                prog = dir.join("run");
+                vec![OsStr::new("./run")]
             }
             Program::Finish(e) => {
-                let mut c = Command::new(dir.join("finish"));
-                c.arg0("./finish")
-                    .arg(e.code.to_string())
-                    .arg(e.signal.to_string());
-                c
+                prog = dir.join("finish");
+                code = e.code.to_string();
+                sig = e.signal.to_string();
+                vec![OsStr::new("./finish"), OsStr::new(&code), OsStr::new(&sig)]
             }
         };
-        cmd.current_dir(&dir).env_clear().env("PATH", path);
-        if let Some((r, w)) = &self.pipe {
-            if is_log {
-                cmd.stdin(Stdio::from(r.try_clone()?));
-            } else {
-                cmd.stdout(Stdio::from(w.try_clone()?));
-            }
-        }
-        crate::sys::new_session_default_signals(&mut cmd);
-        Ok(cmd.spawn()?.id())
+        // Checked here so a missing or non-executable program is a clear
+        // log line and a backoff; the child cannot report errors itself.
+        rustix::fs::access(&prog, rustix::fs::Access::EXEC_OK).map_err(std::io::Error::from)?;
+        let exec = crate::sys::Exec::new(&prog, &argv, &dir, path)?;
+        let (stdin, stdout) = match &self.pipe {
+            Some((r, _)) if is_log => (Some(r.as_fd()), None),
+            Some((_, w)) => (None, Some(w.as_fd())),
+            None => (None, None),
+        };
+        crate::sys::spawn(&exec, stdin, stdout)
     }
 
     fn spawn_hook(&self, c: u8, path: &OsStr) -> std::io::Result<u32> {

@@ -46,3 +46,100 @@ pub fn close_stdout(cmd: &mut Command) {
         });
     }
 }
+
+/// What [`spawn`] execs, prepared in full before fork(2) so the child only
+/// makes system calls.
+pub struct Exec {
+    prog: std::ffi::CString,
+    dir: std::ffi::CString,
+    argv: Vec<std::ffi::CString>,
+    envp: Vec<std::ffi::CString>,
+}
+
+impl Exec {
+    /// `prog` run with `argv` (argv[0] included) in `dir`, with only
+    /// `PATH=path` in its environment.
+    pub fn new(
+        prog: &std::path::Path,
+        argv: &[&std::ffi::OsStr],
+        dir: &std::path::Path,
+        path: &std::ffi::OsStr,
+    ) -> std::io::Result<Exec> {
+        use std::os::unix::ffi::OsStrExt;
+        let c = |b: &[u8]| {
+            std::ffi::CString::new(b)
+                .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))
+        };
+        let mut env = b"PATH=".to_vec();
+        env.extend_from_slice(path.as_bytes());
+        Ok(Exec {
+            prog: c(prog.as_os_str().as_bytes())?,
+            dir: c(dir.as_os_str().as_bytes())?,
+            argv: argv
+                .iter()
+                .map(|a| c(a.as_bytes()))
+                .collect::<Result<_, _>>()?,
+            envp: vec![c(&env)?],
+        })
+    }
+}
+
+/// fork(2) and execve(2) without waiting for the exec, as runsv does:
+/// the event loop goes on at once, and an exec that fails shows up as the
+/// child exiting 111 (runit's convention). `stdin`/`stdout` are dup2'd
+/// onto 0/1 in the child. std's `Command` instead blocks the parent until
+/// the child has exec'd, which stalls every other service meanwhile.
+pub fn spawn(
+    exec: &Exec,
+    stdin: Option<std::os::fd::BorrowedFd<'_>>,
+    stdout: Option<std::os::fd::BorrowedFd<'_>>,
+) -> std::io::Result<u32> {
+    use std::os::fd::AsRawFd;
+    use std::ptr;
+    // Pointer arrays built before fork: the child must not allocate.
+    let mut argv: Vec<*const nix::libc::c_char> = exec.argv.iter().map(|a| a.as_ptr()).collect();
+    argv.push(ptr::null());
+    let mut envp: Vec<*const nix::libc::c_char> = exec.envp.iter().map(|e| e.as_ptr()).collect();
+    envp.push(ptr::null());
+    let stdin = stdin.map(|fd| fd.as_raw_fd());
+    let stdout = stdout.map(|fd| fd.as_raw_fd());
+    // SAFETY: the supervisor is single-threaded when it spawns services
+    // (PID 1's event loop, or the runsv/runsvdir applets), so no lock can be
+    // held by another thread at fork. The child only calls async-signal-safe
+    // functions (setsid, sigaction, sigprocmask, dup2, chdir, execve, _exit)
+    // on data prepared above, which stays alive until the child execs or
+    // exits; it never returns into Rust code.
+    match unsafe { nix::unistd::fork() }.map_err(std::io::Error::from)? {
+        nix::unistd::ForkResult::Parent { child } => Ok(child.as_raw() as u32),
+        // SAFETY: in the child, as argued above: only async-signal-safe
+        // calls on pointers into `exec`, `argv` and `envp`, which are alive.
+        nix::unistd::ForkResult::Child => unsafe {
+            nix::libc::setsid();
+            for sig in Signal::iterator() {
+                if sig != Signal::SIGKILL && sig != Signal::SIGSTOP {
+                    let _ = signal::signal(sig, SigHandler::SigDfl);
+                }
+            }
+            let _ = signal::sigprocmask(
+                signal::SigmaskHow::SIG_SETMASK,
+                Some(&signal::SigSet::empty()),
+                None,
+            );
+            if let Some(fd) = stdin {
+                if nix::libc::dup2(fd, 0) < 0 {
+                    nix::libc::_exit(111);
+                }
+            }
+            if let Some(fd) = stdout {
+                if nix::libc::dup2(fd, 1) < 0 {
+                    nix::libc::_exit(111);
+                }
+            }
+            if nix::libc::chdir(exec.dir.as_ptr()) != 0 {
+                nix::libc::_exit(111);
+            }
+            nix::libc::execve(exec.prog.as_ptr(), argv.as_ptr(), envp.as_ptr());
+            nix::libc::_exit(111)
+        },
+    }
+}
