@@ -169,7 +169,7 @@ fn exec_foreign_init(params: &BootParams, toplevel: &Path, times: &BootTimes) {
     }
     times.write(Path::new(crate::boot2::BOOT_TIMES));
     phase(&format!("stage-1: executing {}", init.display()));
-    crate::sys::clean_signal_state();
+    runit_compat::reset_signal_state();
     let err = std::process::Command::new(&init)
         .env_clear()
         .args(&params.init_args)

@@ -61,6 +61,22 @@ fn path_for(toplevel: Option<&Path>) -> String {
     }
 }
 
+/// Start a runit script (`/etc/runit/1`, `2`, `3`, `ctrlaltdel`) as runit
+/// does: in `/`, in a session of its own, with the console as stdio and only
+/// PATH in its environment. `None` (logged) when it cannot be started.
+fn spawn_script(path: &str, path_env: &str) -> Option<Pid> {
+    let mut cmd = Command::new(path);
+    cmd.env_clear().env("PATH", path_env).current_dir("/");
+    sys::new_session(&mut cmd, false);
+    match cmd.spawn() {
+        Ok(c) => Some(Pid::from_raw(c.id() as i32)),
+        Err(e) => {
+            log::error!("cannot run {path}: {e}");
+            None
+        }
+    }
+}
+
 /// Run a runit stage script on the console and wait for it. Returns false
 /// when runit would skip to stage 3: exit 100, or killed by a signal.
 fn run_stage_script(path: &str, path_env: &str) -> bool {
@@ -68,17 +84,10 @@ fn run_stage_script(path: &str, path_env: &str) -> bool {
         return true;
     }
     phase(&format!("stage-2: running {path}"));
-    let mut cmd = Command::new(path);
-    cmd.env_clear().env("PATH", path_env).current_dir("/");
-    sys::new_session(&mut cmd, false);
-    let child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            log::error!("cannot run {path}: {e}; continuing");
-            return true;
-        }
+    let Some(pid) = spawn_script(path, path_env) else {
+        return true;
     };
-    match wait_for(Pid::from_raw(child.id() as i32)) {
+    match wait_for(pid) {
         Some(WaitStatus::Exited(_, 100)) => false,
         Some(WaitStatus::Exited(_, 0)) | None => true,
         Some(WaitStatus::Exited(_, code)) => {
@@ -106,16 +115,11 @@ fn supervise(params: &BootParams, path_env: &str, times: &mut BootTimes) -> Acti
     if own_supervisor {
         phase(&format!("stage-2: supervising {SERVICE_DIR}"));
     }
-    let mut sup = match Supervisor::new(svdir, opts) {
+    let mut sup = match Supervisor::new(svdir, opts.clone()) {
         Ok(s) => s,
         Err(e) => {
             log::error!("cannot supervise {SERVICE_DIR}: {e:#}; services will not run");
-            match Supervisor::new(
-                None,
-                Options {
-                    path_env: path_env.into(),
-                },
-            ) {
+            match Supervisor::new(None, opts) {
                 Ok(s) => s,
                 Err(e) => {
                     log::error!("cannot start the event loop: {e:#}; powering off");
@@ -161,16 +165,7 @@ struct Pid1Host {
 
 impl Pid1Host {
     fn spawn(&self, path: &str) -> Option<Pid> {
-        let mut cmd = Command::new(path);
-        cmd.env_clear().env("PATH", &self.path_env).current_dir("/");
-        sys::new_session(&mut cmd, false);
-        match cmd.spawn() {
-            Ok(c) => Some(Pid::from_raw(c.id() as i32)),
-            Err(e) => {
-                log::error!("cannot run {path}: {e}");
-                None
-            }
-        }
+        spawn_script(path, &self.path_env)
     }
 
     fn start_runit2(&mut self) {

@@ -143,7 +143,7 @@ fn run_shell() {
 
 fn exec_shell_as_pid1() -> ! {
     use std::os::unix::process::CommandExt;
-    sys::clean_signal_state();
+    runit_compat::reset_signal_state();
     let err = Command::new("/bin/sh")
         .env_clear()
         .env("PATH", "/bin:/sbin")

@@ -1,7 +1,6 @@
 //! The last steps of every shutdown, after services are stopped: kill what
 //! is left, swapoff, unmount in reverse order (read-only where unmount
 //! fails), sync, reboot(2). Each step is logged and bounded in time.
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -99,36 +98,6 @@ fn swapoff_all() {
     }
 }
 
-/// Mount points from `/proc/self/mountinfo`, in mount order.
-fn mount_points() -> Vec<PathBuf> {
-    std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .map(|p| PathBuf::from(unescape(p)))
-        .collect()
-}
-
-/// mountinfo escapes space, tab, newline and backslash as `\NNN` octal.
-fn unescape(s: &str) -> String {
-    let mut out = Vec::with_capacity(s.len());
-    let b = s.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 4 <= b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
-            i += 4;
-            continue;
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// The kernel API filesystems stay: the console and /proc are needed to the
 /// end, and they hold no data.
 fn keep_mounted(p: &std::path::Path) -> bool {
@@ -138,8 +107,14 @@ fn keep_mounted(p: &std::path::Path) -> bool {
 }
 
 fn unmount_all() {
-    let points = mount_points();
-    for p in points.iter().rev() {
+    let table = match stage2::mountinfo::MountTable::read() {
+        Ok(t) => t,
+        Err(e) => {
+            log::warn!("shutdown: {e:#}; only remounting / read-only");
+            stage2::mountinfo::MountTable(Vec::new())
+        }
+    };
+    for p in table.0.iter().rev().map(|m| &m.mount_point) {
         if keep_mounted(p) {
             continue;
         }
@@ -185,17 +160,5 @@ pub fn reboot_now(action: Action) -> ! {
     log::error!("reboot(2) failed: {err:?}; halting in place");
     loop {
         std::thread::park();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unescapes_mountinfo_paths() {
-        assert_eq!(unescape("/mnt/a\\040b"), "/mnt/a b");
-        assert_eq!(unescape("/plain"), "/plain");
-        assert_eq!(unescape("/end\\"), "/end\\");
     }
 }

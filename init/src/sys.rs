@@ -12,11 +12,11 @@ use std::process::Command;
 /// rescue shell.
 pub fn new_session(cmd: &mut Command, take_tty: bool) -> &mut Command {
     // SAFETY: the closure runs in the child after fork and only calls
-    // setsid(2) and ioctl(2) through rustix, which are async-signal-safe and
-    // touch no memory shared with the parent.
+    // sigaction(2), sigprocmask(2), setsid(2) and ioctl(2), which are
+    // async-signal-safe and touch no memory shared with the parent.
     unsafe {
         cmd.pre_exec(move || {
-            clean_signal_state();
+            runit_compat::reset_signal_state();
             rustix::process::setsid()?;
             if take_tty {
                 let stdin = std::io::stdin();
@@ -40,16 +40,4 @@ pub fn swapoff(path: &str) -> std::io::Result<()> {
     } else {
         Err(std::io::Error::last_os_error())
     }
-}
-
-/// Give the process (about to exec) what every program expects: an empty
-/// signal mask and default dispositions. PID 1 blocks its signals to read
-/// them from a signalfd, and a mask survives fork and exec; Rust's runtime
-/// ignores SIGPIPE, which also survives exec.
-pub fn clean_signal_state() {
-    use nix::sys::signal::{signal, sigprocmask, SigHandler, SigSet, SigmaskHow, Signal};
-    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
-    // SAFETY: installing SIG_DFL (no handler function) is always sound, and
-    // signal(2) is async-signal-safe, so this may also run after fork.
-    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }

@@ -20,6 +20,7 @@ pub use applets::{runsv_main, runsvdir_main};
 pub use loop_::{run, Flow, Host};
 pub use supervisor::{Supervisor, SAFETY_RESCAN};
 pub use sv::sv_main;
+pub use sys::reset_signal_state;
 
 /// Seconds in a minute (backoff cap, safety rescan, log rate limit).
 const MINUTE_SECS: u64 = 60;

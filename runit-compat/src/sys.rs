@@ -19,19 +19,30 @@ pub fn new_session_default_signals(cmd: &mut Command) {
     unsafe {
         cmd.pre_exec(|| {
             let _ = nix::unistd::setsid();
-            for sig in Signal::iterator() {
-                if sig != Signal::SIGKILL && sig != Signal::SIGSTOP {
-                    let _ = signal::signal(sig, SigHandler::SigDfl);
-                }
-            }
-            let _ = signal::sigprocmask(
-                signal::SigmaskHow::SIG_SETMASK,
-                Some(&signal::SigSet::empty()),
-                None,
-            );
+            reset_signal_state();
             Ok(())
         });
     }
+}
+
+/// Every signal's disposition back to SIG_DFL (sigaction(2)) and an empty
+/// signal mask (sigprocmask(2)): what a program expects to start with.
+/// Supervisors block the signals they read from a signalfd, Rust's runtime
+/// ignores SIGPIPE, and both survive fork and exec. Async-signal-safe and
+/// allocation-free, so it may run between fork and exec.
+pub fn reset_signal_state() {
+    for sig in Signal::iterator() {
+        if sig != Signal::SIGKILL && sig != Signal::SIGSTOP {
+            // SAFETY: installing SIG_DFL sets no Rust handler; sigaction(2)
+            // is async-signal-safe.
+            let _ = unsafe { signal::signal(sig, SigHandler::SigDfl) };
+        }
+    }
+    let _ = signal::sigprocmask(
+        signal::SigmaskHow::SIG_SETMASK,
+        Some(&signal::SigSet::empty()),
+        None,
+    );
 }
 
 /// In the child: close(2) fd 1, as `sv` does before running `./check`.
@@ -115,16 +126,7 @@ pub fn spawn(
         // calls on pointers into `exec`, `argv` and `envp`, which are alive.
         nix::unistd::ForkResult::Child => unsafe {
             nix::libc::setsid();
-            for sig in Signal::iterator() {
-                if sig != Signal::SIGKILL && sig != Signal::SIGSTOP {
-                    let _ = signal::signal(sig, SigHandler::SigDfl);
-                }
-            }
-            let _ = signal::sigprocmask(
-                signal::SigmaskHow::SIG_SETMASK,
-                Some(&signal::SigSet::empty()),
-                None,
-            );
+            reset_signal_state();
             if let Some(fd) = stdin {
                 if nix::libc::dup2(fd, 0) < 0 {
                     nix::libc::_exit(111);

@@ -116,8 +116,9 @@ pub fn find(spec: &RootSpec) -> Option<PathBuf> {
             })
         }),
         RootSpec::PartUuid(want) => {
-            // The kernel exposes PARTUUID in the partition's uevent? No: only
-            // by-partuuid symlinks, which need udev. Read it from sysfs.
+            // No udev, so no /dev/disk/by-partuuid: kernels from 6.12 on put
+            // PARTUUID= in a partition's uevent. Older ones (Debian's 6.1)
+            // do not, and the wait then fails naming the devices it saw.
             block_devices().into_iter().find(|d| {
                 let name = d
                     .file_name()

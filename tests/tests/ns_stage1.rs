@@ -106,14 +106,11 @@ fn mount_plan_and_switch_root_in_a_namespace() {
 
 /// (mount point, fstype) pairs of the current mount namespace.
 fn mounts() -> Vec<(String, String)> {
-    std::fs::read_to_string("/proc/self/mountinfo")
+    stage2::mountinfo::MountTable::read()
         .unwrap()
-        .lines()
-        .filter_map(|l| {
-            let point = l.split(' ').nth(4)?.to_owned();
-            let fstype = l.split(" - ").nth(1)?.split(' ').next()?.to_owned();
-            Some((point, fstype))
-        })
+        .0
+        .into_iter()
+        .map(|m| (m.mount_point.display().to_string(), m.fs_type))
         .collect()
 }
 
