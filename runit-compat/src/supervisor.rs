@@ -57,10 +57,9 @@ fn exit_info(st: WaitStatus) -> ExitInfo {
 }
 
 impl Supervisor {
-    /// Supervise every service under `svdir` (None: supervise nothing).
-    pub fn new(svdir: Option<&Path>, opts: Options) -> anyhow::Result<Self> {
-        let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
-        let mut sup = Supervisor {
+    /// A supervisor with nothing to supervise yet, around `epoll`.
+    fn idle(opts: Options, epoll: OwnedFd) -> Self {
+        Supervisor {
             opts,
             svdir: None,
             epoll,
@@ -69,7 +68,13 @@ impl Supervisor {
             pids: HashMap::new(),
             shutting_down: false,
             last_scan: Instant::now(),
-        };
+        }
+    }
+
+    /// Supervise every service under `svdir` (None: supervise nothing).
+    pub fn new(svdir: Option<&Path>, opts: Options) -> anyhow::Result<Self> {
+        let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
+        let mut sup = Supervisor::idle(opts, epoll);
         if let Some(dir) = svdir {
             sup.svdir = Some(std::path::absolute(dir)?);
             let ino = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?;
@@ -93,16 +98,7 @@ impl Supervisor {
         };
         let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)
             .map_err(|e| err("unable to create epoll")(e.into()))?;
-        let mut sup = Supervisor {
-            opts,
-            svdir: None,
-            epoll,
-            inotify: None,
-            services: Vec::new(),
-            pids: HashMap::new(),
-            shutting_down: false,
-            last_scan: Instant::now(),
-        };
+        let mut sup = Supervisor::idle(opts, epoll);
         let md = std::fs::metadata(dir).map_err(err("unable to change to directory"))?;
         if !md.is_dir() {
             return Err(err("unable to change to directory")(
