@@ -43,7 +43,7 @@ GNU := x86_64-unknown-linux-gnu
 RUST_SRCS := Cargo.toml Cargo.lock $(shell find init stage1 stage2 runit-compat -name '*.rs' -o -name Cargo.toml)
 DEMO_SRCS := $(shell find demo -type f -o -type l)
 
-APT_PKGS := qemu-system-x86 squashfs-tools cpio busybox-static libclang-dev runit kmod file xz-utils zstd e2fsprogs
+APT_PKGS := qemu-system-x86 squashfs-tools cpio busybox-static libclang-dev runit kmod file xz-utils zstd e2fsprogs fdisk
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 DIST := dist/init dist/kernel dist/initrd dist/root.squashfs dist/command-line dist/runvm

@@ -12,5 +12,7 @@ pub mod apply;
 pub mod cmdline;
 pub mod device;
 pub mod modules;
+pub mod net;
+pub mod partition;
 pub mod plan;
 pub mod switch_root;
