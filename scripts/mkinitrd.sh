@@ -4,11 +4,13 @@
 # Build the initramfs: INIT becomes /init, and the not-os module set plus its
 # dependency closure (from MODDIR/modules.dep) is copied to
 # /lib/modules/KVER/, where KVER is the basename of MODDIR. depmod then
-# indexes the copied modules, and /etc/modules-load.d/not-os.conf names the
-# set: stage-1 loads what that file lists (plus what its mounts need).
+# indexes the copied modules. That is all: stage-1 loads the drivers of the
+# devices it finds (coldplug and uevents) and what its mounts need.
 #
 # Environment:
 #   MODULE_SET        modules to include (default: the not-os set)
+#   MODULES_LOAD      also write /etc/modules-load.d/initrd.conf listing these
+#                     modules (loaded whatever the devices; default: none)
 #   INITRD_COMPRESS   gzip | zstd | xz | none (default zstd, see the Makefile)
 #   MODULES_COMPRESS  none | xz: xz-compress the .ko files (default none)
 set -eu
@@ -22,7 +24,7 @@ kver=$(basename "$moddir")
 
 tree=$out.tree
 rm -rf "$tree"
-mkdir -p "$tree/lib/modules/$kver" "$tree/etc/modules-load.d" \
+mkdir -p "$tree/lib/modules/$kver" \
     "$tree/dev" "$tree/proc" "$tree/sys" "$tree/run" "$tree/tmp"
 # The kernel opens /dev/console for /init's stdio before anything is mounted.
 mknod -m 600 "$tree/dev/console" c 5 1
@@ -69,7 +71,10 @@ for f in modules.builtin modules.builtin.modinfo modules.order; do
     [ -e "$moddir/$f" ] && cp "$moddir/$f" "$tree/lib/modules/$kver/"
 done
 depmod -b "$tree" "$kver"
-for m in $MODULE_SET; do echo "$m"; done >"$tree/etc/modules-load.d/not-os.conf"
+if [ -n "${MODULES_LOAD:-}" ]; then
+    mkdir -p "$tree/etc/modules-load.d"
+    for m in $MODULES_LOAD; do echo "$m"; done >"$tree/etc/modules-load.d/initrd.conf"
+fi
 rm -f "$index" "$tree.files"
 
 # A reproducible newc archive: sorted names, root-owned, fixed mtimes.

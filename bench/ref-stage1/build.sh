@@ -10,7 +10,10 @@
 #                      busybox `poweroff -f`), <h>-runit (Debian's runit with
 #                      its loader and libc) and <h>-ref-stage2/init
 #   OUT/ours/          a dist dir: dist's kernel, initrd, command-line; the
-#                      bench store
+#                      bench store (the initrd has no module list: coldplug)
+#   OUT/ours-list/     the same with an initrd whose
+#                      /etc/modules-load.d/initrd.conf lists not-os's set
+#                      (boot it with boot.coldplug=0)
 #   OUT/ref/           the same with the reference initrd: the same modules
 #                      (built by scripts/mkinitrd.sh), /init = ref-stage1/init,
 #                      busybox, /etc/ref-modules (insmod order)
@@ -29,6 +32,8 @@ fi
 [ -e "$MODULES/modules.dep" ] || { echo "build.sh: no modules.dep in $MODULES" >&2; exit 1; }
 kver=$(basename "$MODULES")
 busybox=${BUSYBOX:-/bin/busybox}
+# The modules not-os's stage-1 modprobes, in its order.
+NOT_OS_SET="virtio virtio_pci virtio_net virtio_rng virtio_blk virtio_console dm_mod tun loop squashfs overlay"
 
 [ -d "$out" ] && chmod -R u+w "$out"
 rm -rf "$out"
@@ -80,7 +85,7 @@ chmod -R u+w "$store"
 rm -rf "$store"
 
 # --- dist dirs
-for d in ours ref floor; do
+for d in ours ours-list ref floor; do
     mkdir -p "$out/$d"
     ln -s "$dist/kernel" "$out/$d/kernel"
     ln -s ../root.squashfs "$out/$d/root.squashfs"
@@ -88,9 +93,10 @@ for d in ours ref floor; do
     cp "$dist/runvm" "$out/$d/runvm"
 done
 ln -s "$dist/initrd" "$out/ours/initrd"
+MODULES_LOAD=$NOT_OS_SET "$repo/scripts/mkinitrd.sh" "$dist/init" "$MODULES" "$out/ours-list/initrd"
 
 # --- the reference initrd: mkinitrd.sh's modules, our /init replaced
-INITRD_COMPRESS=none "$repo/scripts/mkinitrd.sh" "$dist/init" "$MODULES" "$out/raw.cpio"
+MODULES_LOAD=$NOT_OS_SET INITRD_COMPRESS=none "$repo/scripts/mkinitrd.sh" "$dist/init" "$MODULES" "$out/raw.cpio"
 tree=$out/ref-tree
 mkdir -p "$tree"
 (cd "$tree" && cpio -i -d --quiet --no-absolute-filenames <"$out/raw.cpio" 2>/dev/null) || true

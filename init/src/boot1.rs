@@ -4,9 +4,14 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use std::time::Instant;
+
 use stage1::apply::{apply, ApplyOptions};
 use stage1::cmdline::BootParams;
+use stage1::device::DeviceEvents;
+use stage1::hotplug::Hotplug;
 use stage1::plan::{Plan, DEFAULT_ROOT_TIMEOUT_SECS};
+use stage1::uevent::UeventSocket;
 
 use crate::failure::{self, Resolution};
 use crate::pid1::{phase, reap_zombies};
@@ -37,19 +42,37 @@ pub fn run(params: &BootParams, times: &mut BootTimes) -> Option<PathBuf> {
         .release()
         .to_string_lossy()
         .into_owned();
+    // Listen before sysfs is scanned: a device added in between is then
+    // either in the scan or in the socket's queue.
+    let socket = UeventSocket::open()
+        .map_err(|e| {
+            log::warn!(
+                "cannot listen for uevents ({e}): devices that appear later are found by rescanning /sys every 50 ms"
+            );
+        })
+        .ok();
     let plan = step(params, "computing the boot plan", || {
         Plan::compute(params, Path::new("/"), &release)
     })?;
+    stage1::coldplug::log_decisions(&plan.coldplug);
     if params.debug1 {
         failure::stop_point(params, "boot.debug1");
     }
     phase(&format!(
-        "stage-1: loading {} kernel modules",
-        plan.modules.steps.len()
+        "stage-1: loading {} kernel modules ({} devices found)",
+        plan.modules.steps.len(),
+        plan.coldplug.len()
     ));
+    let mut opts = stage1::modules::LoadOptions::detect();
+    // A thread per CPU by default: on a quiet host the bench measured the
+    // not-os set loading faster in parallel (README, `make bench`); on a
+    // heavily loaded host serial won, so `boot.module_threads=1` is there.
+    opts.threads = params.module_threads.unwrap_or(0);
     step(params, "loading kernel modules", || {
-        load_modules(params, &plan)
+        load_modules(&plan, &opts)
     });
+    let mut hotplug = Hotplug::new(&plan, params, socket, PathBuf::from("/sys"), opts);
+    hotplug.settle();
     times.mark("modules");
     if params.debug1devices {
         failure::stop_point(params, "boot.debug1devices");
@@ -63,7 +86,7 @@ pub fn run(params: &BootParams, times: &mut BootTimes) -> Option<PathBuf> {
             &plan,
             &mut ApplyOptions {
                 device_timeout: timeout,
-                between_polls: &mut reap_zombies,
+                events: &mut Reaping(&mut hotplug),
             },
         )
     });
@@ -75,6 +98,10 @@ pub fn run(params: &BootParams, times: &mut BootTimes) -> Option<PathBuf> {
         find_toplevel(params, &plan.new_root)
     })
     .flatten();
+    // Drivers for what appeared meanwhile (a NIC behind a bus driver that
+    // loaded last): stage-2 has no udev to load them.
+    hotplug.settle();
+    drop(hotplug);
     phase("Switching root filesystem...");
     step(params, "switching to the new root", || {
         stage1::switch_root::switch_root(&plan.new_root)
@@ -86,7 +113,18 @@ pub fn run(params: &BootParams, times: &mut BootTimes) -> Option<PathBuf> {
     toplevel
 }
 
-fn load_modules(params: &BootParams, plan: &Plan) -> anyhow::Result<()> {
+/// The device wait of PID 1: uevents and their drivers, then the zombies
+/// a failure shell may have left.
+struct Reaping<'a, 'b>(&'a mut Hotplug<'b>);
+
+impl DeviceEvents for Reaping<'_, '_> {
+    fn wait(&mut self, deadline: Instant) {
+        self.0.wait(deadline);
+        reap_zombies();
+    }
+}
+
+fn load_modules(plan: &Plan, opts: &stage1::modules::LoadOptions) -> anyhow::Result<()> {
     if !plan.modules.missing_required.is_empty() {
         anyhow::bail!(
             "required kernel modules not found in {}: {} (add them to the initrd)",
@@ -97,15 +135,10 @@ fn load_modules(params: &BootParams, plan: &Plan) -> anyhow::Result<()> {
     for w in &plan.modules.warnings {
         log::warn!("{w}");
     }
-    let mut opts = stage1::modules::LoadOptions::detect();
-    // A thread per CPU by default: on a quiet host the bench measured the
-    // not-os set loading faster in parallel (README, `make bench`); on a
-    // heavily loaded host serial won, so `boot.module_threads=1` is there.
-    opts.threads = params.module_threads.unwrap_or(0);
     let report = stage1::modules::load_with(
         &plan.module_dir,
         &plan.modules,
-        &opts,
+        opts,
         &stage1::modules::SysKernel,
     );
     log::debug!(
@@ -115,16 +148,13 @@ fn load_modules(params: &BootParams, plan: &Plan) -> anyhow::Result<()> {
         report.failed.len(),
         report.elapsed
     );
+    // Optional modules that failed were each one warning already (naming
+    // the device or list that wanted them); the boot goes on without them.
     let required: Vec<&(String, String)> = report
         .failed
         .iter()
         .filter(|(name, _)| plan.is_required(name))
         .collect();
-    for (name, err) in &report.failed {
-        if !plan.is_required(name) {
-            log::warn!("optional kernel module {name} failed to load: {err}; continuing");
-        }
-    }
     if let Some((name, err)) = required.first() {
         anyhow::bail!("kernel module {name} failed to load: {err}");
     }

@@ -1,15 +1,19 @@
-//! `init plan [--cmdline STR] [--root DIR] [--kernel RELEASE]`: print what
-//! stage-1 would do, touching nothing and needing no privileges.
+//! `init plan [--cmdline STR] [--root DIR] [--kernel RELEASE] [--sys DIR]`:
+//! print what stage-1 would do, touching nothing and needing no privileges.
+//! The devices (and so the coldplug modules) come from `--sys`, default
+//! `<root>/sys`: a snapshot of another machine's sysfs shows what it would
+//! load.
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use stage1::cmdline::BootParams;
-use stage1::plan::Plan;
+use stage1::plan::{Plan, NEW_ROOT};
 
 pub fn main(args: &[OsString]) -> i32 {
     let mut cmdline: Option<String> = None;
     let mut root = PathBuf::from("/");
     let mut kernel: Option<String> = None;
+    let mut sys: Option<PathBuf> = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut value = |flag: &str| -> Option<String> {
@@ -32,8 +36,14 @@ pub fn main(args: &[OsString]) -> i32 {
                 Some(v) => kernel = Some(v),
                 None => return 100,
             },
+            Some("--sys") => match value("--sys") {
+                Some(v) => sys = Some(PathBuf::from(v)),
+                None => return 100,
+            },
             _ => {
-                eprintln!("usage: init plan [--cmdline STR] [--root DIR] [--kernel RELEASE]");
+                eprintln!(
+                    "usage: init plan [--cmdline STR] [--root DIR] [--kernel RELEASE] [--sys DIR]"
+                );
                 return 100;
             }
         }
@@ -64,7 +74,8 @@ pub fn main(args: &[OsString]) -> i32 {
     for w in params.warnings() {
         println!("warning: kernel command line: {w}");
     }
-    match Plan::compute(&params, &root, &release) {
+    let sys = sys.unwrap_or_else(|| root.join("sys"));
+    match Plan::compute_at(&params, &root, &release, Path::new(NEW_ROOT), &sys) {
         Ok(plan) => {
             print!("{plan}");
             0

@@ -17,6 +17,16 @@
 #   foreign-init the store image gets $toplevel/init: a busybox sh script
 #                that prints "foreign stage-2 running as pid $$" and execs
 #                the store's init binary
+#   bare         an initrd built here by hand: /init, /dev/console and
+#                lib/modules/KVER with not-os's module files and what depmod
+#                writes, nothing else (no etc/, no module list)
+#   gpt          the virtio disk is a GPT disk: partition 1 "bios" (empty),
+#                partition 2 "nixstore" (uuid in OUT/partuuid) holds the store
+#   mbr          the same with an MBR (disk id 0x1badcafe): the store is
+#                partition 2, PARTUUID 1badcafe-02
+#   nvme, ahci   the initrd also holds nvme (resp. ahci and sd_mod); the
+#                store is OUT/store.img, for the test to attach to an NVMe
+#                (resp. AHCI) controller; the virtio disk is 1 MiB of zeros
 #
 # Environment: DIST (default <repo>/dist), MODULES (the kernel's module tree
 # with modules.dep; default the only one under <repo>/build/kernel/x/lib/modules),
@@ -103,6 +113,67 @@ EOF
         -quiet -no-progress -mkfs-time 1 -all-time 1
     chmod -R u+w "$store"
     rm -rf "$store"
+    ;;
+bare)
+    need_modules
+    ln -s "$dist/root.squashfs" "$out/root.squashfs"
+    kver=$(basename "$MODULES")
+    tree=$out/tree
+    mkdir -p "$tree/dev" "$tree/lib/modules/$kver"
+    mknod -m 600 "$tree/dev/console" c 5 1
+    cp "$dist/init" "$tree/init"
+    base=$(cd "$MODULES/../../.." && pwd)
+    for m in $default_set; do
+        modprobe -d "$base" -S "$kver" --show-depends "$m"
+    done | awk '$1 == "insmod" { print $2 }' | sort -u | while read -r f; do
+        rel=${f#"$base/lib/modules/$kver/"}
+        mkdir -p "$tree/lib/modules/$kver/$(dirname "$rel")"
+        cp "$f" "$tree/lib/modules/$kver/$rel"
+    done
+    cp "$MODULES/modules.builtin" "$MODULES/modules.builtin.modinfo" "$MODULES/modules.order" \
+        "$tree/lib/modules/$kver/"
+    depmod -b "$tree" "$kver"
+    (cd "$tree" && find . -mindepth 1 | LC_ALL=C sort |
+        cpio -o -H newc -R 0:0 --quiet) >"$out/initrd"
+    rm -rf "$tree"
+    ;;
+gpt | mbr)
+    ln -s "$dist/initrd" "$out/initrd"
+    size=$(stat -c %s "$dist/root.squashfs")
+    sectors=$(((size + 511) / 512))
+    # 1 MiB of space before partition 1, 1 MiB for it, the store, 1 MiB
+    # at the end for GPT's backup table.
+    img=$out/root.squashfs
+    truncate -s $((2 * 1048576 + sectors * 512 + 1048576)) "$img"
+    if [ "$variant" = gpt ]; then
+        echo c0ffee00-1234-4abc-8def-0123456789ab >"$out/partuuid"
+        sfdisk -q "$img" <<EOF
+label: gpt
+label-id: 5a1e0c2b-1d7e-4c59-9c2b-6b0a8f3e2d10
+start=2048, size=2048, type=21686148-6449-6E6F-744E-656564454649, name="bios", uuid=0badf00d-0000-4000-8000-000000000001
+start=4096, size=$sectors, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name="nixstore", uuid=c0ffee00-1234-4abc-8def-0123456789ab
+EOF
+    else
+        echo 1badcafe-02 >"$out/partuuid"
+        sfdisk -q "$img" <<EOF
+label: dos
+label-id: 0x1badcafe
+start=2048, size=2048, type=83
+start=4096, size=$sectors, type=83
+EOF
+    fi
+    dd if="$dist/root.squashfs" of="$img" bs=512 seek=4096 conv=notrunc status=none
+    ;;
+nvme | ahci)
+    need_modules
+    case $variant in
+        nvme) extra=nvme ;;
+        ahci) extra="ahci sd_mod" ;;
+    esac
+    MODULE_SET="$default_set $extra" \
+        "$repo/scripts/mkinitrd.sh" "$dist/init" "$MODULES" "$out/initrd"
+    cp "$dist/root.squashfs" "$out/store.img"
+    head -c 1048576 /dev/zero >"$out/root.squashfs"
     ;;
 *)
     echo "stage1-variant: unknown variant $variant" >&2

@@ -13,8 +13,9 @@ use crate::plan::{MountSpec, Plan, Source, Step, AUTO_FSTYPE};
 /// Options for [`apply`] that come from the command line.
 pub struct ApplyOptions<'a> {
     pub device_timeout: Duration,
-    /// Called while waiting for devices (PID 1 reaps zombies there).
-    pub between_polls: &'a mut dyn FnMut(),
+    /// What a wait for a device blocks on: uevents (loading the drivers
+    /// they call for) when booting, [`device::Rescan`] in tests.
+    pub events: &'a mut dyn device::DeviceEvents,
 }
 
 /// Run every step of the plan's mount list, in order.
@@ -47,9 +48,7 @@ fn mkdir(path: &Path, mode: u32) -> Result<()> {
 /// image files to loop devices.
 fn resolve(source: &Source, opts: &mut ApplyOptions<'_>) -> Result<PathBuf> {
     match source {
-        Source::Device(spec) => {
-            device::wait_for(spec, opts.device_timeout, &mut *opts.between_polls)
-        }
+        Source::Device(spec) => device::wait_for(spec, opts.device_timeout, &mut *opts.events),
         Source::LoopFile(file) => attach_loop(file),
         Source::Virtual(name) => Ok(PathBuf::from(name)),
     }

@@ -93,6 +93,15 @@ pub struct BootParams {
     /// `rd.modules_load=` and `modules_load=`: comma separated, accumulated
     /// over repeats, `-` normalized to `_`, each name once in first-seen order.
     pub modules_load: Vec<String>,
+    /// Modules never to load for a device or a list: `rd.driver.blacklist=`,
+    /// `module_blacklist=` and `modprobe.blacklist=` (comma separated,
+    /// accumulated, normalized). The kernel itself also refuses the
+    /// `module_blacklist=` ones.
+    pub module_blacklist: Vec<String>,
+    /// `boot.coldplug=0` turns off loading drivers for the devices found in
+    /// `/sys` and announced by uevents; only listed and mount-implied
+    /// modules load then.
+    pub coldplug_off: bool,
     /// `module.param=value` as `{"module": ["param=value"]}`, module name
     /// normalized (`-` to `_`); a value with whitespace is re-quoted
     /// (`param="a b"`) so the kernel's module parameter parser groups it.
@@ -114,8 +123,10 @@ pub enum RootSpec {
     Label(String),
     /// `UUID=x`.
     Uuid(String),
-    /// `PARTUUID=x`.
+    /// `PARTUUID=x`: found in the GPT/MBR partition tables.
     PartUuid(String),
+    /// `PARTLABEL=x`: a GPT partition name.
+    PartLabel(String),
 }
 
 impl RootSpec {
@@ -131,6 +142,9 @@ impl RootSpec {
         };
         if let Some(v) = prefixed("PARTUUID=") {
             return Some(Self::PartUuid(v));
+        }
+        if let Some(v) = prefixed("PARTLABEL=") {
+            return Some(Self::PartLabel(v));
         }
         if let Some(v) = prefixed("UUID=") {
             return Some(Self::Uuid(v));
@@ -153,6 +167,7 @@ impl RootSpec {
             Self::Label(l) => Path::new("/dev/disk/by-label").join(l),
             Self::Uuid(u) => Path::new("/dev/disk/by-uuid").join(u),
             Self::PartUuid(u) => Path::new("/dev/disk/by-partuuid").join(u),
+            Self::PartLabel(l) => Path::new("/dev/disk/by-partlabel").join(l),
         }
     }
 }
@@ -164,6 +179,7 @@ impl std::fmt::Display for RootSpec {
             Self::Label(l) => write!(f, "LABEL={l}"),
             Self::Uuid(u) => write!(f, "UUID={u}"),
             Self::PartUuid(u) => write!(f, "PARTUUID={u}"),
+            Self::PartLabel(l) => write!(f, "PARTLABEL={l}"),
         }
     }
 }
@@ -352,16 +368,18 @@ impl BootParams {
             "boot.trace" | "debugtrace" => self.flag(raw_name, val, |b| &mut b.trace),
             "copytoram" => self.flag(raw_name, val, |b| &mut b.copytoram),
             "quiet" => self.flag(raw_name, val, |b| &mut b.quiet),
-            "rd.modules_load" | "modules_load" => match val {
-                None | Some("") => self.warn(format!("{raw_name}: no module names, ignored")),
-                Some(list) => {
-                    for m in list.split(',').map(str::trim).filter(|m| !m.is_empty()) {
-                        let m = normalize_name(m);
-                        if !self.modules_load.contains(&m) {
-                            self.modules_load.push(m);
-                        }
-                    }
-                }
+            "rd.modules_load" | "modules_load" => {
+                self.module_list(raw_name, val, |b| &mut b.modules_load);
+            }
+            "rd.driver.blacklist" | "module_blacklist" | "modprobe.blacklist" => {
+                self.module_list(raw_name, val, |b| &mut b.module_blacklist);
+            }
+            "boot.coldplug" => match parse_flag(val) {
+                Some(on) => self.coldplug_off = !on,
+                None => self.warn(format!(
+                    "{raw_name}={}: not a boolean (1/0, yes/no, on/off), ignored",
+                    val.unwrap_or_default()
+                )),
             },
             _ => {
                 if let Some((module, param)) = key.split_once('.') {
@@ -386,7 +404,27 @@ impl BootParams {
         }
     }
 
-    /// A string-valued parameter: `None` (with a warning) when missing or empty.
+    /// A comma-separated list of module names, added to `field` (each once,
+    /// normalized, in first-seen order).
+    fn module_list(
+        &mut self,
+        name: &str,
+        value: Option<&str>,
+        field: fn(&mut Self) -> &mut Vec<String>,
+    ) {
+        let Some(list) = value.filter(|v| !v.is_empty()) else {
+            self.warn(format!("{name}: no module names, ignored"));
+            return;
+        };
+        for m in list.split(',').map(str::trim).filter(|m| !m.is_empty()) {
+            let m = normalize_name(m);
+            let names = field(self);
+            if !names.contains(&m) {
+                names.push(m);
+            }
+        }
+    }
+
     /// A duration in (possibly fractional) seconds; a bad value is a warning.
     fn seconds(&mut self, name: &str, value: Option<&str>) -> Option<Duration> {
         self.string(name, value).and_then(|v| {

@@ -1,5 +1,6 @@
-//! Block devices: waiting for them with a deadline and finding them by
-//! `LABEL=`/`UUID=` from their superblocks (no udev, no blkid).
+//! Block devices: waiting for them with a deadline, event-driven, and
+//! finding them by `LABEL=`/`UUID=` from their superblocks and by
+//! `PARTUUID=`/`PARTLABEL=` from the partition tables (no udev, no blkid).
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -8,6 +9,10 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Result};
 
 use crate::cmdline::RootSpec;
+use crate::partition::{self, Key};
+
+/// Where the kernel lists every block device and partition.
+const SYS_CLASS_BLOCK: &str = "/sys/class/block";
 
 /// What a superblock says about a filesystem.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -90,7 +95,7 @@ fn format_uuid(b: &[u8]) -> String {
 
 /// The block devices the kernel knows now, as `/dev/NAME` paths.
 pub fn block_devices() -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = std::fs::read_dir("/sys/class/block")
+    let mut out: Vec<PathBuf> = std::fs::read_dir(SYS_CLASS_BLOCK)
         .map(|rd| {
             rd.filter_map(Result::ok)
                 .map(|e| Path::new("/dev").join(e.file_name()))
@@ -115,68 +120,71 @@ pub fn find(spec: &RootSpec) -> Option<PathBuf> {
                     .is_some_and(|u| u.eq_ignore_ascii_case(want))
             })
         }),
-        RootSpec::PartUuid(want) => {
-            // No udev, so no /dev/disk/by-partuuid: kernels from 6.12 on put
-            // PARTUUID= in a partition's uevent. Older ones (Debian's 6.1)
-            // do not, and the wait then fails naming the devices it saw.
-            block_devices().into_iter().find(|d| {
-                let name = d
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                std::fs::read_to_string(format!("/sys/class/block/{name}/uevent")).is_ok_and(|u| {
-                    u.lines()
-                        .any(|l| l.eq_ignore_ascii_case(&format!("PARTUUID={want}")))
-                })
-            })
-        }
+        // No udev, so no /dev/disk/by-partuuid: the partition tables are
+        // read here (uevents carry PARTUUID only from kernel 6.12 on).
+        RootSpec::PartUuid(want) => partition::find(
+            Path::new(SYS_CLASS_BLOCK),
+            Path::new("/dev"),
+            &Key::PartUuid(want.clone()),
+        ),
+        RootSpec::PartLabel(want) => partition::find(
+            Path::new(SYS_CLASS_BLOCK),
+            Path::new("/dev"),
+            &Key::PartLabel(want.clone()),
+        ),
     }
 }
 
-/// Wait until the device `spec` names exists, up to `timeout`. The error
-/// names the device, the time waited and the block devices that were seen.
-/// `between_polls` runs while waiting (PID 1 reaps zombies there).
+/// What a device wait blocks on between two looks for the device.
+pub trait DeviceEvents {
+    /// Returns when devices may have changed (a uevent came, drivers were
+    /// loaded for it), or at `deadline` at the latest.
+    fn wait(&mut self, deadline: Instant);
+}
+
+/// The fallback when there is no uevent socket (a kernel without
+/// `CONFIG_NET`, a test): look again every 50 ms.
+#[derive(Debug, Default)]
+pub struct Rescan;
+
+impl DeviceEvents for Rescan {
+    fn wait(&mut self, deadline: Instant) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        std::thread::sleep(left.min(Duration::from_millis(50)));
+    }
+}
+
+/// Wait until the device `spec` names exists, up to `timeout`, looking
+/// again each time `events` says devices changed. The error names the
+/// device, the time waited and the block devices that were seen.
 pub fn wait_for(
     spec: &RootSpec,
     timeout: Duration,
-    mut between_polls: impl FnMut(),
+    events: &mut dyn DeviceEvents,
 ) -> Result<PathBuf> {
-    let start = Instant::now();
+    let deadline = Instant::now() + timeout;
     let mut announced = false;
     loop {
         if let Some(path) = find(spec) {
             return Ok(path);
         }
-        if start.elapsed() >= timeout {
+        let now = Instant::now();
+        if now >= deadline {
             let seen: Vec<String> = block_devices()
                 .iter()
                 .map(|p| p.display().to_string())
                 .collect();
             bail!(
-                "device {} not found after {} s; block devices seen: {}. Check root=/realroot= and that the driver module is in the initrd",
-                describe(spec),
+                "device {spec} not found after {} s; block devices seen: {}. Check root=/realroot= and that the driver module is in the initrd",
                 timeout.as_secs(),
                 if seen.is_empty() { "none".to_owned() } else { seen.join(" ") }
             );
         }
-        if !announced && start.elapsed() > Duration::from_millis(500) {
-            log::info!("Waiting for device {} to appear...", describe(spec));
+        if !announced {
+            log::info!("Waiting for device {spec} to appear...");
             announced = true;
         }
-        between_polls();
-        // A cheap poll: device nodes appear via devtmpfs within milliseconds
-        // of the driver binding; 10 ms keeps the wait invisible.
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// How a spec is written on the command line.
-pub fn describe(spec: &RootSpec) -> String {
-    match spec {
-        RootSpec::Path(p) => p.display().to_string(),
-        RootSpec::Label(l) => format!("LABEL={l}"),
-        RootSpec::Uuid(u) => format!("UUID={u}"),
-        RootSpec::PartUuid(u) => format!("PARTUUID={u}"),
+        events.wait(deadline);
     }
 }
 

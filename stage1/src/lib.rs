@@ -5,14 +5,21 @@
 //! * `cmdline` — `/proc/cmdline` into [`cmdline::BootParams`].
 //! * `modules` — modules.dep & co, the module plan and loading.
 //! * `plan` — the mount plan: what stage-1 will mount, where, and why.
+//! * `coldplug` — the modules for the devices in sysfs (modalias matching).
+//! * `uevent`, `hotplug` — devices that appear later: their drivers, and
+//!   the event-driven wait for the root device.
 //! * `device` — waiting for block devices, `LABEL=`/`UUID=` lookup.
+//! * `partition` — GPT/MBR tables for `PARTUUID=`/`PARTLABEL=`.
 //! * `apply` — carrying out the mount plan.
 //! * `switch_root` — moving the API filesystems and handing over `/`.
 pub mod apply;
 pub mod cmdline;
+pub mod coldplug;
 pub mod device;
+pub mod hotplug;
 pub mod modules;
 pub mod net;
 pub mod partition;
 pub mod plan;
 pub mod switch_root;
+pub mod uevent;

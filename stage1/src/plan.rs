@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use nix::mount::MsFlags;
 
 use crate::cmdline::{BootParams, RootSpec};
+use crate::coldplug::{self, Decision};
 use crate::modules::{self, ModuleConfig, ModuleIndex, ModulePlan, ModuleRequest};
 
 /// Where stage-1 builds the new root before switching to it.
@@ -35,10 +36,7 @@ pub enum Source {
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Source::Device(RootSpec::Path(p)) => write!(f, "{}", p.display()),
-            Source::Device(RootSpec::Label(l)) => write!(f, "LABEL={l}"),
-            Source::Device(RootSpec::Uuid(u)) => write!(f, "UUID={u}"),
-            Source::Device(RootSpec::PartUuid(u)) => write!(f, "PARTUUID={u}"),
+            Source::Device(spec) => write!(f, "{spec}"),
             Source::LoopFile(p) => write!(f, "loop:{}", p.display()),
             Source::Virtual(name) => f.write_str(name),
         }
@@ -76,6 +74,13 @@ pub enum Step {
 pub struct Plan {
     pub kernel_release: String,
     pub module_dir: PathBuf,
+    /// What depmod wrote, and the initramfs's modprobe.d/modules-load.d:
+    /// kept for the drivers of devices that appear later (uevents).
+    pub index: ModuleIndex,
+    pub config: ModuleConfig,
+    /// The devices found in sysfs and the modules they call for (empty
+    /// with `boot.coldplug=0`, or when there is no sysfs to read).
+    pub coldplug: Vec<Decision>,
     pub modules: ModulePlan,
     /// Modules a mount needs (normalized names): failing to load one is an
     /// error, while the rest are optional.
@@ -88,18 +93,27 @@ pub struct Plan {
 
 impl Plan {
     /// Compute the plan for `params` against the initramfs tree at `root`
-    /// (`/` when booting) for kernel `kernel_release`.
+    /// (`/` when booting) for kernel `kernel_release`; the devices to load
+    /// drivers for are read from `<root>/sys`.
     pub fn compute(params: &BootParams, root: &Path, kernel_release: &str) -> Result<Self> {
-        Self::compute_at(params, root, kernel_release, Path::new(NEW_ROOT))
+        Self::compute_at(
+            params,
+            root,
+            kernel_release,
+            Path::new(NEW_ROOT),
+            &root.join("sys"),
+        )
     }
 
     /// [`Plan::compute`] with the new root somewhere else than
-    /// [`NEW_ROOT`] (namespace tests build it in a temporary directory).
+    /// [`NEW_ROOT`] (namespace tests build it in a temporary directory) and
+    /// the devices from the sysfs tree `sys` (`init plan --sys`).
     pub fn compute_at(
         params: &BootParams,
         root: &Path,
         kernel_release: &str,
         new_root: &Path,
+        sys: &Path,
     ) -> Result<Self> {
         let module_dir = root.join("lib/modules").join(kernel_release);
         let index = if module_dir.join("modules.dep").exists() {
@@ -112,7 +126,13 @@ impl Plan {
             .with_context(|| format!("reading module configuration under {}", root.display()))?;
         let new_root = new_root.to_owned();
         let store = store_source(params);
-        let requests = module_requests(params, &config, &store);
+        let coldplug = if params.coldplug_off {
+            Vec::new()
+        } else {
+            coldplug::decide(&index, &config, params, coldplug::scan(sys))
+        };
+        let mut requests = coldplug::requests(&coldplug, &mut std::collections::HashSet::new());
+        requests.extend(module_requests(params, &config, &store));
         let modules = modules::plan(&index, &config, params, &requests);
         let required_modules = requests
             .iter()
@@ -123,6 +143,9 @@ impl Plan {
         Ok(Plan {
             kernel_release: kernel_release.to_owned(),
             module_dir,
+            index,
+            config,
+            coldplug,
             modules,
             required_modules,
             steps,
@@ -288,6 +311,12 @@ impl fmt::Display for Plan {
             self.kernel_release,
             self.module_dir.display()
         )?;
+        if !self.coldplug.is_empty() {
+            writeln!(f, "devices:")?;
+            for d in &self.coldplug {
+                writeln!(f, "  {d}")?;
+            }
+        }
         writeln!(f, "modules:")?;
         write!(f, "{}", self.modules)?;
         writeln!(f, "mounts:")?;

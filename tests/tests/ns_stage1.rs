@@ -138,13 +138,12 @@ fn inner_mount_plan_and_switch_root() {
         "root={} toplevel=/nix/store/0000000000000000000000000000abcd-toplevel",
         image.display()
     ));
-    let plan = Plan::compute_at(&params, &initrd, "test", &new_root).unwrap();
-    let mut noop = || {};
+    let plan = Plan::compute_at(&params, &initrd, "test", &new_root, &initrd.join("sys")).unwrap();
     stage1::apply::apply(
         &plan,
         &mut stage1::apply::ApplyOptions {
             device_timeout: std::time::Duration::from_secs(5),
-            between_polls: &mut noop,
+            events: &mut stage1::device::Rescan,
         },
     )
     .unwrap();
@@ -224,13 +223,19 @@ fn inner_corrupt_image() {
         "refusing to mount outside a private mount namespace"
     );
     let params = BootParams::parse(&format!("root={}", dir.join("store.squashfs").display()));
-    let plan = Plan::compute_at(&params, &dir, "test", &dir.join("mnt-root")).unwrap();
-    let mut noop = || {};
+    let plan = Plan::compute_at(
+        &params,
+        &dir,
+        "test",
+        &dir.join("mnt-root"),
+        &dir.join("sys"),
+    )
+    .unwrap();
     let err = stage1::apply::apply(
         &plan,
         &mut stage1::apply::ApplyOptions {
             device_timeout: std::time::Duration::from_secs(1),
-            between_polls: &mut noop,
+            events: &mut stage1::device::Rescan,
         },
     )
     .unwrap_err();

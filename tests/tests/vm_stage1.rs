@@ -13,160 +13,15 @@ use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
-use tests::bin::workspace_root;
-use tests::vm::{can_boot, default_dist, Vm, VmConfig};
+use tests::vm::{Vm, VmConfig};
 
-/// Generous: two TCG guests share two noisy host cores.
-const BOOT: Duration = Duration::from_secs(150);
-/// Supervision runs: the hello service's line went through its logger.
-const HELLO_LOGGED: &str = "[hello-log] hello: service started";
-const PHASES: [&str; 6] = [
-    "init",
-    "modules",
-    "mounts",
-    "switch_root",
-    "stage2",
-    "supervise",
-];
-
-// ---------------------------------------------------------------------------
-// Helpers
-
-/// At most two VMs (and variant builds) at once.
-struct Slot;
-
-static SLOTS: (Mutex<usize>, Condvar) = (Mutex::new(0), Condvar::new());
-const MAX_VMS: usize = 2;
-
-impl Slot {
-    fn take() -> Slot {
-        let (lock, cv) = &SLOTS;
-        let mut used = lock.lock().expect("slot lock");
-        while *used >= MAX_VMS {
-            used = cv.wait(used).expect("slot lock");
-        }
-        *used += 1;
-        Slot
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        let (lock, cv) = &SLOTS;
-        *lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) -= 1;
-        cv.notify_one();
-    }
-}
-
-/// This test's directory under Cargo's tmp dir (variant, console log).
-fn test_dir(test: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("vm_stage1")
-        .join(test)
-}
-
-/// `None` (after saying why, loudly) when QEMU or dist/ is missing.
-fn check(test: &str) -> Option<PathBuf> {
-    let dist = default_dist();
-    can_boot(&dist, test).then_some(dist)
-}
-
-/// Build `variant` of `dist` into the test's directory; returns it.
-fn build_variant(test: &str, dist: &Path, variant: &str) -> Result<PathBuf> {
-    let out = test_dir(test).join("dist");
-    let script = workspace_root().join("scripts/variants/stage1-variant.sh");
-    let res = Command::new(&script)
-        .arg(variant)
-        .arg(&out)
-        .env("DIST", dist)
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("running {}", script.display()))?;
-    ensure!(
-        res.status.success(),
-        "{} {variant} failed ({}):\n{}{}",
-        script.display(),
-        res.status,
-        String::from_utf8_lossy(&res.stdout),
-        String::from_utf8_lossy(&res.stderr)
-    );
-    Ok(out)
-}
-
-/// Kernel parameters every boot here gets: `no_timer_check`, because on an
-/// overloaded host a TCG guest's kernel sometimes panics in its early timer
-/// check ("IO-APIC + timer doesn't work!") before /init ever runs.
-const COMMON_PARAMS: [&str; 1] = ["no_timer_check"];
-
-fn config(test: &str, dist: PathBuf, params: &[&str]) -> VmConfig {
-    let log = test_dir(test).join("console.log");
-    eprintln!("{test}: console log {}", log.display());
-    VmConfig {
-        kernel_params: COMMON_PARAMS
-            .iter()
-            .chain(params)
-            .map(|s| (*s).to_owned())
-            .collect(),
-        dist,
-        console_log: Some(log),
-        ..VmConfig::default()
-    }
-}
-
-/// Run `cmd` in the guest; it must exit 0.
-fn guest(vm: &mut Vm, cmd: &str) -> Result<String> {
-    let (out, code) = vm.run(cmd)?;
-    ensure!(code == 0, "guest command {cmd:?} exited {code}: {out}");
-    Ok(out.trim_end().to_owned())
-}
-
-/// `/proc/mounts` lines as (device, mount point, type).
-fn mounts(vm: &mut Vm) -> Result<Vec<(String, String, String)>> {
-    let text = guest(vm, "cat /proc/mounts")?;
-    Ok(text
-        .lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            (f.len() >= 3).then(|| (f[0].to_owned(), f[1].to_owned(), f[2].to_owned()))
-        })
-        .collect())
-}
-
-/// The last mount on `point` (the one that is visible).
-fn mount_at<'a>(
-    mounts: &'a [(String, String, String)],
-    point: &str,
-) -> Option<&'a (String, String, String)> {
-    mounts.iter().rev().find(|m| m.1 == point)
-}
-
-/// The store overlay is there: /nix/store is an overlay, the image under it
-/// a squashfs at /nix/.ro-store.
-fn check_store_overlay(m: &[(String, String, String)]) -> Result<()> {
-    let store = mount_at(m, "/nix/store").context("nothing mounted on /nix/store")?;
-    ensure!(
-        store.2 == "overlay",
-        "/nix/store is {store:?}, not an overlay"
-    );
-    let ro = mount_at(m, "/nix/.ro-store").context("nothing mounted on /nix/.ro-store")?;
-    ensure!(ro.2 == "squashfs", "/nix/.ro-store is {ro:?}, not squashfs");
-    Ok(())
-}
-
-fn no_panic(console: &str) -> Result<()> {
-    ensure!(
-        !console.contains("Kernel panic"),
-        "the kernel panicked:\n{console}"
-    );
-    Ok(())
-}
+mod common;
+use common::stage1::*;
 
 // ---------------------------------------------------------------------------
 // (a) block-device store, boot times
@@ -286,14 +141,24 @@ fn xz_compressed_modules_load() -> Result<()> {
         "variant initrd has {xz} .ko.xz and {plain} .ko files:\n{listing}"
     );
 
-    let mut vm = Vm::boot(&config(test, variant, &[]))?;
+    // Devices bring virtio_pci, virtio_blk and virtio_net (coldplug, then
+    // uevents), the mounts squashfs and overlay; no device needs loop, so
+    // the command line lists it.
+    let mut vm = Vm::boot(&config(test, variant, &["rd.modules_load=loop"]))?;
     vm.wait_for_console(HELLO_LOGGED, BOOT)?;
     let text = guest(&mut vm, "cat /proc/modules")?;
     let loaded: Vec<&str> = text
         .lines()
         .filter_map(|l| l.split_whitespace().next())
         .collect();
-    for m in ["virtio_blk", "squashfs", "overlay", "loop", "virtio_net"] {
+    for m in [
+        "virtio_pci",
+        "virtio_blk",
+        "squashfs",
+        "overlay",
+        "loop",
+        "virtio_net",
+    ] {
         ensure!(
             loaded.contains(&m),
             "{m} is not in /proc/modules: {loaded:?}"

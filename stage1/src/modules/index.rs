@@ -57,18 +57,104 @@ impl SoftDep {
 ///
 /// Built for boot speed: modules.dep is indexed by name with one allocation
 /// per line and each entry is split only when asked for; modules.alias and
-/// the built-in aliases are kept as text and scanned only when a name is not
-/// a module (most requests are plain module names).
+/// the built-in aliases go into an [`AliasTable`] bucketed by bus, because
+/// coldplug looks up every device's modalias.
 #[derive(Debug, Clone, Default)]
 pub struct ModuleIndex {
     dep: String,
     /// Normalized name → byte range of its line in `dep`.
     modules: HashMap<String, (usize, usize)>,
-    alias: String,
+    aliases: AliasTable,
     softdeps: HashMap<String, SoftDep>,
     builtin: HashSet<String>,
-    builtin_modinfo: String,
     warnings: Vec<String>,
+}
+
+/// One alias pattern and the module it names.
+#[derive(Debug, Clone)]
+struct AliasEntry {
+    /// Normalized with `normalize_alias`.
+    pattern: Box<str>,
+    /// Normalized module name.
+    module: Box<str>,
+    /// From `modules.builtin.modinfo`: the module is built into the kernel.
+    builtin: bool,
+}
+
+/// `modules.alias` (and built-in aliases), parsed once.
+///
+/// A modalias is `bus:fields` (`pci:v00001AF4d00001001sv…`); Debian's 6.1
+/// has 26,000 patterns, 97% of which start with a literal `bus:`. Those are
+/// looked up by bus only; patterns without globs by exact text; the few
+/// whose glob comes before any `:` (`acpi*:PNP0A03:*`) are tried whenever
+/// the text starts with their literal prefix.
+#[derive(Debug, Clone, Default)]
+struct AliasTable {
+    entries: Vec<AliasEntry>,
+    /// Glob-free patterns, by their whole text.
+    exact: HashMap<Box<str>, Vec<u32>>,
+    /// Patterns with a literal `bus:` prefix, by bus.
+    by_bus: HashMap<Box<str>, Vec<u32>>,
+    /// Patterns with a glob before any `:`: (literal prefix, entry).
+    prefixed: Vec<(Box<str>, u32)>,
+}
+
+fn is_glob(b: u8) -> bool {
+    matches!(b, b'*' | b'?' | b'[' | b'\\')
+}
+
+impl AliasTable {
+    fn add(&mut self, pattern: &str, module: &str, builtin: bool) {
+        let pattern = normalize_alias(pattern);
+        let idx = self.entries.len() as u32;
+        let glob_at = pattern.bytes().position(is_glob);
+        let colon_at = pattern.find(':');
+        match (glob_at, colon_at) {
+            (None, _) => self
+                .exact
+                .entry(pattern.as_str().into())
+                .or_default()
+                .push(idx),
+            (Some(g), Some(c)) if c < g => {
+                self.by_bus
+                    .entry(pattern[..c].into())
+                    .or_default()
+                    .push(idx);
+            }
+            (Some(g), _) => self.prefixed.push((pattern[..g].into(), idx)),
+        }
+        self.entries.push(AliasEntry {
+            pattern: pattern.into(),
+            module: normalize(module).into(),
+            builtin,
+        });
+    }
+
+    /// Entries matching `text` (normalized), in table order.
+    fn matches<'a>(&'a self, text: &'a str) -> impl Iterator<Item = &'a AliasEntry> + 'a {
+        let mut candidates: Vec<u32> = Vec::new();
+        if let Some(v) = self.exact.get(text) {
+            candidates.extend(v);
+        }
+        if let Some(v) = text
+            .split_once(':')
+            .and_then(|(bus, _)| self.by_bus.get(bus))
+        {
+            candidates.extend(v);
+        }
+        candidates.extend(
+            self.prefixed
+                .iter()
+                .filter(|(prefix, _)| text.starts_with(&**prefix))
+                .map(|&(_, i)| i),
+        );
+        candidates.sort_unstable();
+        candidates.dedup();
+        candidates
+            .into_iter()
+            .map(|i| &self.entries[i as usize])
+            .filter(move |e| glob_match(e.pattern.as_bytes(), text.as_bytes()))
+    }
 }
 
 /// What a name or alias stands for.
@@ -102,23 +188,20 @@ impl ModuleIndex {
         };
         let mut index = Self::default();
         index.parse_dep(dep);
-        index.alias = optional("modules.alias")?;
+        index.parse_alias(&optional("modules.alias")?);
         index.parse_softdep(&optional("modules.softdep")?);
         index.parse_builtin(&optional("modules.builtin")?);
-        index.builtin_modinfo = optional("modules.builtin.modinfo")?;
+        index.set_builtin_modinfo(&optional("modules.builtin.modinfo")?);
         Ok(index)
     }
 
     /// Parses the text of `modules.dep`, `modules.alias`, `modules.softdep`
-    /// and `modules.builtin` (any may be empty). Malformed modules.dep and
-    /// modules.softdep lines are listed in [`Self::warnings`]; malformed
-    /// modules.alias lines never match.
+    /// and `modules.builtin` (any may be empty). Malformed lines are skipped
+    /// and listed in [`Self::warnings`].
     pub fn parse(dep: &str, alias: &str, softdep: &str, builtin: &str) -> Self {
-        let mut index = Self {
-            alias: alias.to_owned(),
-            ..Self::default()
-        };
+        let mut index = Self::default();
         index.parse_dep(dep.to_owned());
+        index.parse_alias(alias);
         index.parse_softdep(softdep);
         index.parse_builtin(builtin);
         index
@@ -156,6 +239,25 @@ impl ModuleIndex {
         self.dep = dep;
     }
 
+    fn parse_alias(&mut self, alias: &str) {
+        for (n, line) in alias.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let mut words = line.split_whitespace();
+            match (words.next(), words.next(), words.next(), words.next()) {
+                (Some("alias"), Some(pattern), Some(module), None) => {
+                    self.aliases.add(pattern, module, false);
+                }
+                _ => self.warnings.push(format!(
+                    "modules.alias line {}: not 'alias PATTERN MODULE', skipped: {line:?}",
+                    n + 1
+                )),
+            }
+        }
+    }
+
     fn parse_softdep(&mut self, softdep: &str) {
         for (n, line) in softdep.lines().enumerate() {
             let line = line.trim();
@@ -189,10 +291,16 @@ impl ModuleIndex {
         }
     }
 
-    /// Sets the text of `modules.builtin.modinfo` (NUL-separated
-    /// `module.key=value` records), where the aliases of built-in modules are.
+    /// Adds the aliases of built-in modules from the text of
+    /// `modules.builtin.modinfo` (NUL-separated `module.key=value` records).
     pub fn set_builtin_modinfo(&mut self, modinfo: &str) {
-        modinfo.clone_into(&mut self.builtin_modinfo);
+        for record in modinfo.split('\0') {
+            if let Some((module, rest)) = record.split_once('.') {
+                if let Some(pattern) = rest.strip_prefix("alias=") {
+                    self.aliases.add(pattern, module, true);
+                }
+            }
+        }
     }
 
     /// The modules.dep entry for a (normalized) module name.
@@ -220,53 +328,19 @@ impl ModuleIndex {
     }
 
     /// Modules matching an alias (modules.alias, then built-in aliases), in
-    /// file order, each once.
+    /// file order, each once. `alias` may be a device's modalias.
     pub fn aliases(&self, alias: &str) -> Vec<Resolved> {
         let alias = normalize_alias(alias);
         let mut out: Vec<Resolved> = Vec::new();
-        let mut push = |r: Resolved| {
+        for e in self.aliases.matches(&alias) {
+            let module = e.module.to_string();
+            let r = if e.builtin {
+                Resolved::Builtin(module)
+            } else {
+                Resolved::Module(module)
+            };
             if !out.contains(&r) {
                 out.push(r);
-            }
-        };
-        let first = alias.as_bytes().first().copied();
-        for line in self.alias.split('\n') {
-            // Cheap rejections first: this runs over ~25k lines per lookup.
-            let Some(rest) = line.strip_prefix("alias ") else {
-                continue;
-            };
-            let Some(&p0) = rest.as_bytes().first() else {
-                continue;
-            };
-            let can_match = match first {
-                Some(c) => {
-                    p0 == c || matches!(p0, b'*' | b'?' | b'[' | b'\\') || (p0 == b'-' && c == b'_')
-                }
-                None => p0 == b'*',
-            };
-            if !can_match {
-                continue;
-            }
-            let Some(sep) = rest.bytes().position(|b| b == b' ' || b == b'\t') else {
-                continue;
-            };
-            let (pattern, module) = rest.split_at(sep);
-            let module = module.trim();
-            if !module.is_empty()
-                && !module.contains(char::is_whitespace)
-                && glob_match(pattern.as_bytes(), alias.as_bytes())
-            {
-                push(Resolved::Module(normalize(module)));
-            }
-        }
-        for record in self.builtin_modinfo.split('\0') {
-            if let Some((module, rest)) = record.split_once('.') {
-                if rest
-                    .strip_prefix("alias=")
-                    .is_some_and(|a| glob_match(a.as_bytes(), alias.as_bytes()))
-                {
-                    push(Resolved::Builtin(normalize(module)));
-                }
             }
         }
         out
@@ -505,7 +579,8 @@ kernel/fs/ext4/ext4.ko
     #[test]
     fn malformed_lines_warn() {
         let i = ModuleIndex::parse("no colon here\n", "alias only\n", "softdep\n", "");
-        assert_eq!(i.warnings().len(), 2, "{:?}", i.warnings());
+        assert_eq!(i.warnings().len(), 3, "{:?}", i.warnings());
+        assert!(i.warnings()[1].starts_with("modules.alias line 1: not 'alias PATTERN MODULE'"));
         assert!(i.aliases("only").is_empty());
         assert!(i.is_empty());
     }

@@ -202,9 +202,17 @@ pub fn load_with(
 
 pub(super) fn report_failure(step: &ModuleStep, err: &str) {
     if step.required {
-        log::error!("Loading kernel module {} failed: {err}", step.name);
+        log::error!(
+            "Loading kernel module {} ({}) failed: {err}",
+            step.name,
+            step.reason
+        );
     } else {
-        log::warn!("Loading kernel module {} failed: {err}", step.name);
+        log::warn!(
+            "Loading kernel module {} ({}) failed: {err}; continuing without it",
+            step.name,
+            step.reason
+        );
     }
 }
 

@@ -95,6 +95,36 @@ impl ModulePlan {
         let name = normalize(name);
         self.steps.iter().find(|s| s.name == name)
     }
+
+    /// The plan without the modules in `done` (loaded, or tried, in an
+    /// earlier round): their edges are dropped, since what they ordered has
+    /// happened.
+    #[must_use]
+    pub fn without<S: std::hash::BuildHasher>(
+        &self,
+        done: &std::collections::HashSet<String, S>,
+    ) -> ModulePlan {
+        let mut new_index = vec![None; self.steps.len()];
+        let mut steps = Vec::new();
+        for (i, step) in self.steps.iter().enumerate() {
+            if done.contains(&step.name) {
+                continue;
+            }
+            let remap = |edges: &[usize]| -> Vec<usize> {
+                edges.iter().filter_map(|&e| new_index[e]).collect()
+            };
+            let mut kept = step.clone();
+            kept.deps = remap(&step.deps);
+            kept.after = remap(&step.after);
+            new_index[i] = Some(steps.len());
+            steps.push(kept);
+        }
+        ModulePlan {
+            steps,
+            warnings: self.warnings.clone(),
+            missing_required: self.missing_required.clone(),
+        }
+    }
 }
 
 impl fmt::Display for ModulePlan {
@@ -235,5 +265,16 @@ mod tests {
         );
         assert_eq!(plan.loadable().count(), 2);
         assert!(plan.step("virtio-net").is_some());
+        let done: std::collections::HashSet<String> = ["failover".to_owned()].into_iter().collect();
+        let rest = plan.without(&done);
+        assert_eq!(rest.steps.len(), 2);
+        assert_eq!(rest.steps[0].name, "virtio_pci");
+        assert!(
+            rest.steps[1].deps.is_empty(),
+            "the edge to failover is gone"
+        );
+        let done: std::collections::HashSet<String> =
+            ["virtio_pci".to_owned()].into_iter().collect();
+        assert_eq!(plan.without(&done).steps[1].deps, [0]);
     }
 }

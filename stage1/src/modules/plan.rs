@@ -10,8 +10,8 @@
 //!   missing or failing softdep does not stop the module.
 //! * Built-in modules get a step with no file (shown in the plan, nothing to
 //!   load).
-//! * Blacklisted modules (modprobe.d `blacklist`, `modprobe.blacklist=` and
-//!   `module_blacklist=` on the command line) are skipped with a warning,
+//! * Blacklisted modules (modprobe.d `blacklist`, `rd.driver.blacklist=`,
+//!   `modprobe.blacklist=` and `module_blacklist=` on the command line) are skipped with a warning,
 //!   unless required; dependencies of a module are never blacklisted (as with
 //!   modprobe).
 //! * Parameters: modprobe.d `options`, then the command line's
@@ -40,7 +40,7 @@ pub fn plan(
         plan: ModulePlan::default(),
         by_name: HashMap::new(),
         in_progress: HashSet::new(),
-        blacklist: cmdline_blacklist(params),
+        blacklist: params.module_blacklist.iter().cloned().collect(),
         dep_paths: HashMap::new(),
         resolved: HashMap::new(),
     };
@@ -48,33 +48,6 @@ pub fn plan(
         planner.request(req);
     }
     planner.plan
-}
-
-/// `modprobe.blacklist=a,b` and `module_blacklist=a,b`.
-fn cmdline_blacklist(params: &BootParams) -> HashSet<String> {
-    let mut out = HashSet::new();
-    let lists = params
-        .module_params
-        .get("modprobe")
-        .into_iter()
-        .flatten()
-        .filter_map(|p| p.strip_prefix("blacklist="))
-        .chain(
-            params
-                .unknown
-                .iter()
-                .filter(|(k, _)| normalize(k) == "module_blacklist")
-                .filter_map(|(_, v)| v.as_deref()),
-        );
-    for list in lists {
-        out.extend(
-            list.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(normalize),
-        );
-    }
-    out
 }
 
 /// How a step joins the plan.

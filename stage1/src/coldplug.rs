@@ -1,0 +1,302 @@
+//! Coldplug: the drivers for the devices the kernel found before `/init`
+//! ran, as udev's `udevadm trigger` would load them.
+//!
+//! Every device with a driver to find has a `modalias` file in sysfs
+//! (`pci:v00001AF4d00001001sv…`, `virtio:d00000002v…`, `acpi:PNP0A03:`,
+//! `dmi:bvn…`). Matching it against `modules.alias` (globs, as modprobe
+//! matches them) names the modules; those in `modules.builtin` need nothing,
+//! blacklisted ones are skipped, and a modalias that matches nothing is
+//! normal (most devices need no module, or theirs is not in the initrd).
+//!
+//! [`scan`] reads a sysfs tree, [`decide`] is pure: `init plan --sys DIR`
+//! and the tests run both on a snapshot.
+use std::collections::HashSet;
+use std::fmt;
+use std::hash::BuildHasher;
+use std::path::Path;
+
+use crate::cmdline::BootParams;
+use crate::modules::{normalize, ModuleConfig, ModuleIndex, ModuleRequest, Resolved};
+
+/// A device and its modalias.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceAlias {
+    /// Under `/sys`: `/devices/pci0000:00/0000:00:04.0`.
+    pub devpath: String,
+    pub modalias: String,
+}
+
+/// What one modalias resolves to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Driver {
+    /// A module file to load.
+    Module(String),
+    /// Built into the kernel: nothing to load.
+    Builtin(String),
+    /// `rd.driver.blacklist=`, `module_blacklist=` or a modprobe.d
+    /// `blacklist` line: not loaded.
+    Blacklisted(String),
+}
+
+/// One device → module decision (what `boot.trace` logs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub device: DeviceAlias,
+    /// Empty: no module in the initrd claims this device.
+    pub drivers: Vec<Driver>,
+}
+
+impl fmt::Display for Decision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}): ", self.device.devpath, self.device.modalias)?;
+        if self.drivers.is_empty() {
+            return f.write_str("no module");
+        }
+        for (i, d) in self.drivers.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            match d {
+                Driver::Module(m) => write!(f, "{m}")?,
+                Driver::Builtin(m) => write!(f, "{m} (built in)")?,
+                Driver::Blacklisted(m) => write!(f, "{m} (blacklisted, skipped)")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Every `modalias` under `<sys>/devices`, in path order. Symlinks are not
+/// followed (sysfs links every device from several places); unreadable
+/// directories are skipped.
+pub fn scan(sys: &Path) -> Vec<DeviceAlias> {
+    let mut out = Vec::new();
+    let mut stack = vec![sys.join("devices")];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                stack.push(entry.path());
+            } else if kind.is_file() && entry.file_name() == "modalias" {
+                let Ok(text) = std::fs::read_to_string(entry.path()) else {
+                    continue;
+                };
+                let modalias = text.trim();
+                let devpath = dir.strip_prefix(sys).map_or_else(
+                    |_| dir.display().to_string(),
+                    |p| format!("/{}", p.display()),
+                );
+                if !modalias.is_empty() {
+                    out.push(DeviceAlias {
+                        devpath,
+                        modalias: modalias.to_owned(),
+                    });
+                }
+            }
+        }
+    }
+    out.sort_by(|a, b| a.devpath.cmp(&b.devpath));
+    out
+}
+
+/// Resolves each device's modalias: modprobe.d `alias` lines first, then
+/// modules.alias and the built-in aliases.
+pub fn decide(
+    index: &ModuleIndex,
+    config: &ModuleConfig,
+    params: &BootParams,
+    devices: Vec<DeviceAlias>,
+) -> Vec<Decision> {
+    let blacklisted =
+        |m: &str| config.is_blacklisted(m) || params.module_blacklist.iter().any(|b| b == m);
+    devices
+        .into_iter()
+        .map(|device| {
+            let mut resolved = Vec::new();
+            for m in config.aliases(&device.modalias) {
+                resolved.extend(index.resolve(&m));
+            }
+            if resolved.is_empty() {
+                resolved = index.aliases(&device.modalias);
+            }
+            let mut drivers: Vec<Driver> = Vec::new();
+            for r in resolved {
+                let d = match r {
+                    Resolved::Builtin(m) => Driver::Builtin(m),
+                    Resolved::Module(m) if blacklisted(&m) => Driver::Blacklisted(m),
+                    Resolved::Module(m) if index.module(&m).is_none() && index.is_builtin(&m) => {
+                        Driver::Builtin(m)
+                    }
+                    Resolved::Module(m) => Driver::Module(m),
+                };
+                if !drivers.contains(&d) {
+                    drivers.push(d);
+                }
+            }
+            Decision { device, drivers }
+        })
+        .collect()
+}
+
+/// One request per module the decisions want, naming the first device that
+/// wants it, skipping the modules in `already` (and adding them there).
+pub fn requests<S: BuildHasher>(
+    decisions: &[Decision],
+    already: &mut HashSet<String, S>,
+) -> Vec<ModuleRequest> {
+    let mut out = Vec::new();
+    for d in decisions {
+        for driver in &d.drivers {
+            if let Driver::Module(m) = driver {
+                if already.insert(normalize(m)) {
+                    out.push(ModuleRequest {
+                        name: m.clone(),
+                        required: false,
+                        reason: format!("for device {} ({})", d.device.devpath, d.device.modalias),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Logs every decision at debug level (shown with `boot.trace`).
+pub fn log_decisions(decisions: &[Decision]) {
+    for d in decisions {
+        log::debug!("coldplug: {d}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEP: &str = "\
+kernel/drivers/virtio/virtio_ring.ko:
+kernel/drivers/virtio/virtio.ko: kernel/drivers/virtio/virtio_ring.ko
+kernel/drivers/virtio/virtio_pci.ko: kernel/drivers/virtio/virtio_pci_legacy_dev.ko kernel/drivers/virtio/virtio_pci_modern_dev.ko kernel/drivers/virtio/virtio.ko kernel/drivers/virtio/virtio_ring.ko
+kernel/drivers/block/virtio_blk.ko: kernel/drivers/virtio/virtio.ko kernel/drivers/virtio/virtio_ring.ko
+kernel/drivers/net/virtio_net.ko: kernel/drivers/virtio/virtio.ko kernel/drivers/virtio/virtio_ring.ko
+kernel/drivers/char/hw_random/virtio-rng.ko: kernel/drivers/virtio/virtio.ko kernel/drivers/virtio/virtio_ring.ko
+";
+    const ALIAS: &str = "\
+alias pci:v00001AF4d*sv*sd*bc*sc*i* virtio_pci
+alias virtio:d00000002v* virtio_blk
+alias virtio:d00000001v* virtio_net
+alias virtio:d00000004v* virtio_rng
+alias acpi*:PNP0C0C:* button
+";
+
+    fn dev(path: &str, alias: &str) -> DeviceAlias {
+        DeviceAlias {
+            devpath: path.into(),
+            modalias: alias.into(),
+        }
+    }
+
+    fn index() -> ModuleIndex {
+        ModuleIndex::parse(DEP, ALIAS, "", "kernel/drivers/acpi/button.ko\n")
+    }
+
+    #[test]
+    fn devices_resolve_to_modules_builtins_or_nothing() {
+        let devices = vec![
+            dev(
+                "/devices/pci0000:00/0000:00:04.0",
+                "pci:v00001AF4d00001001sv00001AF4sd00000002bc01sc00i00",
+            ),
+            dev(
+                "/devices/pci0000:00/0000:00:04.0/virtio1",
+                "virtio:d00000002v00001AF4",
+            ),
+            dev("/devices/LNXSYSTM:00/LNXPWRBN:00", "acpi:PNP0C0C:"),
+            dev(
+                "/devices/pci0000:00/0000:00:01.0",
+                "pci:v00008086d00007000sv00001AF4sd00001100bc06sc01i00",
+            ),
+        ];
+        let params = BootParams::parse("");
+        let d = decide(&index(), &ModuleConfig::default(), &params, devices);
+        assert_eq!(d[0].drivers, [Driver::Module("virtio_pci".into())]);
+        assert_eq!(d[1].drivers, [Driver::Module("virtio_blk".into())]);
+        assert_eq!(d[2].drivers, [Driver::Builtin("button".into())]);
+        assert!(d[3].drivers.is_empty());
+        assert_eq!(
+            d[3].to_string(),
+            "/devices/pci0000:00/0000:00:01.0 (pci:v00008086d00007000sv00001AF4sd00001100bc06sc01i00): no module"
+        );
+        let mut already = HashSet::new();
+        let reqs = requests(&d, &mut already);
+        let names: Vec<_> = reqs.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["virtio_pci", "virtio_blk"]);
+        assert_eq!(
+            reqs[1].reason,
+            "for device /devices/pci0000:00/0000:00:04.0/virtio1 (virtio:d00000002v00001AF4)"
+        );
+        assert!(requests(&d, &mut already).is_empty(), "each module once");
+    }
+
+    #[test]
+    fn blacklists_from_cmdline_and_modprobe_d() {
+        let devices = vec![
+            dev("/devices/a/virtio0", "virtio:d00000001v00001AF4"),
+            dev("/devices/a/virtio1", "virtio:d00000004v00001AF4"),
+        ];
+        let mut config = ModuleConfig::default();
+        config.parse_modprobe_conf("blacklist virtio-rng\n", Path::new("x.conf"));
+        let params = BootParams::parse("rd.driver.blacklist=virtio-net");
+        let d = decide(&index(), &config, &params, devices);
+        assert_eq!(d[0].drivers, [Driver::Blacklisted("virtio_net".into())]);
+        assert_eq!(d[1].drivers, [Driver::Blacklisted("virtio_rng".into())]);
+        assert!(d[0]
+            .to_string()
+            .ends_with("virtio_net (blacklisted, skipped)"));
+        assert!(requests(&d, &mut HashSet::new()).is_empty());
+    }
+
+    #[test]
+    fn modprobe_d_alias_wins() {
+        let mut config = ModuleConfig::default();
+        config.parse_modprobe_conf("alias virtio:d00000001v* virtio_rng\n", Path::new("x.conf"));
+        let d = decide(
+            &index(),
+            &config,
+            &BootParams::parse(""),
+            vec![dev("/devices/a/virtio0", "virtio:d00000001v00001AF4")],
+        );
+        assert_eq!(d[0].drivers, [Driver::Module("virtio_rng".into())]);
+    }
+
+    #[test]
+    fn scan_reads_modalias_files_without_following_links() {
+        let sys = std::env::temp_dir().join(format!("coldplug-scan-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&sys);
+        let pci = sys.join("devices/pci0000:00/0000:00:04.0");
+        std::fs::create_dir_all(pci.join("virtio1")).unwrap();
+        std::fs::write(pci.join("modalias"), "pci:v00001AF4d00001001\n").unwrap();
+        std::fs::write(pci.join("virtio1/modalias"), "virtio:d00000002v00001AF4\n").unwrap();
+        std::fs::write(pci.join("vendor"), "0x1af4\n").unwrap();
+        // A loop through a symlink must not be followed.
+        std::os::unix::fs::symlink("../..", pci.join("virtio1/subsystem")).unwrap();
+        std::fs::create_dir_all(sys.join("devices/virtual/empty")).unwrap();
+        std::fs::write(sys.join("devices/virtual/empty/modalias"), "\n").unwrap();
+        let found = scan(&sys);
+        std::fs::remove_dir_all(&sys).unwrap();
+        assert_eq!(
+            found,
+            [
+                dev("/devices/pci0000:00/0000:00:04.0", "pci:v00001AF4d00001001"),
+                dev(
+                    "/devices/pci0000:00/0000:00:04.0/virtio1",
+                    "virtio:d00000002v00001AF4"
+                ),
+            ]
+        );
+    }
+}

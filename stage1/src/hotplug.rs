@@ -1,0 +1,168 @@
+//! Drivers for devices that appear while stage-1 runs.
+//!
+//! Loading a driver creates devices that need drivers of their own:
+//! virtio_pci finds the virtio bus's devices (virtio_blk, virtio_net,
+//! virtio_rng), an AHCI controller its SCSI disks (sd_mod), a USB host
+//! controller its hubs and disks. The kernel announces each with a uevent
+//! carrying its modalias. [`Hotplug`] reads them from the socket opened
+//! before sysfs was scanned (so nothing falls between the scan and the
+//! socket), loads what they call for through the same planner and parallel
+//! loader as the first batch, and is what the wait for `root=` blocks on:
+//! the wait wakes on events, never on a timer.
+//!
+//! A module that fails is one warning naming it and the device (the
+//! devices' drivers are optional: the wait for the root device decides
+//! whether the boot can go on).
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use crate::cmdline::BootParams;
+use crate::coldplug::{self, DeviceAlias};
+use crate::device::{DeviceEvents, Rescan};
+use crate::modules::{self, LoadOptions, SysKernel};
+use crate::plan::Plan;
+use crate::uevent::UeventSocket;
+
+/// Loads drivers for new devices; see the module docs.
+pub struct Hotplug<'a> {
+    plan: &'a Plan,
+    params: &'a BootParams,
+    socket: Option<UeventSocket>,
+    sys: PathBuf,
+    /// Modaliases already decided on.
+    seen: HashSet<String>,
+    /// Modules already asked for by a device.
+    requested: HashSet<String>,
+    /// Modules already in a load round (loaded, present or failed).
+    loaded: HashSet<String>,
+    load: LoadOptions,
+}
+
+impl<'a> Hotplug<'a> {
+    /// Takes over after the plan's first load: its devices and modules
+    /// count as handled. `socket` is `None` when it could not be opened;
+    /// then waits rescan `sys` every 50 ms.
+    pub fn new(
+        plan: &'a Plan,
+        params: &'a BootParams,
+        socket: Option<UeventSocket>,
+        sys: PathBuf,
+        load: LoadOptions,
+    ) -> Self {
+        let mut requested = HashSet::new();
+        let _ = coldplug::requests(&plan.coldplug, &mut requested);
+        Hotplug {
+            plan,
+            params,
+            socket,
+            sys,
+            seen: plan
+                .coldplug
+                .iter()
+                .map(|d| d.device.modalias.clone())
+                .collect(),
+            requested,
+            loaded: plan.modules.steps.iter().map(|s| s.name.clone()).collect(),
+            load,
+        }
+    }
+
+    /// Loads the drivers of every device announced so far, round after
+    /// round, until a round brings no new module. Never blocks on the socket.
+    /// With `boot.coldplug=0` the events are read and dropped (they still
+    /// wake the wait for the root device).
+    pub fn settle(&mut self) {
+        loop {
+            let devices = self.new_devices();
+            if devices.is_empty() || self.params.coldplug_off {
+                return;
+            }
+            self.load_for(devices);
+        }
+    }
+
+    /// Devices with a modalias not seen before: from queued uevents, or
+    /// from a rescan of sysfs when events were lost or there is no socket.
+    fn new_devices(&mut self) -> Vec<DeviceAlias> {
+        let mut out = Vec::new();
+        let seen = &mut self.seen;
+        let mut rescan = self.socket.is_none();
+        if let Some(socket) = self.socket.as_mut() {
+            let drained = socket.drain(|ev| {
+                if let (true, Some(modalias)) = (ev.is_add(), ev.modalias) {
+                    if seen.insert(modalias.clone()) {
+                        out.push(DeviceAlias {
+                            devpath: ev.devpath,
+                            modalias,
+                        });
+                    }
+                }
+            });
+            match drained {
+                Ok(false) => {}
+                Ok(true) => {
+                    log::warn!("uevents were lost (too many at once): rescanning /sys");
+                    rescan = true;
+                }
+                Err(e) => {
+                    log::warn!("reading uevents: {e}; rescanning /sys from now on");
+                    self.socket = None;
+                    rescan = true;
+                }
+            }
+        }
+        if rescan {
+            for d in coldplug::scan(&self.sys) {
+                if self.seen.insert(d.modalias.clone()) {
+                    out.push(d);
+                }
+            }
+        }
+        out
+    }
+
+    fn load_for(&mut self, devices: Vec<DeviceAlias>) {
+        let plan = self.plan;
+        let count = devices.len();
+        let decisions = coldplug::decide(&plan.index, &plan.config, self.params, devices);
+        coldplug::log_decisions(&decisions);
+        let requests = coldplug::requests(&decisions, &mut self.requested);
+        if requests.is_empty() {
+            return;
+        }
+        let round =
+            modules::plan(&plan.index, &plan.config, self.params, &requests).without(&self.loaded);
+        for w in &round.warnings {
+            log::debug!("{w}");
+        }
+        self.loaded
+            .extend(round.steps.iter().map(|s| s.name.clone()));
+        if round.loadable().next().is_none() {
+            return;
+        }
+        let report = modules::load_with(&plan.module_dir, &round, &self.load, &SysKernel);
+        log::info!(
+            "new devices: {count}; kernel modules: {} loaded, {} failed",
+            report.loaded.len(),
+            report.failed.len()
+        );
+    }
+}
+
+impl DeviceEvents for Hotplug<'_> {
+    /// Blocks until a uevent comes (or `deadline`), then loads what the new
+    /// devices need.
+    fn wait(&mut self, deadline: Instant) {
+        match &self.socket {
+            Some(socket) => {
+                if let Err(e) = socket.wait(deadline) {
+                    log::warn!("waiting for uevents: {e}; rescanning /sys from now on");
+                    self.socket = None;
+                }
+            }
+            None => Rescan.wait(deadline),
+        }
+        self.settle();
+    }
+}
