@@ -11,8 +11,11 @@
 #
 # Configurations, interleaved round by round (only ratios measured in one run
 # mean anything on these machines):
-#   ours-serial    boot.module_threads=1 (the default)
-#   ours-parallel  boot.module_threads=0 (one thread per CPU)
+#   ours-coldplug  dist's initrd (no module list): drivers from the devices'
+#                  modaliases, then uevents (the default, module_threads=0)
+#   ours-list      an initrd whose modules-load.d lists not-os's set, booted
+#                  with boot.coldplug=0 (load what the list says, nothing else)
+#   ours-serial    dist's initrd with boot.module_threads=1
 #   ash-ref        bench/ref-stage1 (busybox ash stage-1, ash stage-2, runit)
 #   floor          bench/ref-stage1/floor.c: a static C /init that only makes
 #                  stage-1's syscalls and execs the bench service at once (no
@@ -58,8 +61,9 @@ round=1
 [ -z "${REPORT_ONLY:-}" ] || round=$((N + 1))
 while [ "$round" -le "$N" ]; do
     echo "round $round/$N" >&2
+    boot ours-coldplug ours "no_timer_check"
+    boot ours-list ours-list "no_timer_check boot.coldplug=0"
     boot ours-serial ours "no_timer_check boot.module_threads=1"
-    boot ours-parallel ours "no_timer_check boot.module_threads=0"
     boot ash-ref ref "no_timer_check"
     [ ! -d "$work/floor" ] || boot floor floor "no_timer_check"
     round=$((round + 1))
@@ -95,7 +99,7 @@ ratio() {
     echo
     echo "| stage-1 | boots | kernel → /init | /init → modules loaded | /init → switch_root | /init → first service |"
     echo "|---|---|---|---|---|---|"
-    for c in ours-serial ours-parallel ash-ref floor; do
+    for c in ours-coldplug ours-list ours-serial ash-ref floor; do
         [ "$(count $c)" -gt 0 ] || continue
         printf '| %s | %s | %.3f | %.3f | %.3f | %.3f |\n' "$c" "$(count $c)" \
             "$(col $c 3)" "$(col $c 4)" "$(col $c 5)" "$(col $c 6)"
@@ -103,11 +107,20 @@ ratio() {
     echo
     echo "| ratio (ash-ref ÷ ours, median of per-round ratios) | /init → modules loaded | /init → switch_root | /init → first service | target ≥ 2.5× to first service |"
     echo "|---|---|---|---|---|"
-    for c in ours-serial ours-parallel; do
+    for c in ours-coldplug ours-list ours-serial; do
         r4=$(ratio $c 4) r5=$(ratio $c 5) r6=$(ratio $c 6)
         ok=$(awk -v r="$r6" 'BEGIN { print (r != "nan" && r + 0 >= 2.5) ? "✓" : "✗" }')
         printf '| %s | %.2f× | %.2f× | %.2f× | %s |\n' "$c" "$r4" "$r5" "$r6" "$ok"
     done
+    echo
+    # Coldplug's cost over the explicit list: median of per-round ratios.
+    cost=$(awk '
+        $1 == "ours-coldplug" { c[$2] = $6 } $1 == "ours-list" { l[$2] = $6 }
+        END { for (i in c) if ((i in l) && l[i] > 0) print c[i] / l[i] }' "$work/per-boot" | median)
+    ok=$(awk -v r="$cost" 'BEGIN { print (r != "nan" && r + 0 <= 1.05) ? "✓" : "✗" }')
+    echo "| coldplug ÷ explicit list (median of per-round ratios) | /init → first service | target ≤ 1.05 |"
+    echo "|---|---|---|"
+    printf '| ours-coldplug ÷ ours-list | %.3f | %s |\n' "$cost" "$ok"
     echo
     if [ "$(count floor)" -gt 0 ]; then
         echo "floor: a static C /init making only stage-1's syscalls (no parsing, logging, error"

@@ -22,7 +22,7 @@ use crate::coldplug::{self, DeviceAlias};
 use crate::device::{DeviceEvents, Rescan};
 use crate::modules::{self, LoadOptions, SysKernel};
 use crate::plan::Plan;
-use crate::uevent::UeventSocket;
+use crate::uevent::{Uevent, UeventSocket};
 
 /// Loads drivers for new devices; see the module docs.
 pub struct Hotplug<'a> {
@@ -89,16 +89,7 @@ impl<'a> Hotplug<'a> {
         let seen = &mut self.seen;
         let mut rescan = self.socket.is_none();
         if let Some(socket) = self.socket.as_mut() {
-            let drained = socket.drain(|ev| {
-                if let (true, Some(modalias)) = (ev.is_add(), ev.modalias) {
-                    if seen.insert(modalias.clone()) {
-                        out.push(DeviceAlias {
-                            devpath: ev.devpath,
-                            modalias,
-                        });
-                    }
-                }
-            });
+            let drained = socket.drain(|ev| out.extend(admit(seen, ev)));
             match drained {
                 Ok(false) => {}
                 Ok(true) => {
@@ -150,6 +141,23 @@ impl<'a> Hotplug<'a> {
     }
 }
 
+/// The device of an event, if it is new: an add with a modalias not seen
+/// before. What is kept is one string per distinct modalias, so a storm of
+/// events (re-adds, removes, children without drivers) costs no memory.
+fn admit(seen: &mut HashSet<String>, ev: Uevent) -> Option<DeviceAlias> {
+    if !ev.is_add() {
+        return None;
+    }
+    let modalias = ev.modalias?;
+    if !seen.insert(modalias.clone()) {
+        return None;
+    }
+    Some(DeviceAlias {
+        devpath: ev.devpath,
+        modalias,
+    })
+}
+
 impl DeviceEvents for Hotplug<'_> {
     /// Blocks until a uevent comes (or `deadline`), then loads what the new
     /// devices need.
@@ -164,5 +172,42 @@ impl DeviceEvents for Hotplug<'_> {
             None => Rescan.wait(deadline),
         }
         self.settle();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(action: &str, n: usize, modalias: Option<String>) -> Uevent {
+        Uevent {
+            action: action.into(),
+            devpath: format!("/devices/virtual/storm/dev{n}"),
+            subsystem: Some("storm".into()),
+            modalias,
+            devname: None,
+        }
+    }
+
+    #[test]
+    fn a_storm_of_events_keeps_one_entry_per_modalias() {
+        let mut seen = HashSet::new();
+        let mut admitted = Vec::new();
+        // 100,000 events over 1,001 distinct modaliases (odd, so each
+        // comes as an add, a remove and without modalias), with removes
+        // and events that carry none.
+        for n in 0..100_000 {
+            let alias = Some(format!("storm:d{:04}", n % 1001));
+            let ev = match n % 4 {
+                0 | 1 => event("add", n, alias),
+                2 => event("remove", n, alias),
+                _ => event("add", n, None),
+            };
+            admitted.extend(admit(&mut seen, ev));
+        }
+        assert_eq!(admitted.len(), 1001);
+        assert_eq!(seen.len(), 1001);
+        assert_eq!(admitted[0].devpath, "/devices/virtual/storm/dev0");
+        assert_eq!(admitted[1].modalias, "storm:d0001");
     }
 }

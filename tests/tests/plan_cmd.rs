@@ -94,6 +94,84 @@ fn plan_for_a_squashfs_file_needs_loop_and_warns_about_missing_modules() {
     let _ = std::fs::remove_dir_all(&root);
 }
 
+/// A sysfs snapshot of the demo VM's disk: `init plan --sys` shows the
+/// device -> module decisions (virtio_pci for the PCI function, virtio_blk
+/// for the virtio device, nothing for the host bridge, a blacklisted
+/// driver skipped) and plans the modules ahead of the mounts' own.
+#[test]
+fn plan_shows_coldplug_modules_for_a_sys_snapshot() {
+    let root = fixture("sys");
+    let moddir = root.join("lib/modules/6.1.0-test");
+    let mut dep = std::fs::read_to_string(moddir.join("modules.dep")).unwrap();
+    dep.push_str(
+        "kernel/drivers/virtio/virtio_pci.ko: kernel/drivers/virtio/virtio.ko kernel/drivers/virtio/virtio_ring.ko\n\
+         kernel/drivers/char/hw_random/virtio-rng.ko: kernel/drivers/virtio/virtio.ko kernel/drivers/virtio/virtio_ring.ko\n",
+    );
+    std::fs::write(moddir.join("modules.dep"), dep).unwrap();
+    std::fs::write(
+        moddir.join("modules.alias"),
+        "# Aliases extracted from modules themselves.\n\
+         alias pci:v00001AF4d*sv*sd*bc*sc*i* virtio_pci\n\
+         alias virtio:d00000002v* virtio_blk\n\
+         alias virtio:d00000004v* virtio_rng\n",
+    )
+    .unwrap();
+    std::fs::remove_dir_all(root.join("etc")).unwrap();
+    let sys = root.join("snapshot");
+    let dev = |path: &str, alias: &str| {
+        let dir = sys.join("devices").join(path);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("modalias"), format!("{alias}\n")).unwrap();
+    };
+    dev(
+        "pci0000:00/0000:00:00.0",
+        "pci:v00008086d00001237sv00001AF4sd00001100bc06sc00i00",
+    );
+    dev(
+        "pci0000:00/0000:00:05.0",
+        "pci:v00001AF4d00001001sv00001AF4sd00000002bc01sc00i00",
+    );
+    dev(
+        "pci0000:00/0000:00:05.0/virtio2",
+        "virtio:d00000002v00001AF4",
+    );
+    dev(
+        "pci0000:00/0000:00:06.0/virtio3",
+        "virtio:d00000004v00001AF4",
+    );
+    let out = Command::new(init_bin())
+        .args(["plan", "--kernel", "6.1.0-test", "--root"])
+        .arg(&root)
+        .arg("--sys")
+        .arg(&sys)
+        .args(["--cmdline", "root=/dev/vda rd.driver.blacklist=virtio_rng"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    for line in [
+        "  /devices/pci0000:00/0000:00:00.0 (pci:v00008086d00001237sv00001AF4sd00001100bc06sc00i00): no module",
+        "  /devices/pci0000:00/0000:00:05.0 (pci:v00001AF4d00001001sv00001AF4sd00000002bc01sc00i00): virtio_pci",
+        "  /devices/pci0000:00/0000:00:05.0/virtio2 (virtio:d00000002v00001AF4): virtio_blk",
+        "  /devices/pci0000:00/0000:00:06.0/virtio3 (virtio:d00000004v00001AF4): virtio_rng (blacklisted, skipped)",
+        "virtio_pci: kernel/drivers/virtio/virtio_pci.ko (for device /devices/pci0000:00/0000:00:05.0 (pci:v00001AF4d00001001sv00001AF4sd00000002bc01sc00i00))",
+    ] {
+        assert!(text.lines().any(|l| l == line), "no line {line:?} in:\n{text}");
+    }
+    assert!(
+        !text.contains("virtio_rng:"),
+        "blacklisted module planned:\n{text}"
+    );
+    // Without a snapshot (the fixture has no sys/) nothing is coldplugged.
+    let (text, code) = plan(&root, "root=/dev/vda");
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        !text.contains("devices:") && !text.contains("virtio_pci"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}
+
 #[test]
 fn plan_rejects_bad_usage_with_100() {
     let out = Command::new(init_bin())
