@@ -18,7 +18,7 @@ pub enum Compression {
 
 /// Refuse to inflate a module past this size (the largest in-tree modules
 /// are a few tens of MiB).
-#[cfg(any(feature = "gzip", feature = "zstd"))]
+#[cfg(any(feature = "gzip", feature = "xz", feature = "zstd"))]
 const MAX_MODULE_SIZE: usize = 512 << 20;
 
 impl Compression {
@@ -139,25 +139,60 @@ fn gunzip(data: &[u8]) -> Result<Vec<u8>, String> {
 
 #[cfg(feature = "xz")]
 fn unxz(data: &[u8]) -> Result<Vec<u8>, String> {
+    // xz4rust is a port of xz-embedded, the kernel's own decoder: one stream
+    // (anything after it is ignored), LZMA2, check none/CRC32/CRC64, as with
+    // lzma-rs before. It allocates the dictionary the header names (64 MiB
+    // for `xz -9`, untouched pages mostly), so that is capped too.
+    let mut decoder =
+        xz4rust::XzDecoder::in_heap_with_alloc_dict_size(xz4rust::DICT_SIZE_MIN, MAX_MODULE_SIZE);
     let mut out = Vec::with_capacity(data.len() * 4);
-    lzma_rs::xz_decompress(&mut &data[..], &mut out).map_err(|e| format!("bad xz data: {e}"))?;
-    Ok(out)
+    let mut input = data;
+    loop {
+        if out.len() == out.capacity() {
+            out.reserve(out.len());
+        }
+        let start = out.len();
+        out.resize(out.capacity().min(MAX_MODULE_SIZE + 1), 0);
+        let step = decoder
+            .decode(input, &mut out[start..])
+            .map_err(|e| format!("bad xz data: {e}"))?;
+        out.truncate(start + step.output_produced());
+        input = &input[step.input_consumed()..];
+        if out.len() > MAX_MODULE_SIZE {
+            return Err(format!("xz data inflates past {MAX_MODULE_SIZE} bytes"));
+        }
+        if step.is_end_of_stream() {
+            return Ok(out);
+        }
+        if !step.made_progress() {
+            return Err("bad xz data: truncated".into());
+        }
+    }
 }
 
 #[cfg(feature = "zstd")]
 fn unzstd(data: &[u8]) -> Result<Vec<u8>, String> {
-    use std::io::Read as _;
-    let mut decoder =
-        ruzstd::decoding::StreamingDecoder::new(data).map_err(|e| format!("bad zstd data: {e}"))?;
+    use ruzstd::decoding::{BlockDecodingStrategy, FrameDecoder};
+    // One frame, block by block (what ruzstd's StreamingDecoder does,
+    // without its io::Read layer).
+    let bad = |e: &dyn fmt::Display| format!("bad zstd data: {e}");
+    let mut input = data;
+    let mut decoder = FrameDecoder::new();
+    decoder.init(&mut input).map_err(|e| bad(&e))?;
     let mut out = Vec::with_capacity(data.len() * 4);
-    (&mut decoder)
-        .take(MAX_MODULE_SIZE as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| format!("bad zstd data: {e}"))?;
-    if out.len() > MAX_MODULE_SIZE {
-        return Err(format!("zstd data inflates past {MAX_MODULE_SIZE} bytes"));
+    loop {
+        let finished = decoder.is_finished();
+        decoder.collect_to_writer(&mut out).map_err(|e| bad(&e))?;
+        if out.len() > MAX_MODULE_SIZE {
+            return Err(format!("zstd data inflates past {MAX_MODULE_SIZE} bytes"));
+        }
+        if finished {
+            return Ok(out);
+        }
+        decoder
+            .decode_blocks(&mut input, BlockDecodingStrategy::UptoBlocks(1))
+            .map_err(|e| bad(&e))?;
     }
-    Ok(out)
 }
 
 #[cfg(not(feature = "gzip"))]
