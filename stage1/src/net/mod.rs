@@ -16,12 +16,29 @@
 //! * [`dhcp`] — the DHCPv4 message codec (RFC 2131/2132): DISCOVER and
 //!   REQUEST out, OFFER and ACK in.
 //! * [`lease`] — an OFFER or ACK as a [`lease::Lease`].
+//! * [`sha256`], [`meminfo`] — the image's checksum; whether it fits in RAM.
 //!
-//! Still to come, on top of these: the sockets (a UDP or packet socket for
-//! DHCP with retries and a deadline, rtnetlink for links, addresses and
-//! routes) and the HTTP fetch.
+//! And the I/O on top of them:
+//!
+//! * [`rtnl`] — rtnetlink for links, addresses, routes and link events;
+//! * [`dhcp_client`] — DHCP on a UDP socket, with retries and a deadline;
+//! * [`setup`] — from `ip=`, `BOOTIF=` and `ifname=` to configured
+//!   interfaces ([`setup::configure`]);
+//! * [`http`] — `root=http://…`: the image streamed into a file.
 
 pub mod config;
 pub mod dhcp;
+/// The DHCPv4 client: DISCOVER/OFFER/REQUEST/ACK with retries and a deadline.
+pub mod dhcp_client;
+/// `root=http://…`: stream the store image into a file, hashed, resumable.
+pub mod http;
 pub mod lease;
 pub mod mac;
+/// `MemAvailable` and whether an image fits in RAM.
+pub mod meminfo;
+/// rtnetlink: links, addresses, routes and link events (hand-written, for size).
+pub mod rtnl;
+/// From `ip=`, `BOOTIF=` and `ifname=` to configured interfaces.
+pub mod setup;
+/// SHA-256, incremental, for `sha256=<hex>`.
+pub mod sha256;
