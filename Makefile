@@ -1,7 +1,7 @@
 # Build, run and test the one-binary init.
 #
 #   make / make init   dist/init: the static binary
-#   make dist          dist/{init,kernel,initrd,root.squashfs,command-line,runvm}
+#   make dist          dist/{init,kernel,initrd,root.squashfs,command-line,runvm,kexec-boot}
 #   make run           boot dist/ in QEMU (serial console on stdio, Ctrl-a x quits)
 #   make test          fmt, clippy, dist, then the whole test suite (VM tests too)
 #   make deps          install what the build needs (apt packages, musl target)
@@ -43,10 +43,10 @@ GNU := x86_64-unknown-linux-gnu
 RUST_SRCS := Cargo.toml Cargo.lock $(shell find init stage1 stage2 runit-compat -name '*.rs' -o -name Cargo.toml)
 DEMO_SRCS := $(shell find demo -type f -o -type l)
 
-APT_PKGS := qemu-system-x86 squashfs-tools cpio busybox-static libclang-dev runit kmod file xz-utils zstd e2fsprogs fdisk
+APT_PKGS := qemu-system-x86 squashfs-tools cpio busybox-static libclang-dev runit kmod file xz-utils zstd e2fsprogs fdisk dnsmasq-base iproute2 socat
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-DIST := dist/init dist/kernel dist/initrd dist/root.squashfs dist/command-line dist/runvm
+DIST := dist/init dist/kernel dist/initrd dist/root.squashfs dist/command-line dist/runvm dist/kexec-boot
 
 .PHONY: init dist run test deps size clean bench FORCE
 init: dist/init
@@ -105,6 +105,10 @@ dist/runvm: scripts/runvm.sh
 	@mkdir -p dist
 	install -m 755 $< $@
 
+dist/kexec-boot: scripts/kexec-boot.sh
+	@mkdir -p dist
+	install -m 755 $< $@
+
 run: $(DIST)
 	exec dist/runvm
 
@@ -134,11 +138,31 @@ deps:
 	else echo "apt packages: all present"; fi
 	@rustup target list --installed | grep -qx $(MUSL) || rustup target add $(MUSL)
 	@echo "rust target $(MUSL): present"
+	@$(CARGO) bloat --version >/dev/null 2>&1 || $(CARGO) install cargo-bloat --locked
+	@echo "cargo-bloat: present"
 
+# Sizes of dist/init and dist/initrd, dist/init's main sections, and
+# cargo-bloat's per-crate estimate of its .text (make deps installs
+# cargo-bloat). The table comes from the same release build with symbols
+# kept, in its own target dir so dist/init is not rebuilt; generic code
+# counts for the crate that instantiates it. About 2 minutes the first time.
+BLOAT_TARGET_DIR ?= $(CARGO_TARGET_DIR)/bloat
 size: dist/init dist/initrd
 	@for f in dist/init dist/initrd; do \
 	    s=$$(stat -c %s $$f); printf '%-14s %9d bytes %7d KiB\n' $$f $$s $$(( (s + 1023) / 1024 )); \
 	done
+	@size -A dist/init | awk '$$1 ~ /^[.](text|rodata|eh_frame|eh_frame_hdr|gcc_except_table|data)$$/ \
+	    { printf "  %-18s %9d bytes %7d KiB\n", $$1, $$2, ($$2 + 1023) / 1024 }'
+	@$(CARGO) bloat --version >/dev/null 2>&1 || { echo "cargo-bloat is missing: run make deps" >&2; exit 1; }
+	@if rustup target list --installed 2>/dev/null | grep -qx $(MUSL); then \
+	    set -- --target $(MUSL); \
+	else \
+	    export RUSTFLAGS='-C target-feature=+crt-static'; set -- --target $(GNU); \
+	fi; \
+	echo "dist/init .text per crate (cargo bloat --release $$* -p init --crates):"; \
+	mkdir -p $(BLOAT_TARGET_DIR); log=$(BLOAT_TARGET_DIR)/bloat.log; \
+	CARGO_PROFILE_RELEASE_STRIP=false CARGO_TARGET_DIR=$(BLOAT_TARGET_DIR) \
+	    $(CARGO) bloat --release "$$@" -p init --crates -n 30 2>$$log || { cat $$log >&2; exit 1; }
 
 # Speed and size, each against its reference measured in the same run; the
 # tables land in bench/results/*.md (see README). About 10 minutes.
@@ -147,6 +171,7 @@ bench: $(DIST)
 	INIT_BIN=$(CURDIR)/dist/init bench/runit.sh
 	DIST=$(CURDIR)/dist bench/vm-pid1.sh
 	DIST=$(CURDIR)/dist bench/vm-stage1.sh
+	DIST=$(CURDIR)/dist bench/vm-netboot.sh
 
 clean:
 	rm -rf build dist

@@ -6,6 +6,9 @@
 #   QEMU_OPTS           extra QEMU arguments (word-split), appended last
 #   QEMU_KERNEL_PARAMS  extra kernel parameters, appended to command-line
 #   QEMU_ACCEL          kvm | tcg: skip the probe and use this accelerator
+#   QEMU_NIC            the -nic option (default user,model=virtio-net-pci);
+#                       e.g. add ,guestfwd=tcp:10.0.2.100:80-tcp:127.0.0.1:8000
+#                       to reach a server on the host's loopback
 #   KVM_PROBE_TIMEOUT   seconds the KVM probe may take (default 5)
 # `runvm --probe` prints the accelerator the probe picks and exits.
 set -eu
@@ -47,7 +50,7 @@ exec qemu-system-x86_64 \
     -kernel "$dir/kernel" -initrd "$dir/initrd" \
     -append "$(cat "$dir/command-line") $tcg_params ${QEMU_KERNEL_PARAMS:-}" \
     -drive file="$dir/root.squashfs",format=raw,if=virtio,readonly=on \
-    -nic user,model=virtio-net-pci \
+    -nic "${QEMU_NIC:-user,model=virtio-net-pci}" \
     -device virtio-rng-pci \
     -nographic -no-reboot \
     ${QEMU_OPTS:-} "$@"

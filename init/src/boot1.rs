@@ -11,20 +11,39 @@ use stage1::cmdline::BootParams;
 use stage1::device::DeviceEvents;
 use stage1::hotplug::Hotplug;
 use stage1::plan::{Plan, DEFAULT_ROOT_TIMEOUT_SECS};
+use stage1::toplevel::Found;
 use stage1::uevent::UeventSocket;
 
 use crate::failure::{self, Resolution};
+use crate::network;
 use crate::pid1::{phase, reap_zombies};
 use crate::times::BootTimes;
 
 /// Run `f` until it works, the person at the console says to ignore the
 /// failure (`None`), or the policy ends PID 1.
-fn step<T>(params: &BootParams, what: &str, mut f: impl FnMut() -> anyhow::Result<T>) -> Option<T> {
+fn step<T>(params: &BootParams, what: &str, f: impl FnMut() -> anyhow::Result<T>) -> Option<T> {
+    step_net(params, what, None, f)
+}
+
+/// [`step`] for a step that needs the network: the menu then shows the
+/// interfaces and offers `n`, which sets the network up again (after a
+/// cable was plugged in, say) before the step is retried.
+fn step_net<T>(
+    params: &BootParams,
+    what: &str,
+    mut network: Option<&mut dyn FnMut()>,
+    mut f: impl FnMut() -> anyhow::Result<T>,
+) -> Option<T> {
     loop {
         match f() {
             Ok(v) => return Some(v),
-            Err(e) => match failure::handle(params, what, &e) {
+            Err(e) => match failure::handle(params, what, &e, network.is_some()) {
                 Resolution::Retry => {}
+                Resolution::RetryNetwork => {
+                    if let Some(redo) = network.as_mut() {
+                        redo();
+                    }
+                }
                 Resolution::Ignore => return None,
             },
         }
@@ -77,11 +96,29 @@ pub fn run(params: &BootParams, times: &mut BootTimes) -> Option<PathBuf> {
     if params.debug1devices {
         failure::stop_point(params, "boot.debug1devices");
     }
+    let network = network::wanted(params);
+    if network {
+        phase("stage-1: configuring the network");
+        step_net(params, "configuring the network", Some(&mut || {}), || {
+            network::setup(params, &[])
+        });
+        times.mark("network");
+    }
     phase("stage-1: mounting the store");
     let timeout = params
         .root_timeout
         .unwrap_or(Duration::from_secs(DEFAULT_ROOT_TIMEOUT_SECS));
-    step(params, "mounting filesystems", || {
+    let mut redo_network = || {
+        if let Err(e) = network::setup(params, &[]) {
+            log::error!("configuring the network failed: {e:#}");
+        }
+    };
+    let redo: Option<&mut dyn FnMut()> = if network {
+        Some(&mut redo_network)
+    } else {
+        None
+    };
+    step_net(params, "mounting filesystems", redo, || {
         apply(
             &plan,
             &mut ApplyOptions {
@@ -90,6 +127,9 @@ pub fn run(params: &BootParams, times: &mut BootTimes) -> Option<PathBuf> {
             },
         )
     });
+    if network {
+        network::carry_resolv_conf(&plan.new_root);
+    }
     times.mark("mounts");
     if params.debug1mounts {
         failure::stop_point(params, "boot.debug1mounts");
@@ -102,6 +142,11 @@ pub fn run(params: &BootParams, times: &mut BootTimes) -> Option<PathBuf> {
     // loaded last): stage-2 has no udev to load them.
     hotplug.settle();
     drop(hotplug);
+    // What a previous system handed over through kexec (`init kexec
+    // --carry-ssh-keys`) leaves the initramfs before switch_root empties it.
+    if let Err(e) = stage1::handover::stash(Path::new("/"), Path::new("/run")) {
+        log::warn!("stage-1: {e:#}; the previous system's handover is lost");
+    }
     phase("Switching root filesystem...");
     step(params, "switching to the new root", || {
         stage1::switch_root::switch_root(&plan.new_root)
@@ -161,16 +206,32 @@ fn load_modules(plan: &Plan, opts: &stage1::modules::LoadOptions) -> anyhow::Res
     Ok(())
 }
 
-/// The toplevel inside the new root, or an error listing what the store has.
+/// The toplevel inside the new root, or an error listing what the store
+/// has. Without `toplevel=`, the store is searched (see
+/// `stage1::toplevel`), and when it holds several systems the person at
+/// the console picks one.
 fn find_toplevel(params: &BootParams, new_root: &Path) -> anyhow::Result<Option<PathBuf>> {
+    let store = new_root.join("nix/store");
     let Some(toplevel) = &params.toplevel else {
-        log::warn!("no toplevel= (or systemConfig=, init=) on the kernel command line: stage-2 will set up nothing from a system");
-        return Ok(None);
+        return match stage1::toplevel::discover(&store) {
+            Found::One(t, how) => {
+                log::info!(target: crate::logger::PHASE, "stage-1: booting {} ({how}; no toplevel= given)", t.display());
+                Ok(Some(t))
+            }
+            Found::Many(all) => Ok(failure::choose(
+                params,
+                "no toplevel= on the kernel command line, and the store holds several systems",
+                &all,
+            )),
+            Found::None => {
+                log::warn!("no toplevel= (or systemConfig=, init=) on the kernel command line and no system found in the store: stage-2 will set up nothing from a system");
+                Ok(None)
+            }
+        };
     };
     if stage1::switch_root::resolve_in_root(new_root, toplevel).is_some_and(|p| p.is_dir()) {
         return Ok(Some(toplevel.clone()));
     }
-    let store = new_root.join("nix/store");
     let mut seen: Vec<String> = std::fs::read_dir(&store)
         .map(|rd| {
             rd.filter_map(Result::ok)
@@ -192,7 +253,7 @@ fn find_toplevel(params: &BootParams, new_root: &Path) -> anyhow::Result<Option<
 /// The not-os/NixOS contract: when `$toplevel/init` exists, exec it with a
 /// clean environment. Our own binary exec'd this way finds `/` is no
 /// longer the initramfs and runs stage-2.
-fn exec_foreign_init(params: &BootParams, toplevel: &Path, times: &BootTimes) {
+pub fn exec_foreign_init(params: &BootParams, toplevel: &Path, times: &BootTimes) {
     let init = toplevel.join("init");
     if !init.exists() {
         return;
@@ -207,5 +268,5 @@ fn exec_foreign_init(params: &BootParams, toplevel: &Path, times: &BootTimes) {
     let e = anyhow::Error::new(err).context(format!("exec {}", init.display()));
     crate::pid1::block_signals();
     // On "ignore", go on with the built-in stage-2 instead.
-    let _ = failure::handle(params, "starting the system's stage-2", &e);
+    let _ = failure::handle(params, "starting the system's stage-2", &e, false);
 }

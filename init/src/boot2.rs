@@ -37,6 +37,10 @@ pub fn run(params: &BootParams, toplevel: Option<&Path>, mut times: BootTimes) -
             log::error!("stage-2: base mounts: {e:#}");
         }
     }
+    // What `init kexec --carry-ssh-keys` handed over, before any service.
+    if let Err(e) = stage2::handover::install(Path::new("/run"), Path::new("/")) {
+        log::warn!("stage-2: installing the handover of /run/init/handover: {e:#}");
+    }
     let path_env = path_for(toplevel);
     times.mark("stage2");
     let action = if run_stage_script("/etc/runit/1", &path_env) {

@@ -2,6 +2,7 @@
 //! fails or PID 1 panics. The libraries only return errors; this module
 //! alone decides between a kernel panic (`boot.panic_on_fail`), the
 //! NixOS-style menu, a shell, a retry and a reboot.
+use std::fmt::Write as _;
 use std::io::{BufRead, Write};
 use std::path::Path;
 use std::process::Command;
@@ -16,6 +17,8 @@ use crate::{shutdown, sys};
 pub enum Resolution {
     /// Run the failed step again.
     Retry,
+    /// Set the network up again, then run the failed step again.
+    RetryNetwork,
     /// Go on as if it had worked.
     Ignore,
 }
@@ -37,21 +40,62 @@ pub fn install(params: &BootParams) {
         // After a panic the failed code cannot be resumed: only a shell
         // (which may finish the boot by hand) or a reboot remain.
         loop {
-            let _ = menu(&params, "PID 1 panicked", false);
+            let _ = menu(&params, "PID 1 panicked", false, false);
         }
     }));
 }
 
 /// A step failed: log it with its context chain and apply the policy.
-pub fn handle(params: &BootParams, what: &str, err: &anyhow::Error) -> Resolution {
+/// `network`: the step needs the network, so the menu shows the
+/// interfaces and offers to set them up again.
+pub fn handle(params: &BootParams, what: &str, err: &anyhow::Error, network: bool) -> Resolution {
     log::error!("{what} failed: {err:#}");
     if params.panic_on_fail {
         log::error!("boot.panic_on_fail is set: exiting so the kernel panics");
         std::process::exit(1);
     }
     loop {
-        if let Some(r) = menu(params, what, true) {
+        if let Some(r) = menu(params, what, true, network) {
             return r;
+        }
+    }
+}
+
+/// Several ways to go on and no way to tell which: list them on the
+/// console and let the person pick one by number (`r` reboots, an empty
+/// answer takes none). With `boot.panic_on_fail` there is nobody to ask:
+/// PID 1 exits so the kernel panics, as for any failure.
+pub fn choose(
+    params: &BootParams,
+    what: &str,
+    options: &[std::path::PathBuf],
+) -> Option<std::path::PathBuf> {
+    log::error!("{what}");
+    if params.panic_on_fail {
+        log::error!("boot.panic_on_fail is set: exiting so the kernel panics");
+        std::process::exit(1);
+    }
+    loop {
+        let mut text = format!("\n{what}. Pick one:\n");
+        for (i, o) in options.iter().enumerate() {
+            let _ = writeln!(text, "  {}) {}", i + 1, o.display());
+        }
+        text.push_str("  r) to reboot immediately\n  (empty) to boot none of them\n> ");
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+        drop(out);
+        let answer = read_answer();
+        match answer.as_str() {
+            "" => return None,
+            "r" => shutdown::reboot_now(shutdown::Action::Reboot),
+            n => match n.parse::<usize>() {
+                Ok(i) if (1..=options.len()).contains(&i) => {
+                    log::info!("picked {}", options[i - 1].display());
+                    return Some(options[i - 1].clone());
+                }
+                _ => log::warn!("{n:?} is not one of 1-{}: pick again", options.len()),
+            },
         }
     }
 }
@@ -63,7 +107,7 @@ pub fn stop_point(params: &BootParams, why: &str) {
         log::info!(target: crate::logger::PHASE, "starting /bin/sh; exit it to continue the boot");
         run_shell();
     } else {
-        let _ = menu(params, why, true);
+        let _ = menu(params, why, true, false);
     }
 }
 
@@ -73,7 +117,7 @@ fn has_shell() -> bool {
 
 /// Show the menu once and act on one answer; `None` means "show it again"
 /// (after an interactive shell returned, or on an unknown key).
-fn menu(params: &BootParams, what: &str, can_resume: bool) -> Option<Resolution> {
+fn menu(params: &BootParams, what: &str, can_resume: bool, network: bool) -> Option<Resolution> {
     let shell = params.shell_on_fail && has_shell();
     let mut text = format!("\nAn error occurred in stage 1 of the boot process ({what}).\nPress one of the following keys:\n");
     if shell {
@@ -86,6 +130,10 @@ fn menu(params: &BootParams, what: &str, can_resume: bool) -> Option<Resolution>
     }
     if can_resume {
         text.push_str("  t) to try the failed step again\n");
+    }
+    if can_resume && network {
+        text.push_str(&crate::network::interfaces());
+        text.push_str("  n) to set up the network again (after plugging a cable, say) and retry\n");
     }
     text.push_str("  r) to reboot immediately\n");
     if can_resume {
@@ -105,6 +153,7 @@ fn menu(params: &BootParams, what: &str, can_resume: bool) -> Option<Resolution>
         "i" if params.shell_on_fail => Some(crate::rescue::prompt(params)),
         "r" => shutdown::reboot_now(shutdown::Action::Reboot),
         "t" if can_resume => Some(Resolution::Retry),
+        "n" if can_resume && network => Some(Resolution::RetryNetwork),
         _ if can_resume => {
             log::warn!("continuing despite the failure of: {what}");
             Some(Resolution::Ignore)

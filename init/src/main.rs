@@ -1,11 +1,14 @@
 //! One static binary from `/init` to the last sync: dispatch on argv[0]
-//! (`sv`, `runsv`, `runsvdir`, `poweroff`, `reboot`, `halt`) or on the first
-//! argument (`init plan`, `init sv …`), and become the system's PID 1 when
-//! the kernel (or a stage-1) starts us as process 1.
+//! (`sv`, `runsv`, `runsvdir`, `poweroff`, `reboot`, `halt`, `kexec`) or on
+//! the first argument (`init plan`, `init sv …`, `init kexec …`), and
+//! become the system's PID 1 when the kernel (or a stage-1) starts us as
+//! process 1.
 mod boot1;
 mod boot2;
 mod failure;
+mod kexec;
 mod logger;
+mod network;
 mod pid1;
 mod plan_cmd;
 mod power;
@@ -17,13 +20,15 @@ mod times;
 use std::ffi::OsString;
 use std::path::Path;
 
-const USAGE: &str = "usage: init [plan|sv|runsv|runsvdir|poweroff|reboot|halt] ARGS...
+const USAGE: &str = "usage: init [plan|sv|runsv|runsvdir|poweroff|reboot|halt|kexec] ARGS...
   As process 1 (the kernel's /init, or $toplevel/init) it boots the system.
-  init plan [--cmdline STR] [--root DIR] [--kernel RELEASE]   print what stage-1 would do
+  init plan [--cmdline STR] [--root DIR] [--kernel RELEASE] [--sys DIR]   print what stage-1 would do
   init sv COMMAND SERVICES...          control services (runit's sv)
   init runsvdir [-P] DIR               supervise every service in DIR
   init runsv DIR                       supervise one service
-  init poweroff|reboot|halt [-f]       ask PID 1 to shut down (-f: now, without stopping services)";
+  init poweroff|reboot|halt [-f]       ask PID 1 to shut down (-f: now, without stopping services)
+  init kexec KERNEL INITRD [--append CMDLINE | --command-line-file F] [--exec] [--carry-ssh-keys]
+                                       load a kernel for the next boot (--exec: shut down and boot it)";
 
 fn main() {
     let args: Vec<OsString> = std::env::args_os().collect();
@@ -78,6 +83,7 @@ fn applet(name: &str, args: &[OsString]) -> Option<i32> {
         "runsv" => Some(with_stderr_logger(|| runit_compat::runsv_main(args))),
         "runsvdir" => Some(with_stderr_logger(|| runit_compat::runsvdir_main(args))),
         "poweroff" | "reboot" | "halt" => Some(power::main(name, &args[1..])),
+        "kexec" => Some(kexec::main(&args[1..])),
         _ => None,
     }
 }

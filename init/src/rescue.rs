@@ -18,6 +18,12 @@ const HELP: &str = "commands:
   mount [-t TYPE] [-o OPTS] SOURCE DIR   mount a filesystem
   mkdir DIR                create a directory
   plan                     show what stage-1 does (modules, mounts)
+  ip                       list network interfaces and what was configured
+  ip SPEC                  configure the network as ip=SPEC would (ip dhcp, ip eth0:dhcp,
+                           ip 10.0.0.5::10.0.0.1:255.255.255.0::eth0:off)
+  fetch URL FILE [SHA256]  download http://URL into FILE (checked against SHA256)
+  switch-root [DIR [TOPLEVEL]]  switch to DIR (default /mnt-root) and start TOPLEVEL's
+                           stage-2 (default toplevel=, or the one system in DIR's store)
   retry                    try the failed step again
   continue                 ignore the failure and go on booting
   reboot | poweroff        end here";
@@ -55,6 +61,15 @@ pub fn prompt(params: &BootParams) -> Resolution {
             ["mount", rest @ ..] => mount(rest),
             ["mkdir", dir] => report(std::fs::create_dir_all(dir).map_err(anyhow::Error::from)),
             ["plan"] => plan(params),
+            ["ip"] => print!("{}", crate::network::interfaces()),
+            ["ip", spec] => report(crate::network::setup(params, &[spec])),
+            ["fetch", url, file] => report(stage1::fetch::fetch_store(url, Path::new(file), None)),
+            ["fetch", url, file, sum] => {
+                report(stage1::fetch::fetch_store(url, Path::new(file), Some(sum)));
+            }
+            ["switch-root"] => switch_root(params, Path::new(stage1::plan::NEW_ROOT), None),
+            ["switch-root", dir] => switch_root(params, Path::new(dir), None),
+            ["switch-root", dir, top] => switch_root(params, Path::new(dir), Some(Path::new(top))),
             _ => println!("unknown command: {}; type `help`", line.trim()),
         }
     }
@@ -210,4 +225,36 @@ fn plan(params: &BootParams) {
         Ok(p) => print!("{p}"),
         Err(e) => println!("error: {e:#}"),
     }
+}
+
+/// Finish the boot by hand: switch to `new_root` and start the system's
+/// stage-2 there (its `init` if it has one, else ours in this process).
+/// Returns only when the switch fails.
+fn switch_root(params: &BootParams, new_root: &Path, toplevel: Option<&Path>) {
+    let toplevel = match toplevel
+        .map(Path::to_path_buf)
+        .or_else(|| params.toplevel.clone())
+    {
+        Some(t) => Some(t),
+        None => match stage1::toplevel::discover(&new_root.join("nix/store")) {
+            stage1::toplevel::Found::One(t, _) => Some(t),
+            stage1::toplevel::Found::Many(all) => {
+                println!("several systems in the store; name one: switch-root DIR TOPLEVEL");
+                for t in all {
+                    println!("  {}", t.display());
+                }
+                return;
+            }
+            stage1::toplevel::Found::None => None,
+        },
+    };
+    if let Err(e) = stage1::switch_root::switch_root(new_root) {
+        return println!("error: switching to {}: {e:#}", new_root.display());
+    }
+    let mut times = crate::times::BootTimes::default();
+    times.mark("switch_root");
+    if let Some(t) = &toplevel {
+        crate::boot1::exec_foreign_init(params, t, &times);
+    }
+    crate::boot2::run(params, toplevel.as_deref(), times)
 }

@@ -1,6 +1,7 @@
 //! The one place in `init` that needs `unsafe`: code that runs in a forked
 //! child between fork and exec (`pre_exec`), where only async-signal-safe
-//! calls are allowed.
+//! calls are allowed, and the syscalls neither nix nor rustix wraps
+//! (swapoff(2), kexec_file_load(2)).
 #![allow(unsafe_code)]
 
 use std::os::unix::process::CommandExt;
@@ -35,6 +36,38 @@ pub fn swapoff(path: &str) -> std::io::Result<()> {
     // SAFETY: `c` is a valid NUL-terminated string that outlives the call;
     // swapoff(2) only reads it.
     let rc = unsafe { nix::libc::swapoff(c.as_ptr()) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// kexec_file_load(2): load `kernel` and `initrd` with the command line
+/// `cmdline` (its trailing NUL is passed and counted, as the kernel wants),
+/// for a later reboot(2) with `LINUX_REBOOT_CMD_KEXEC`. `flags` are the
+/// `KEXEC_FILE_*` flags (0: a normal load). Neither nix nor rustix wraps it.
+pub fn kexec_file_load(
+    kernel: std::os::fd::BorrowedFd<'_>,
+    initrd: std::os::fd::BorrowedFd<'_>,
+    cmdline: &std::ffi::CStr,
+    flags: u64,
+) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let bytes = cmdline.to_bytes_with_nul();
+    // SAFETY: both descriptors are open for the whole call (borrowed);
+    // `bytes` is a valid NUL-terminated buffer of exactly `bytes.len()`
+    // bytes that outlives the call, and the kernel only reads it.
+    let rc = unsafe {
+        nix::libc::syscall(
+            nix::libc::SYS_kexec_file_load,
+            nix::libc::c_long::from(kernel.as_raw_fd()),
+            nix::libc::c_long::from(initrd.as_raw_fd()),
+            bytes.len(),
+            bytes.as_ptr(),
+            flags,
+        )
+    };
     if rc == 0 {
         Ok(())
     } else {

@@ -24,6 +24,9 @@
 #                partition 2 "nixstore" (uuid in OUT/partuuid) holds the store
 #   mbr          the same with an MBR (disk id 0x1badcafe): the store is
 #                partition 2, PARTUUID 1badcafe-02
+#   http         the virtio disk is 1 MiB of zeros and OUT/nix-store.squashfs
+#                is the store, for the test to serve over HTTP (root=http://…)
+#   notoplevel   command-line has no toplevel=: stage-1 finds the system
 #   nvme, ahci   the initrd also holds nvme (resp. ahci and sd_mod); the
 #                store is OUT/store.img, for the test to attach to an NVMe
 #                (resp. AHCI) controller; the virtio disk is 1 MiB of zeros
@@ -163,6 +166,16 @@ start=4096, size=$sectors, type=83
 EOF
     fi
     dd if="$dist/root.squashfs" of="$img" bs=512 seek=4096 conv=notrunc status=none
+    ;;
+http)
+    ln -s "$dist/initrd" "$out/initrd"
+    cp "$dist/root.squashfs" "$out/nix-store.squashfs"
+    head -c 1048576 /dev/zero >"$out/root.squashfs"
+    ;;
+notoplevel)
+    ln -s "$dist/initrd" "$out/initrd"
+    ln -s "$dist/root.squashfs" "$out/root.squashfs"
+    tr ' ' '\n' <"$dist/command-line" | grep -v '^toplevel=' | tr '\n' ' ' >"$out/command-line"
     ;;
 nvme | ahci)
     need_modules

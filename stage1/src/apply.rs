@@ -24,6 +24,9 @@ pub fn apply(plan: &Plan, opts: &mut ApplyOptions<'_>) -> Result<()> {
         match step {
             Step::Mkdir { path, mode } => mkdir(path, *mode)?,
             Step::Mount(spec) => mount_one(spec, opts)?,
+            Step::Fetch { url, to, sha256 } => {
+                crate::fetch::fetch_store(url, to, sha256.as_deref())?;
+            }
             Step::CopyToRam { from, to } => {
                 let src = resolve(from, opts)?;
                 log::info!("Copying {} to RAM...", src.display());
@@ -51,6 +54,8 @@ fn resolve(source: &Source, opts: &mut ApplyOptions<'_>) -> Result<PathBuf> {
         Source::Device(spec) => device::wait_for(spec, opts.device_timeout, &mut *opts.events),
         Source::LoopFile(file) => attach_loop(file),
         Source::Virtual(name) => Ok(PathBuf::from(name)),
+        // The plan fetches an HTTP image into a file first and mounts that.
+        Source::Http(url) => bail!("{url}: an HTTP image can only be mounted once fetched"),
     }
 }
 

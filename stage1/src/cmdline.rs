@@ -98,6 +98,17 @@ pub struct BootParams {
     /// accumulated, normalized). The kernel itself also refuses the
     /// `module_blacklist=` ones.
     pub module_blacklist: Vec<String>,
+    /// Every `ip=` value, in order (dracut allows one per interface); parsed
+    /// by `net::config` when the network is set up, so that a bad one stops
+    /// at the failure menu instead of being dropped.
+    pub ip: Vec<String>,
+    /// `BOOTIF=` (iPXE: the MAC of the NIC it booted from).
+    pub bootif: Option<String>,
+    /// Every `ifname=<name>:<mac>` (dracut).
+    pub ifname: Vec<String>,
+    /// `sha256=<hex>`: the checksum of a downloaded store image, verified
+    /// before it is mounted.
+    pub sha256: Option<String>,
     /// `boot.coldplug=0` turns off loading drivers for the devices found in
     /// `/sys` and announced by uevents; only listed and mount-implied
     /// modules load then.
@@ -127,6 +138,9 @@ pub enum RootSpec {
     PartUuid(String),
     /// `PARTLABEL=x`: a GPT partition name.
     PartLabel(String),
+    /// `http://host[:port]/path` (or `https://`, refused when fetched): a
+    /// store image to download into RAM.
+    Url(String),
 }
 
 impl RootSpec {
@@ -152,6 +166,9 @@ impl RootSpec {
         if let Some(v) = prefixed("LABEL=") {
             return Some(Self::Label(v));
         }
+        if prefixed("http://").is_some() || prefixed("https://").is_some() {
+            return Some(Self::Url(value.to_owned()));
+        }
         if value.contains('/') {
             Some(Self::Path(PathBuf::from(value)))
         } else {
@@ -168,6 +185,7 @@ impl RootSpec {
             Self::Uuid(u) => Path::new("/dev/disk/by-uuid").join(u),
             Self::PartUuid(u) => Path::new("/dev/disk/by-partuuid").join(u),
             Self::PartLabel(l) => Path::new("/dev/disk/by-partlabel").join(l),
+            Self::Url(u) => PathBuf::from(u),
         }
     }
 }
@@ -180,6 +198,7 @@ impl std::fmt::Display for RootSpec {
             Self::Uuid(u) => write!(f, "UUID={u}"),
             Self::PartUuid(u) => write!(f, "PARTUUID={u}"),
             Self::PartLabel(l) => write!(f, "PARTLABEL={l}"),
+            Self::Url(u) => f.write_str(u),
         }
     }
 }
@@ -339,6 +358,16 @@ impl BootParams {
             "rootflags" => self.rootflags = self.string(raw_name, val),
             "boot.tmpfs_size" => self.tmpfs_size = self.string(raw_name, val),
             "console" => self.console = self.string(raw_name, val),
+            "ip" => {
+                let v = self.string(raw_name, val);
+                self.ip.extend(v);
+            }
+            "ifname" => {
+                let v = self.string(raw_name, val);
+                self.ifname.extend(v);
+            }
+            "BOOTIF" => self.bootif = self.string(raw_name, val),
+            "sha256" => self.sha256 = self.string(raw_name, val),
             "boot.root_timeout" | "rootdelay" => self.root_timeout = self.seconds(raw_name, val),
             "boot.stop_timeout" => self.stop_timeout = self.seconds(raw_name, val),
             "boot.module_threads" => {
@@ -512,6 +541,21 @@ mod tests {
     }
 
     #[test]
+    fn network_parameters() {
+        let b = BootParams::parse(
+            "ip=eth0:dhcp ip=eth1:dhcp BOOTIF=01-52-54-00-12-34-56 ifname=lan:52:54:00:12:34:56 sha256=AB12",
+        );
+        assert_eq!(b.ip, ["eth0:dhcp", "eth1:dhcp"]);
+        assert_eq!(b.bootif.as_deref(), Some("01-52-54-00-12-34-56"));
+        assert_eq!(b.ifname, ["lan:52:54:00:12:34:56"]);
+        assert_eq!(b.sha256.as_deref(), Some("AB12"));
+        assert!(b.unknown.is_empty(), "{:?}", b.unknown);
+        let b = BootParams::parse("ip=");
+        assert!(b.ip.is_empty());
+        assert_eq!(b.warnings().len(), 1);
+    }
+
+    #[test]
     fn split_follows_kernel_quoting() {
         let (params, init) = split("  a b=1 c=\"x y\" \"d=e f\" g=h\"i j\" \"k l\" m=\"\" n= \t\n");
         assert_eq!(
@@ -637,6 +681,18 @@ mod tests {
             Some(RootSpec::PartUuid("ab-01".into()))
         );
         assert_eq!(
+            RootSpec::parse("PARTLABEL=nixstore"),
+            Some(RootSpec::PartLabel("nixstore".into()))
+        );
+        assert_eq!(
+            RootSpec::parse("http://10.0.2.100/nix-store.squashfs"),
+            Some(RootSpec::Url("http://10.0.2.100/nix-store.squashfs".into()))
+        );
+        assert_eq!(
+            RootSpec::parse("HTTPS://h/x"),
+            Some(RootSpec::Url("HTTPS://h/x".into()))
+        );
+        assert_eq!(
             RootSpec::parse("LABEL=my root"),
             Some(RootSpec::Label("my root".into()))
         );
@@ -649,7 +705,14 @@ mod tests {
             RootSpec::Label("x".into()).device_path(),
             PathBuf::from("/dev/disk/by-label/x")
         );
-        for s in ["/dev/vda", "LABEL=a", "UUID=b", "PARTUUID=c"] {
+        for s in [
+            "/dev/vda",
+            "LABEL=a",
+            "UUID=b",
+            "PARTUUID=c",
+            "PARTLABEL=d",
+            "http://h:8080/p",
+        ] {
             assert_eq!(RootSpec::parse(s).unwrap().to_string(), s);
         }
     }

@@ -127,6 +127,8 @@ pub fn find(spec: &RootSpec) -> Option<PathBuf> {
             Path::new("/dev"),
             &Key::PartUuid(want.clone()),
         ),
+        // Downloaded by the plan's fetch step, never waited for.
+        RootSpec::Url(_) => None,
         RootSpec::PartLabel(want) => partition::find(
             Path::new(SYS_CLASS_BLOCK),
             Path::new("/dev"),

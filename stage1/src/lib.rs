@@ -10,16 +10,20 @@
 //!   the event-driven wait for the root device.
 //! * `device` — waiting for block devices, `LABEL=`/`UUID=` lookup.
 //! * `partition` — GPT/MBR tables for `PARTUUID=`/`PARTLABEL=`.
-//! * `apply` — carrying out the mount plan.
+//! * `apply` — carrying out the mount plan; `fetch` — its download step.
 //! * `switch_root` — moving the API filesystems and handing over `/`.
+//! * `toplevel` — finding the system in the store when no `toplevel=` names it.
 pub mod apply;
 pub mod cmdline;
 pub mod coldplug;
 pub mod device;
+pub mod fetch;
+pub mod handover;
 pub mod hotplug;
 pub mod modules;
 pub mod net;
 pub mod partition;
 pub mod plan;
 pub mod switch_root;
+pub mod toplevel;
 pub mod uevent;

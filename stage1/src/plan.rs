@@ -31,6 +31,9 @@ pub enum Source {
     LoopFile(PathBuf),
     /// A virtual filesystem: the name is only the mount source label.
     Virtual(&'static str),
+    /// An image on an HTTP server (`root=http://…`), fetched into RAM by a
+    /// [`Step::Fetch`] before anything mounts it.
+    Http(String),
 }
 
 impl fmt::Display for Source {
@@ -39,6 +42,7 @@ impl fmt::Display for Source {
             Source::Device(spec) => write!(f, "{spec}"),
             Source::LoopFile(p) => write!(f, "loop:{}", p.display()),
             Source::Virtual(name) => f.write_str(name),
+            Source::Http(url) => f.write_str(url),
         }
     }
 }
@@ -66,6 +70,14 @@ pub enum Step {
     CopyToRam {
         from: Source,
         to: PathBuf,
+    },
+    /// Download `url` into `to` (a file on the store's tmpfs), checking it
+    /// fits in free RAM first and, with `sha256=`, its checksum after: a
+    /// file that fails is removed, never mounted.
+    Fetch {
+        url: String,
+        to: PathBuf,
+        sha256: Option<String>,
     },
 }
 
@@ -174,6 +186,7 @@ impl Plan {
 fn store_source(params: &BootParams) -> Source {
     match &params.root {
         Some(RootSpec::Path(p)) if !p.starts_with("/dev") => Source::LoopFile(p.clone()),
+        Some(RootSpec::Url(u)) => Source::Http(u.clone()),
         Some(spec) => Source::Device(spec.clone()),
         None => Source::Device(RootSpec::Path(DEFAULT_STORE_DEVICE.into())),
     }
@@ -204,7 +217,7 @@ fn module_requests(
         true,
         "needed for the writable /nix/store overlay",
     );
-    if matches!(store, Source::LoopFile(_)) || params.copytoram {
+    if matches!(store, Source::LoopFile(_) | Source::Http(_)) || params.copytoram {
         want("loop", true, "needed to mount the store image from a file");
     }
     if params.realroot.is_some() {
@@ -263,7 +276,15 @@ fn mount_steps(params: &BootParams, store: &Source, new_root: &Path) -> Vec<Step
         data: "mode=0755".into(),
         why: "the writable upper layer of /nix/store",
     }));
-    let image = if params.copytoram {
+    let image = if let Source::Http(url) = store {
+        let to = rw.join("nix-store.squashfs");
+        steps.push(Step::Fetch {
+            url: url.clone(),
+            to: to.clone(),
+            sha256: params.sha256.clone(),
+        });
+        Source::LoopFile(to)
+    } else if params.copytoram {
         let to = rw.join("nix-store.squashfs");
         steps.push(Step::CopyToRam {
             from: store.clone(),
@@ -341,6 +362,13 @@ impl fmt::Display for Plan {
                 )?,
                 Step::CopyToRam { from, to } => {
                     writeln!(f, "  copy {from} to {} (copytoram)", to.display())?;
+                }
+                Step::Fetch { url, to, sha256 } => {
+                    write!(f, "  fetch {url} to {}", to.display())?;
+                    match sha256 {
+                        Some(h) => writeln!(f, " (sha256 {h})")?,
+                        None => writeln!(f, " (no sha256= given: not verified)")?,
+                    }
                 }
             }
         }

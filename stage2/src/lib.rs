@@ -10,6 +10,7 @@
 mod command;
 pub mod etc;
 mod fsutil;
+pub mod handover;
 pub mod ids;
 pub mod mountinfo;
 pub mod mounts;

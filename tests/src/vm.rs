@@ -62,6 +62,9 @@ pub struct VmConfig {
     /// Where to keep the console output; `None`: in the VM's temporary
     /// directory, removed with it.
     pub console_log: Option<PathBuf>,
+    /// runvm's `QEMU_NIC` (the `-nic` option), e.g. with a `guestfwd=` to a
+    /// server on 127.0.0.1; `None`: runvm's default NIC.
+    pub nic: Option<String>,
 }
 
 impl Default for VmConfig {
@@ -73,6 +76,7 @@ impl Default for VmConfig {
             dist: default_dist(),
             memory_mib: 512,
             console_log: None,
+            nic: None,
         }
     }
 }
@@ -235,6 +239,10 @@ impl Vm {
         cmd.env("QEMU_OPTS", opts.join(" "))
             .env("QEMU_KERNEL_PARAMS", config.kernel_params.join(" "))
             .env("QEMU_ACCEL", accel(&config.dist)?)
+            .env(
+                "QEMU_NIC",
+                config.nic.as_deref().unwrap_or("user,model=virtio-net-pci"),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(File::create(tmp.join("qemu.stderr"))?);
@@ -295,10 +303,29 @@ impl Vm {
     /// first one, searching from the start of the boot). On timeout, or if
     /// QEMU exits first, the error shows the last lines of the console.
     pub fn wait_for_console(&self, pattern: &str, timeout: Duration) -> Result<String> {
+        self.wait_for_console_nth(pattern, 1, timeout)
+    }
+
+    /// Wait until `pattern` is on `n` console lines (e.g. `n = 2`: again in
+    /// the boot after a kexec); return the `n`-th such line. Errors as
+    /// [`Vm::wait_for_console`].
+    pub fn wait_for_console_nth(
+        &self,
+        pattern: &str,
+        n: usize,
+        timeout: Duration,
+    ) -> Result<String> {
         let deadline = Instant::now() + timeout;
         let mut console = self.shared.console.lock().expect("console lock");
         loop {
-            if let Some(line) = console.text.lines().find(|l| l.contains(pattern)) {
+            let nth = n.checked_sub(1).and_then(|skip| {
+                console
+                    .text
+                    .lines()
+                    .filter(|l| l.contains(pattern))
+                    .nth(skip)
+            });
+            if let Some(line) = nth {
                 return Ok(line.trim_end_matches('\r').to_owned());
             }
             let now = Instant::now();
@@ -309,7 +336,7 @@ impl Vm {
                     "timed out"
                 };
                 bail!(
-                    "{why} after waiting {timeout:?} for {pattern:?} on the console; last lines:\n{}",
+                    "{why} after waiting {timeout:?} for {pattern:?} (occurrence {n}) on the console; last lines:\n{}",
                     tail(&console.text, TAIL_LINES)
                 );
             }
@@ -346,20 +373,7 @@ impl Vm {
             bail!("backdoor commands are one line: {cmd:?}");
         }
         let deadline = Instant::now() + timeout;
-        if !self.backdoor_ready {
-            loop {
-                let line = self.backdoor_line(deadline).with_context(|| {
-                    format!(
-                        "waiting for the test backdoor (service test-backdoor on /dev/hvc0); console:\n{}",
-                        tail(&self.console(), TAIL_LINES)
-                    )
-                })?;
-                if line.trim_end() == BACKDOOR_READY {
-                    break;
-                }
-            }
-            self.backdoor_ready = true;
-        }
+        self.wait_backdoor_ready(deadline)?;
         writeln!(self.backdoor.get_mut(), "{cmd}").context("writing to the backdoor")?;
         let mut output = String::new();
         loop {
@@ -378,6 +392,43 @@ impl Vm {
             }
             output.push_str(&line);
         }
+    }
+
+    /// Run `cmd` like [`Vm::run`] when it ends this boot (a kexec, a
+    /// reboot): send it without waiting for its output or exit status,
+    /// which the shutdown may cut short. The next [`Vm::run`] then waits
+    /// for the next boot's backdoor — the same virtio console port, opened
+    /// again by the new system — to say it is ready, skipping whatever this
+    /// boot's backdoor still prints.
+    pub fn run_ending_boot(&mut self, cmd: &str) -> Result<()> {
+        if cmd.contains('\n') {
+            bail!("backdoor commands are one line: {cmd:?}");
+        }
+        self.wait_backdoor_ready(Instant::now() + Duration::from_secs(90))?;
+        writeln!(self.backdoor.get_mut(), "{cmd}").context("writing to the backdoor")?;
+        self.backdoor_ready = false;
+        Ok(())
+    }
+
+    /// Read the backdoor until it says it is ready (once per boot).
+    fn wait_backdoor_ready(&mut self, deadline: Instant) -> Result<()> {
+        if self.backdoor_ready {
+            return Ok(());
+        }
+        loop {
+            let line = self.backdoor_line(deadline).with_context(|| {
+                format!(
+                    "waiting for the test backdoor (service test-backdoor on /dev/hvc0); console:\n{}",
+                    tail(&self.console(), TAIL_LINES)
+                )
+            })?;
+            // After a kexec the old boot may have left half a line.
+            if line.trim_end().ends_with(BACKDOOR_READY) {
+                break;
+            }
+        }
+        self.backdoor_ready = true;
+        Ok(())
     }
 
     /// One line from the backdoor, by `deadline`.

@@ -155,3 +155,17 @@ pub fn no_panic(console: &str) -> Result<()> {
     );
     Ok(())
 }
+
+/// The failure menu's first line.
+pub const MENU: &str = "Press one of the following keys";
+
+/// The whole console line holding `pattern`, once `after` (a later line,
+/// such as the menu's) has appeared: a line is read only once complete.
+pub fn line_before(vm: &Vm, pattern: &str, after: &str) -> Result<String> {
+    vm.wait_for_console(after, BOOT)?;
+    vm.console()
+        .lines()
+        .find(|l| l.contains(pattern))
+        .map(|l| l.trim_end_matches('\r').to_owned())
+        .with_context(|| format!("no console line has {pattern:?}"))
+}
