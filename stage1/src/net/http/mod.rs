@@ -1,0 +1,526 @@
+//! `root=http://host[:port]/path`: an HTTP/1.1 client that streams the
+//! store image into a file (on a tmpfs) through one fixed 64 KiB buffer,
+//! hashing it as it goes, and resumes with `Range` when the connection drops.
+//!
+//! The response head ([`parse_head`]) and chunked bodies ([`ChunkDecoder`])
+//! are parsed by pure code that takes any bytes and never panics; [`fetch`]
+//! does the I/O. No TLS: `https://` is refused with a message that says to
+//! pin the image with `sha256=` instead ([`verify`]).
+//!
+//! # Protocol
+//!
+//! `GET` with `Host`, `User-Agent: init/<version>`, `Accept-Encoding:
+//! identity` and `Connection: close`; one request per connection. The body
+//! is `Transfer-Encoding: chunked`, `Content-Length` bytes, or everything to
+//! the close. 1xx heads are skipped; 301/302/303/307/308 are followed to
+//! `http://` (or relative) locations, at most [`MAX_REDIRECTS`] times.
+//!
+//! A transfer that stops early (EOF, reset or [`FetchOptions::read_timeout`]
+//! without data) reconnects up to [`FetchOptions::retries`] times with
+//! `Range: bytes=<have>-` and `If-Range` (strong `ETag`, else
+//! `Last-Modified`, if the server sent one): 206 with `Content-Range` from
+//! `<have>` resumes the same hasher; 200 starts over (file truncated, hasher
+//! reset); anything else is an error. A failed first connection or DNS
+//! lookup is not retried: it is reported at once.
+
+mod head;
+mod url;
+
+use std::fmt::{self, Write as _};
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+pub use head::{parse_head, ChunkDecoder, Head};
+pub use url::{FetchError, Url};
+
+use super::sha256::Sha256;
+use url::bad;
+
+/// The most bytes a response head may take.
+pub const MAX_HEAD: usize = 16 * 1024;
+/// The one buffer the body streams through.
+pub const BUF_SIZE: usize = 64 * 1024;
+/// Redirects followed before giving up.
+pub const MAX_REDIRECTS: u32 = 5;
+const USER_AGENT: &str = concat!("init/", env!("CARGO_PKG_VERSION"));
+
+/// How [`fetch`] behaves; [`Default`] gives the defaults named below.
+/// Timeouts must not be zero.
+pub struct FetchOptions<'a> {
+    /// Reconnections after a dropped connection (5).
+    pub retries: u32,
+    /// The wait before the first reconnection, doubled for each next one
+    /// up to 8× (500 ms).
+    pub backoff: Duration,
+    /// Per address tried (10 s).
+    pub connect_timeout: Duration,
+    /// How long without a byte before the connection counts as dropped (30 s).
+    pub read_timeout: Duration,
+    /// The least time between two progress reports (3 s).
+    pub progress_every: Duration,
+    /// Called with the image's size once it is known, before any byte of
+    /// the body is written (again if a restart announces another size);
+    /// when no size is announced, with the size so far before each write.
+    /// An `Err(message)` stops the fetch with [`FetchError::TooLarge`].
+    pub expected_size_check: Option<&'a dyn Fn(u64) -> Result<(), String>>,
+}
+
+impl Default for FetchOptions<'_> {
+    fn default() -> Self {
+        Self {
+            retries: 5,
+            backoff: Duration::from_millis(500),
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(30),
+            progress_every: Duration::from_secs(3),
+            expected_size_check: None,
+        }
+    }
+}
+
+/// Where a fetch is, for the console line ([`Display`](fmt::Display)
+/// prints it: `412.0 MiB of 812.0 MiB (50%), 98.2 MiB/s, 4 s left`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    /// Bytes of the image in the file.
+    pub done: u64,
+    pub total: Option<u64>,
+    /// Body bytes received (over all connections) per second since the start.
+    pub rate_bytes_per_s: f64,
+    pub eta: Option<Duration>,
+}
+
+impl fmt::Display for Progress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mib = |bytes: f64| bytes / (1024.0 * 1024.0);
+        write!(f, "{:.1} MiB", mib(self.done as f64))?;
+        if let Some(total) = self.total.filter(|&t| t > 0) {
+            let percent = self.done.saturating_mul(100) / total;
+            write!(f, " of {:.1} MiB ({percent}%)", mib(total as f64))?;
+        }
+        write!(f, ", {:.1} MiB/s", mib(self.rate_bytes_per_s))?;
+        match self.eta {
+            Some(eta) => write!(f, ", {} s left", eta.as_secs()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A finished fetch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchReport {
+    /// The URL the image came from, after redirects.
+    pub url: String,
+    /// The file's length.
+    pub bytes: u64,
+    /// Of the whole file, from byte 0.
+    pub sha256: [u8; 32],
+    pub elapsed: Duration,
+    /// Reconnections after a dropped connection (resumed or restarted).
+    pub resumes: u32,
+}
+
+/// Checks a fetched image against `sha256=`.
+pub fn verify(report: &FetchReport, expected: &[u8; 32]) -> Result<(), FetchError> {
+    if report.sha256 == *expected {
+        return Ok(());
+    }
+    Err(FetchError::Checksum {
+        url: report.url.clone(),
+        expected: *expected,
+        actual: report.sha256,
+    })
+}
+
+/// Fetches `url` into `dest` (truncated first) as described in the module
+/// documentation, calling `progress` at most every
+/// [`FetchOptions::progress_every`] and once at the end.
+pub fn fetch(
+    url: &Url,
+    dest: &mut File,
+    opts: &FetchOptions,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<FetchReport, FetchError> {
+    let started = Instant::now();
+    let mut t = Transfer {
+        url: url.clone(),
+        dest,
+        opts,
+        progress,
+        hasher: Sha256::new(),
+        have: 0,
+        total: None,
+        checked: None,
+        validator: None,
+        responded: false,
+        started,
+        received: 0,
+        reported: started,
+    };
+    t.restart()?;
+    let mut buf = vec![0; BUF_SIZE];
+    let (mut redirects, mut retries) = (0, 0);
+    // Each turn returns, or uses up one of the redirects or retries.
+    loop {
+        match t.attempt(&mut buf, redirects) {
+            Ok(None) => break,
+            Ok(Some(next)) => {
+                redirects += 1;
+                t.url = next;
+            }
+            Err(Fail::Fatal(e)) => return Err(e.at(&t.url)),
+            // All announced bytes are here; only the framing was cut.
+            Err(Fail::Retry(_)) if t.total == Some(t.have) => break,
+            Err(Fail::Retry(last)) if retries >= opts.retries => {
+                return Err(FetchError::Truncated {
+                    url: t.url.to_string(),
+                    received: t.have,
+                    total: t.total,
+                    retries,
+                    last,
+                })
+            }
+            Err(Fail::Retry(_)) => {
+                retries += 1;
+                std::thread::sleep(opts.backoff.saturating_mul(1 << (retries - 1).min(3)));
+            }
+        }
+    }
+    t.total = Some(t.have);
+    t.report(true);
+    Ok(FetchReport {
+        url: t.url.to_string(),
+        bytes: t.have,
+        sha256: std::mem::take(&mut t.hasher).finish(),
+        elapsed: started.elapsed(),
+        resumes: retries,
+    })
+}
+
+/// How one connection ended, if not with the whole image.
+enum Fail {
+    Fatal(FetchError),
+    /// Dropped, cut short or silent: reconnect (the reason, for the error
+    /// if the retries run out).
+    Retry(String),
+}
+
+impl From<FetchError> for Fail {
+    fn from(e: FetchError) -> Self {
+        Fail::Fatal(e)
+    }
+}
+
+fn io_failure(e: &io::Error, read_timeout: Duration) -> Fail {
+    Fail::Retry(match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+            format!("no data for {} s", read_timeout.as_secs())
+        }
+        _ => e.to_string(),
+    })
+}
+
+/// `read`, retried when a signal interrupts it.
+fn read(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    for _ in 0..100 {
+        match stream.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            result => return result,
+        }
+    }
+    Err(io::ErrorKind::Interrupted.into())
+}
+
+fn connect(url: &Url, opts: &FetchOptions) -> Result<TcpStream, FetchError> {
+    let resolve = |error: String| FetchError::Resolve {
+        url: url.to_string(),
+        host: url.host.clone(),
+        error,
+    };
+    let addrs = (url.host.as_str(), url.port)
+        .to_socket_addrs()
+        .map_err(|e| resolve(e.to_string()))?;
+    let mut last = resolve("no address".into());
+    for addr in addrs {
+        let connected = TcpStream::connect_timeout(&addr, opts.connect_timeout).and_then(|s| {
+            s.set_read_timeout(Some(opts.read_timeout))?;
+            s.set_write_timeout(Some(opts.read_timeout))?;
+            Ok(s)
+        });
+        match connected {
+            Ok(stream) => return Ok(stream),
+            Err(error) => {
+                let (url, addr) = (url.to_string(), addr.to_string());
+                last = FetchError::Connect { url, addr, error };
+            }
+        }
+    }
+    Err(last)
+}
+
+/// Reads up to the end of a final (not 1xx) head: the head, where the body
+/// starts in `buf` and how much of `buf` is filled.
+fn read_head(
+    s: &mut TcpStream,
+    buf: &mut [u8],
+    timeout: Duration,
+) -> Result<(Head, usize, usize), Fail> {
+    let mut filled = 0;
+    for _ in 0..=MAX_HEAD {
+        match parse_head(&buf[..filled])? {
+            Some((head, len)) if head.status < 200 => {
+                buf.copy_within(len..filled, 0);
+                filled -= len;
+                continue;
+            }
+            Some((head, len)) => return Ok((head, len, filled)),
+            None => {}
+        }
+        match read(s, &mut buf[filled..]) {
+            Ok(0) => {
+                return Err(Fail::Retry(
+                    "the server closed the connection unanswered".into(),
+                ))
+            }
+            Ok(n) => filled += n,
+            Err(e) => return Err(io_failure(&e, timeout)),
+        }
+    }
+    Err(bad("too many interim (1xx) responses").into())
+}
+
+enum Body {
+    Length(u64),
+    Chunked(ChunkDecoder),
+    /// Neither: the body ends when the server closes.
+    Close,
+}
+
+/// One fetch across its connections.
+struct Transfer<'a, 'o> {
+    url: Url,
+    dest: &'a mut File,
+    opts: &'a FetchOptions<'o>,
+    progress: &'a mut dyn FnMut(&Progress),
+    /// Of `dest[..have]`.
+    hasher: Sha256,
+    have: u64,
+    total: Option<u64>,
+    /// The size last passed to the size check.
+    checked: Option<u64>,
+    validator: Option<String>,
+    /// Whether any response came: from then on a failed connect is retried.
+    responded: bool,
+    started: Instant,
+    received: u64,
+    reported: Instant,
+}
+
+impl Transfer<'_, '_> {
+    /// One connection: `Some(url)` for a redirect, `None` when the image is whole.
+    fn attempt(&mut self, buf: &mut [u8], redirects: u32) -> Result<Option<Url>, Fail> {
+        let timeout = self.opts.read_timeout;
+        let mut stream = match connect(&self.url, self.opts) {
+            Err(FetchError::Connect { addr, error, .. }) if self.responded => {
+                return Err(Fail::Retry(format!("cannot reconnect to {addr}: {error}")))
+            }
+            connected => connected?,
+        };
+        let mut request = format!(
+            "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: {USER_AGENT}\r\nAccept: */*\r\n\
+             Accept-Encoding: identity\r\nConnection: close\r\n",
+            self.url.path,
+            self.url.authority()
+        );
+        if self.have > 0 {
+            let _ = write!(request, "Range: bytes={}-\r\n", self.have);
+            if let Some(validator) = &self.validator {
+                let _ = write!(request, "If-Range: {validator}\r\n");
+            }
+        }
+        request += "\r\n";
+        stream
+            .write_all(request.as_bytes())
+            .map_err(|e| io_failure(&e, timeout))?;
+        let (head, mut pos, mut filled) = read_head(&mut stream, buf, timeout)?;
+        self.responded = true;
+        let status_error = |reason: String| FetchError::Status {
+            url: self.url.to_string(),
+            status: head.status,
+            reason,
+        };
+        let mut body = match (head.status, head.content_range) {
+            (301 | 302 | 303 | 307 | 308, _) => {
+                let Some(location) = &head.location else {
+                    return Err(bad(format!("HTTP {} without a Location", head.status)).into());
+                };
+                if redirects >= MAX_REDIRECTS {
+                    let why = format!("{} (after {MAX_REDIRECTS} redirects)", head.reason);
+                    return Err(status_error(why).into());
+                }
+                return match self.url.join(location) {
+                    Ok(next) => Ok(Some(next)),
+                    Err(to) => Err(FetchError::Redirect {
+                        from: self.url.to_string(),
+                        to: Box::new(to),
+                    }
+                    .into()),
+                };
+            }
+            (200, _) => {
+                if self.have > 0 {
+                    self.restart()?;
+                }
+                self.validator.clone_from(&head.validator);
+                self.total = head.content_length;
+                head.content_length.map_or(Body::Close, Body::Length)
+            }
+            (206, Some((start, end, total))) if self.have > 0 && start == self.have => {
+                if let (Some(was), Some(now)) = (self.total, total) {
+                    if was != now {
+                        let why =
+                            format!("the image changed on the server (was {was} bytes, now {now})");
+                        return Err(bad(why).into());
+                    }
+                }
+                self.total = self.total.or(total);
+                Body::Length(head.content_length.unwrap_or(end - start + 1))
+            }
+            (206, range) => {
+                let why = format!(
+                    "asked for bytes {}- and got 206 with Content-Range {range:?}",
+                    self.have
+                );
+                return Err(bad(why).into());
+            }
+            _ => return Err(status_error(head.reason.clone()).into()),
+        };
+        if head.chunked {
+            body = Body::Chunked(ChunkDecoder::new());
+        }
+        if let Some(total) = self.total.filter(|&t| self.checked != Some(t)) {
+            self.check(total)?;
+            self.checked = Some(total);
+        }
+        let ended = |body: &Body| match body {
+            Body::Length(left) => *left == 0,
+            Body::Chunked(decoder) => decoder.is_done(),
+            Body::Close => false,
+        };
+        while !ended(&body) {
+            while pos < filled && !ended(&body) {
+                let input = &buf[pos..filled];
+                let (used, data) = match &mut body {
+                    Body::Length(left) => {
+                        let n = input
+                            .len()
+                            .min(usize::try_from(*left).unwrap_or(usize::MAX));
+                        *left -= n as u64;
+                        (n, &input[..n])
+                    }
+                    Body::Chunked(decoder) => decoder.decode(input)?,
+                    Body::Close => (input.len(), input),
+                };
+                self.write(data)?;
+                pos += used;
+            }
+            if ended(&body) {
+                break;
+            }
+            (pos, filled) = match read(&mut stream, buf) {
+                Ok(0) if matches!(body, Body::Close) => break,
+                Ok(0) => return Err(Fail::Retry("the server closed the connection".into())),
+                Ok(n) => (0, n),
+                Err(e) => return Err(io_failure(&e, timeout)),
+            };
+        }
+        match self.total {
+            Some(total) if self.have < total => Err(Fail::Retry("the response ended early".into())),
+            _ => Ok(None),
+        }
+    }
+
+    fn write(&mut self, data: &[u8]) -> Result<(), FetchError> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        let end = self.have + data.len() as u64;
+        match self.total {
+            Some(total) if end > total => {
+                return Err(bad(format!("more than the {total} bytes announced")));
+            }
+            Some(_) => {}
+            None => self.check(end)?,
+        }
+        let url = &self.url;
+        self.dest
+            .write_all(data)
+            .map_err(|error| FetchError::Write {
+                url: url.to_string(),
+                error,
+            })?;
+        self.hasher.update(data);
+        self.have = end;
+        self.received += data.len() as u64;
+        if self.reported.elapsed() >= self.opts.progress_every {
+            self.report(false);
+        }
+        Ok(())
+    }
+
+    fn check(&self, size: u64) -> Result<(), FetchError> {
+        let Some(check) = self.opts.expected_size_check else {
+            return Ok(());
+        };
+        check(size).map_err(|message| FetchError::TooLarge {
+            url: self.url.to_string(),
+            message,
+        })
+    }
+
+    /// Back to byte 0: an empty file and a fresh hasher.
+    fn restart(&mut self) -> Result<(), FetchError> {
+        let url = &self.url;
+        let error = |error| FetchError::Write {
+            url: url.to_string(),
+            error,
+        };
+        self.dest.set_len(0).map_err(error)?;
+        self.dest.seek(SeekFrom::Start(0)).map_err(error)?;
+        self.hasher = Sha256::new();
+        self.have = 0;
+        Ok(())
+    }
+
+    fn report(&mut self, finished: bool) {
+        let now = Instant::now();
+        let secs = now.duration_since(self.started).as_secs_f64();
+        let rate = if secs > 0.0 {
+            self.received as f64 / secs
+        } else {
+            0.0
+        };
+        let eta = if finished {
+            Some(Duration::ZERO)
+        } else {
+            let left = self
+                .total
+                .filter(|_| rate > 0.0)
+                .map(|t| t.saturating_sub(self.have));
+            left.and_then(|left| Duration::try_from_secs_f64(left as f64 / rate).ok())
+        };
+        (self.progress)(&Progress {
+            done: self.have,
+            total: self.total,
+            rate_bytes_per_s: rate,
+            eta,
+        });
+        self.reported = now;
+    }
+}
+
+#[cfg(test)]
+#[path = "../http_tests.rs"]
+mod tests;
