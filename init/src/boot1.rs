@@ -87,10 +87,13 @@ pub fn run(params: &BootParams, times: &mut BootTimes) -> Option<PathBuf> {
     // not-os set loading faster in parallel (README, `make bench`); on a
     // heavily loaded host serial won, so `boot.module_threads=1` is there.
     opts.threads = params.module_threads.unwrap_or(0);
+    let mut hotplug = Hotplug::new(&plan, params, socket, PathBuf::from("/sys"), opts.clone());
+    // Devices that appear while the first batch loads get their drivers
+    // at once, on a second thread (see `stage1::hotplug`).
+    let mut first = Some(hotplug.load_first(|| load_modules(&plan, &opts)));
     step(params, "loading kernel modules", || {
-        load_modules(&plan, &opts)
+        first.take().unwrap_or_else(|| load_modules(&plan, &opts))
     });
-    let mut hotplug = Hotplug::new(&plan, params, socket, PathBuf::from("/sys"), opts);
     hotplug.settle();
     times.mark("modules");
     if params.debug1devices {

@@ -10,10 +10,18 @@
 //! loader as the first batch, and is what the wait for `root=` blocks on:
 //! the wait wakes on events, never on a timer.
 //!
+//! The first batch itself ([`Hotplug::load_first`]) is loaded with a
+//! listener beside it: virtio_pci announces the virtio devices while its own
+//! load is still probing the rest, and their drivers start loading then,
+//! not after the whole batch. A module the kernel is still loading may be
+//! asked for again meanwhile: the kernel waits for the first load and
+//! answers `EEXIST`, which counts as success.
+//!
 //! A module that fails is one warning naming it and the device (the
 //! devices' drivers are optional: the wait for the root device decides
 //! whether the boot can go on).
 use std::collections::HashSet;
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -34,15 +42,17 @@ pub struct Hotplug<'a> {
     seen: HashSet<String>,
     /// Modules already asked for by a device.
     requested: HashSet<String>,
-    /// Modules already in a load round (loaded, present or failed).
-    loaded: HashSet<String>,
+    /// Modules of finished load rounds (loaded, present or failed): not
+    /// tried again.
+    done: HashSet<String>,
     load: LoadOptions,
 }
 
 impl<'a> Hotplug<'a> {
-    /// Takes over after the plan's first load: its devices and modules
-    /// count as handled. `socket` is `None` when it could not be opened;
-    /// then waits rescan `sys` every 50 ms.
+    /// Takes over from the plan: its devices count as handled, and its
+    /// modules once [`Self::load_first`] (or the caller) has loaded them.
+    /// `socket` is `None` when it could not be opened; then waits rescan
+    /// `sys` every 50 ms.
     pub fn new(
         plan: &'a Plan,
         params: &'a BootParams,
@@ -63,8 +73,69 @@ impl<'a> Hotplug<'a> {
                 .map(|d| d.device.modalias.clone())
                 .collect(),
             requested,
-            loaded: plan.modules.steps.iter().map(|s| s.name.clone()).collect(),
+            done: HashSet::new(),
             load,
+        }
+    }
+
+    /// Runs `load` (the plan's first batch) while a second thread loads the
+    /// drivers of devices announced meanwhile; returns what `load` returns
+    /// once both are done. Serial loading (`boot.module_threads=1`),
+    /// `boot.coldplug=0` or no uevent socket: just `load`.
+    pub fn load_first<T: Send>(&mut self, load: impl FnOnce() -> T + Send) -> T {
+        let first: Vec<String> = self
+            .plan
+            .modules
+            .steps
+            .iter()
+            .map(|s| s.name.clone())
+            .collect();
+        let concurrent =
+            self.socket.is_some() && !self.params.coldplug_off && self.load.threads != 1;
+        let pipe = if concurrent {
+            rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+                .map_err(|e| log::debug!("no pipe for the uevent listener ({e}): loading first"))
+                .ok()
+        } else {
+            None
+        };
+        let Some((stop_rx, stop_tx)) = pipe else {
+            let out = load();
+            self.done.extend(first);
+            return out;
+        };
+        let out = std::thread::scope(|scope| {
+            let listener = scope.spawn(|| self.listen_until(stop_rx.as_fd()));
+            let out = load();
+            if let Err(e) = rustix::io::write(&stop_tx, b"x") {
+                log::warn!("stopping the uevent listener: {e}");
+            }
+            let _ = listener.join();
+            out
+        });
+        self.done.extend(first);
+        out
+    }
+
+    /// Loads drivers for announced devices until `stop` is readable.
+    fn listen_until(&mut self, stop: std::os::fd::BorrowedFd<'_>) {
+        loop {
+            let Some(socket) = &self.socket else { return };
+            match socket.wait_either(stop) {
+                Ok((_, true)) => return,
+                Ok((true, false)) => {
+                    let devices = self.new_devices();
+                    if !devices.is_empty() {
+                        self.load_for(devices);
+                    }
+                }
+                Ok((false, false)) => {}
+                Err(e) => {
+                    log::warn!("waiting for uevents: {e}; rescanning /sys from now on");
+                    self.socket = None;
+                    return;
+                }
+            }
         }
     }
 
@@ -122,13 +193,22 @@ impl<'a> Hotplug<'a> {
         if requests.is_empty() {
             return;
         }
-        let round =
-            modules::plan(&plan.index, &plan.config, self.params, &requests).without(&self.loaded);
+        // What the kernel has already, or an earlier round tried, is left
+        // out; what it is still loading (`coming`) stays, see the module doc.
+        let mut skip = self.done.clone();
+        let round = modules::plan(&plan.index, &plan.config, self.params, &requests);
+        skip.extend(
+            round
+                .steps
+                .iter()
+                .filter(|s| is_live(&s.name))
+                .map(|s| s.name.clone()),
+        );
+        let round = round.without(&skip);
         for w in &round.warnings {
             log::debug!("{w}");
         }
-        self.loaded
-            .extend(round.steps.iter().map(|s| s.name.clone()));
+        self.done.extend(round.steps.iter().map(|s| s.name.clone()));
         if round.loadable().next().is_none() {
             return;
         }
@@ -139,6 +219,12 @@ impl<'a> Hotplug<'a> {
             report.failed.len()
         );
     }
+}
+
+/// Whether the kernel has module `name` loaded and initialized.
+fn is_live(name: &str) -> bool {
+    std::fs::read_to_string(format!("/sys/module/{name}/initstate"))
+        .is_ok_and(|s| s.trim() == "live")
 }
 
 /// The device of an event, if it is new: an add with a modalias not seen

@@ -12,7 +12,7 @@
 //! `overflowed` and the caller rescans `/sys` instead, so memory stays
 //! bounded and nothing is missed.
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::Instant;
 
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
@@ -132,6 +132,20 @@ impl UeventSocket {
         match poll(&mut fds, Some(&ts)) {
             Ok(n) => Ok(n > 0),
             Err(Errno::INTR) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Blocks until an event is queued or `other` is readable (a pipe that
+    /// says "stop"), with no deadline: `(events queued, other readable)`.
+    pub fn wait_either(&self, other: BorrowedFd<'_>) -> io::Result<(bool, bool)> {
+        let mut fds = [
+            PollFd::new(&self.fd, PollFlags::IN),
+            PollFd::from_borrowed_fd(other, PollFlags::IN),
+        ];
+        match poll(&mut fds, None) {
+            Ok(_) => Ok((!fds[0].revents().is_empty(), !fds[1].revents().is_empty())),
+            Err(Errno::INTR) => Ok((false, false)),
             Err(e) => Err(e.into()),
         }
     }
