@@ -76,7 +76,9 @@ awk '
     END {
         for (c in cfg) for (r in rounds) {
             k = c " " r
-            if ((k " supervise") in t)
+            # A boot whose `init` line was lost on the console (it can share a
+            # line with the prompt of the console shell) has no start: skipped.
+            if ((k " supervise") in t && (k " init") in t)
                 print c, r, t[k " init"], t[k " modules"] - t[k " init"], t[k " switch_root"] - t[k " init"], t[k " supervise"] - t[k " init"]
         }
     }' "$data" | sort >"$work/per-boot"

@@ -49,6 +49,7 @@ pub fn fetch_store(url: &str, to: &Path, expected: Option<&str>) -> Result<()> {
     };
     let opts = http::FetchOptions {
         expected_size_check: Some(&fits),
+        hash: expected.is_some(),
         ..http::FetchOptions::default()
     };
     log::info!(target: "phase", "stage-1: fetching {url}");
@@ -70,17 +71,16 @@ pub fn fetch_store(url: &str, to: &Path, expected: Option<&str>) -> Result<()> {
     });
     match result {
         Ok(report) => {
+            let verified = if expected.is_some() {
+                format!(", sha256 {} as given", sha256::hex(&report.sha256))
+            } else {
+                String::new()
+            };
             log::info!(
-                "fetched {} bytes in {:.1} s ({} reconnections), sha256 {}{}",
+                "fetched {} bytes in {:.1} s ({} reconnections){verified}",
                 report.bytes,
                 report.elapsed.as_secs_f64(),
                 report.resumes,
-                sha256::hex(&report.sha256),
-                if expected.is_some() {
-                    " (as given)"
-                } else {
-                    ""
-                }
             );
             Ok(())
         }

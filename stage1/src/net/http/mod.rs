@@ -65,6 +65,10 @@ pub struct FetchOptions<'a> {
     /// when no size is announced, with the size so far before each write.
     /// An `Err(message)` stops the fetch with [`FetchError::TooLarge`].
     pub expected_size_check: Option<&'a dyn Fn(u64) -> Result<(), String>>,
+    /// Whether to hash the body (true); without it
+    /// [`FetchReport::sha256`] is all zeros. Hashing is most of the CPU a
+    /// fetch costs, so a caller with nothing to verify turns it off.
+    pub hash: bool,
 }
 
 impl Default for FetchOptions<'_> {
@@ -76,6 +80,7 @@ impl Default for FetchOptions<'_> {
             read_timeout: Duration::from_secs(30),
             progress_every: Duration::from_secs(3),
             expected_size_check: None,
+            hash: true,
         }
     }
 }
@@ -193,7 +198,11 @@ pub fn fetch(
     Ok(FetchReport {
         url: t.url.to_string(),
         bytes: t.have,
-        sha256: std::mem::take(&mut t.hasher).finish(),
+        sha256: if opts.hash {
+            std::mem::take(&mut t.hasher).finish()
+        } else {
+            [0; 32]
+        },
         elapsed: started.elapsed(),
         resumes: retries,
     })
@@ -461,7 +470,9 @@ impl Transfer<'_, '_> {
                 url: url.to_string(),
                 error,
             })?;
-        self.hasher.update(data);
+        if self.opts.hash {
+            self.hasher.update(data);
+        }
         self.have = end;
         self.received += data.len() as u64;
         if self.reported.elapsed() >= self.opts.progress_every {
