@@ -27,3 +27,4 @@ pub mod plan;
 pub mod switch_root;
 pub mod toplevel;
 pub mod uevent;
+mod wait;

@@ -15,7 +15,6 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::Instant;
 
-use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::io::Errno;
 use rustix::net::netlink::{self, SocketAddrNetlink};
 use rustix::net::{
@@ -123,31 +122,15 @@ impl UeventSocket {
     /// there is something to [`Self::drain`]. `EINTR` returns `Ok(false)`
     /// early, so a signal is never held up.
     pub fn wait(&self, deadline: Instant) -> io::Result<bool> {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let ts = Timespec {
-            tv_sec: left.as_secs() as _,
-            tv_nsec: left.subsec_nanos() as _,
-        };
-        let mut fds = [PollFd::new(&self.fd, PollFlags::IN)];
-        match poll(&mut fds, Some(&ts)) {
-            Ok(n) => Ok(n > 0),
-            Err(Errno::INTR) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
+        let [ready] = crate::wait::readable([self.fd.as_fd()], Some(deadline))?;
+        Ok(ready)
     }
 
     /// Blocks until an event is queued or `other` is readable (a pipe that
     /// says "stop"), with no deadline: `(events queued, other readable)`.
     pub fn wait_either(&self, other: BorrowedFd<'_>) -> io::Result<(bool, bool)> {
-        let mut fds = [
-            PollFd::new(&self.fd, PollFlags::IN),
-            PollFd::from_borrowed_fd(other, PollFlags::IN),
-        ];
-        match poll(&mut fds, None) {
-            Ok(_) => Ok((!fds[0].revents().is_empty(), !fds[1].revents().is_empty())),
-            Err(Errno::INTR) => Ok((false, false)),
-            Err(e) => Err(e.into()),
-        }
+        let [events, other] = crate::wait::readable([self.fd.as_fd(), other], None)?;
+        Ok((events, other))
     }
 
     /// Hands each queued event to `each`, without blocking and at most

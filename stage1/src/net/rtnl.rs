@@ -31,7 +31,6 @@ use std::net::Ipv4Addr;
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::io::Errno;
 use rustix::net::netlink::SocketAddrNetlink;
 use rustix::net::{
@@ -668,17 +667,8 @@ impl LinkEvents {
     /// Blocks until an event is queued or `deadline` passes; `Ok(true)`
     /// when there is something to drain. `EINTR` returns `Ok(false)`.
     pub fn wait(&self, deadline: Instant) -> io::Result<bool> {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let ts = Timespec {
-            tv_sec: left.as_secs() as _,
-            tv_nsec: left.subsec_nanos() as _,
-        };
-        let mut fds = [PollFd::new(&self.fd, PollFlags::IN)];
-        match poll(&mut fds, Some(&ts)) {
-            Ok(n) => Ok(n > 0),
-            Err(Errno::INTR) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
+        let [ready] = crate::wait::readable([self.fd.as_fd()], Some(deadline))?;
+        Ok(ready)
     }
 
     /// Hands every queued event to `each` without blocking. Returns whether
