@@ -145,7 +145,13 @@ impl Plan {
         };
         let mut requests = coldplug::requests(&coldplug, &mut std::collections::HashSet::new());
         requests.extend(module_requests(params, &config, &store));
-        let modules = modules::plan(&index, &config, params, &requests);
+        let mut modules = modules::plan(&index, &config, params, &requests);
+        // Lines of modules.* and modprobe.d/modules-load.d that were skipped:
+        // said once, with the plan's own warnings.
+        modules.warnings.splice(
+            0..0,
+            index.warnings().iter().chain(config.warnings()).cloned(),
+        );
         let required_modules = requests
             .iter()
             .filter(|r| r.required)

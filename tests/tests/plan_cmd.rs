@@ -113,7 +113,8 @@ fn plan_shows_coldplug_modules_for_a_sys_snapshot() {
         "# Aliases extracted from modules themselves.\n\
          alias pci:v00001AF4d*sv*sd*bc*sc*i* virtio_pci\n\
          alias virtio:d00000002v* virtio_blk\n\
-         alias virtio:d00000004v* virtio_rng\n",
+         alias virtio:d00000004v* virtio_rng\n\
+         this line is corrupt\n",
     )
     .unwrap();
     std::fs::remove_dir_all(root.join("etc")).unwrap();
@@ -161,6 +162,10 @@ fn plan_shows_coldplug_modules_for_a_sys_snapshot() {
     assert!(
         !text.contains("virtio_rng:"),
         "blacklisted module planned:\n{text}"
+    );
+    assert!(
+        text.contains("warning: modules.alias line 5: not 'alias PATTERN MODULE', skipped"),
+        "no warning for the corrupt line:\n{text}"
     );
     // Without a snapshot (the fixture has no sys/) nothing is coldplugged.
     let (text, code) = plan(&root, "root=/dev/vda");
