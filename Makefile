@@ -6,7 +6,8 @@
 #   make test          fmt, clippy, dist, then the whole test suite (VM tests too)
 #   make deps          install what the build needs (apt packages, musl target)
 #   make size          sizes of dist/init and dist/initrd
-#   make bench         supervision, PID 1 and stage-1 benchmarks (tables in bench/results/)
+#   make bench         supervision, PID 1, stage-1 and netboot benchmarks (tables in bench/results/)
+#   make fuzz          fuzz every parser for FUZZ_SECONDS (60) each (fuzz/README.md)
 #   make clean         remove build/ and dist/ (`cargo clean` empties target/)
 #
 # Overrides: KERNEL=/boot/vmlinuz-X MODULES=/lib/modules/X use a host kernel
@@ -48,7 +49,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 DIST := dist/init dist/kernel dist/initrd dist/root.squashfs dist/command-line dist/runvm dist/kexec-boot
 
-.PHONY: init dist run test deps size clean bench FORCE
+.PHONY: init dist run test deps size clean bench fuzz fuzz-deps FORCE
 init: dist/init
 dist: $(DIST)
 
@@ -175,6 +176,24 @@ bench: $(DIST)
 	DIST=$(CURDIR)/dist bench/vm-pid1.sh
 	DIST=$(CURDIR)/dist bench/vm-stage1.sh
 	DIST=$(CURDIR)/dist bench/vm-netboot.sh
+
+# Coverage-guided fuzzing of the parsers: libFuzzer on stable rustc
+# (fuzz/README.md). Not part of `make test` or CI. Each target runs
+# FUZZ_SECONDS; FUZZ_TARGETS="dhcp uevent" picks some. Prints executions and
+# crashes per target and fails on a crash (its input in fuzz/artifacts/).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+fuzz: fuzz-deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_TARGETS='$(FUZZ_TARGETS)' \
+	    CARGO_TARGET_DIR=$(abspath $(CARGO_TARGET_DIR))/fuzz fuzz/run.sh
+
+# What fuzzing needs beyond `make deps`: a C++ compiler for libFuzzer
+# (libfuzzer-sys builds it) and the fuzz crate's dependencies.
+fuzz-deps:
+	@command -v c++ >/dev/null 2>&1 || { echo "apt-get install g++"; \
+	    $(SUDO) apt-get update && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends g++; }
+	$(CARGO) fetch --manifest-path fuzz/Cargo.toml
 
 clean:
 	rm -rf build dist

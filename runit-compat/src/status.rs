@@ -51,9 +51,12 @@ pub fn tai64n(t: SystemTime) -> (u64, u32) {
     (TAI_OFFSET + d.as_secs(), d.subsec_nanos())
 }
 
-/// The wall-clock time for a TAI64N label.
+/// The wall-clock time for a TAI64N label. A label outside what
+/// `SystemTime` holds (before 1970, or a garbage file's 2^63 seconds on)
+/// gives the Unix epoch, as `tai64n` does for times before it.
 pub fn from_tai64n(secs: u64, nanos: u32) -> SystemTime {
-    UNIX_EPOCH + Duration::new(secs.saturating_sub(TAI_OFFSET), nanos.min(999_999_999))
+    let since = Duration::new(secs.saturating_sub(TAI_OFFSET), nanos.min(999_999_999));
+    UNIX_EPOCH.checked_add(since).unwrap_or(UNIX_EPOCH)
 }
 
 impl Status {
@@ -154,6 +157,22 @@ mod tests {
         let b = st.encode();
         assert_eq!(&b[0..8], &[0x40, 0, 0, 0, 0, 0, 0, 0x0a]);
         assert_eq!(&b[12..], &[0, 0, 0, 0, 0, b'd', 1, 0]);
+    }
+
+    /// Found by `make fuzz` (target `sv_status`): a label past `SystemTime`'s
+    /// range panicked in `decode` ("overflow when adding duration to instant").
+    #[test]
+    fn decode_out_of_range_stamp() {
+        let crash: [u8; 20] = [
+            0xc0, 0xbf, 0, 0, 0, 0x65, 0x53, 0xf1, // TAI64 seconds: 2^63.6
+            0, 0x65, 0x53, 0xf1, // nanoseconds
+            0x0a, 0, 0, 0, 0, 0, 0, 0,
+        ];
+        let st = Status::decode(&crash).expect("20 bytes decode");
+        assert_eq!(st.stamp, UNIX_EPOCH);
+        assert_eq!(st.pid, 10);
+        assert_eq!(Status::decode(&st.encode()), Some(st));
+        assert_eq!(from_tai64n(u64::MAX, u32::MAX), UNIX_EPOCH);
     }
 
     #[test]
