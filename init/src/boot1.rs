@@ -2,9 +2,7 @@
 //! switch_root; each step goes through the failure policy on error.
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
-
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use stage1::apply::{apply, ApplyOptions};
 use stage1::cmdline::BootParams;
@@ -102,6 +100,7 @@ pub fn run(params: &BootParams, times: &mut BootTimes) -> Option<PathBuf> {
     let network = network::wanted(params);
     if network {
         phase("stage-1: configuring the network");
+        // `n` here is the same as `t`: the step is the network setup.
         step_net(params, "configuring the network", Some(&mut || {}), || {
             network::setup(params, &[])
         });

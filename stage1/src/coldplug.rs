@@ -16,7 +16,7 @@ use std::hash::BuildHasher;
 use std::path::Path;
 
 use crate::cmdline::BootParams;
-use crate::modules::{normalize, ModuleConfig, ModuleIndex, ModuleRequest, Resolved};
+use crate::modules::{self, normalize, ModuleConfig, ModuleIndex, ModuleRequest, Resolved};
 
 /// A device and its modalias.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,8 +104,8 @@ pub fn scan(sys: &Path) -> Vec<DeviceAlias> {
     out
 }
 
-/// Resolves each device's modalias: modprobe.d `alias` lines first, then
-/// modules.alias and the built-in aliases.
+/// Resolves each device's modalias as the planner resolves any name
+/// ([`modules::resolve`]), with the blacklists applied.
 pub fn decide(
     index: &ModuleIndex,
     config: &ModuleConfig,
@@ -117,21 +117,11 @@ pub fn decide(
     devices
         .into_iter()
         .map(|device| {
-            let mut resolved = Vec::new();
-            for m in config.aliases(&device.modalias) {
-                resolved.extend(index.resolve(&m));
-            }
-            if resolved.is_empty() {
-                resolved = index.aliases(&device.modalias);
-            }
             let mut drivers: Vec<Driver> = Vec::new();
-            for r in resolved {
+            for r in modules::resolve(index, config, &device.modalias) {
                 let d = match r {
                     Resolved::Builtin(m) => Driver::Builtin(m),
                     Resolved::Module(m) if blacklisted(&m) => Driver::Blacklisted(m),
-                    Resolved::Module(m) if index.module(&m).is_none() && index.is_builtin(&m) => {
-                        Driver::Builtin(m)
-                    }
                     Resolved::Module(m) => Driver::Module(m),
                 };
                 if !drivers.contains(&d) {

@@ -83,13 +83,6 @@ impl<'a> Hotplug<'a> {
     /// once both are done. Serial loading (`boot.module_threads=1`),
     /// `boot.coldplug=0` or no uevent socket: just `load`.
     pub fn load_first<T: Send>(&mut self, load: impl FnOnce() -> T + Send) -> T {
-        let first: Vec<String> = self
-            .plan
-            .modules
-            .steps
-            .iter()
-            .map(|s| s.name.clone())
-            .collect();
         let concurrent =
             self.socket.is_some() && !self.params.coldplug_off && self.load.threads != 1;
         let pipe = if concurrent {
@@ -99,21 +92,21 @@ impl<'a> Hotplug<'a> {
         } else {
             None
         };
-        let Some((stop_rx, stop_tx)) = pipe else {
-            let out = load();
-            self.done.extend(first);
-            return out;
+        let out = match pipe {
+            None => load(),
+            Some((stop_rx, stop_tx)) => std::thread::scope(|scope| {
+                let listener = scope.spawn(|| self.listen_until(stop_rx.as_fd()));
+                let out = load();
+                if let Err(e) = rustix::io::write(&stop_tx, b"x") {
+                    log::warn!("stopping the uevent listener: {e}");
+                }
+                let _ = listener.join();
+                out
+            }),
         };
-        let out = std::thread::scope(|scope| {
-            let listener = scope.spawn(|| self.listen_until(stop_rx.as_fd()));
-            let out = load();
-            if let Err(e) = rustix::io::write(&stop_tx, b"x") {
-                log::warn!("stopping the uevent listener: {e}");
-            }
-            let _ = listener.join();
-            out
-        });
-        self.done.extend(first);
+        let plan = self.plan;
+        self.done
+            .extend(plan.modules.steps.iter().map(|s| s.name.clone()));
         out
     }
 
@@ -195,15 +188,13 @@ impl<'a> Hotplug<'a> {
         }
         // What the kernel has already, or an earlier round tried, is left
         // out; what it is still loading (`coming`) stays, see the module doc.
-        let mut skip = self.done.clone();
         let round = modules::plan(&plan.index, &plan.config, self.params, &requests);
-        skip.extend(
-            round
-                .steps
-                .iter()
-                .filter(|s| is_live(&s.name))
-                .map(|s| s.name.clone()),
-        );
+        let skip: HashSet<String> = round
+            .steps
+            .iter()
+            .filter(|s| self.done.contains(&s.name) || is_live(&s.name))
+            .map(|s| s.name.clone())
+            .collect();
         let round = round.without(&skip);
         for w in &round.warnings {
             log::debug!("{w}");

@@ -155,6 +155,26 @@ impl fmt::Display for ModulePlan {
     }
 }
 
+/// What `name` (a module, an alias, a device's modalias) stands for, as
+/// modprobe resolves it: modprobe.d `alias` lines first (only they, when
+/// one matches), then the index (a module file, a built-in module, then
+/// modules.alias); each result once.
+pub fn resolve(index: &ModuleIndex, config: &ModuleConfig, name: &str) -> Vec<Resolved> {
+    let configured = config.aliases(name);
+    if configured.is_empty() {
+        return index.resolve(name);
+    }
+    let mut out = Vec::new();
+    for m in configured {
+        for r in index.resolve(&m) {
+            if !out.contains(&r) {
+                out.push(r);
+            }
+        }
+    }
+    out
+}
+
 /// A module or alias name with `-` replaced by `_`.
 pub fn normalize(name: &str) -> String {
     name.replace('-', "_")

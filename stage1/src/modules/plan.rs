@@ -85,20 +85,7 @@ impl Planner<'_> {
         if let Some(r) = self.resolved.get(name) {
             return r.clone();
         }
-        let configured = self.config.aliases(name);
-        let out = if configured.is_empty() {
-            self.index.resolve(name)
-        } else {
-            let mut out = Vec::new();
-            for m in configured {
-                for r in self.index.resolve(&m) {
-                    if !out.contains(&r) {
-                        out.push(r);
-                    }
-                }
-            }
-            out
-        };
+        let out = super::resolve(self.index, self.config, name);
         self.resolved.insert(name.to_owned(), out.clone());
         out
     }
