@@ -8,11 +8,13 @@
 #   make size          sizes of dist/init and dist/initrd
 #   make bench         supervision, PID 1, stage-1 and netboot benchmarks (tables in bench/results/)
 #   make fuzz          fuzz every parser for FUZZ_SECONDS (60) each (fuzz/README.md)
+#   make soak          SOAK_ROUNDS (20) shutdowns of an ext4 root under a writer: records lost, fsck
 #   make clean         remove build/ and dist/ (`cargo clean` empties target/)
 #
 # Overrides: KERNEL=/boot/vmlinuz-X MODULES=/lib/modules/X use a host kernel
-# and its module tree instead of the pinned Debian package; MODULES_COMPRESS=xz
-# xz-compresses the modules in the initrd.
+# and its module tree instead of the pinned Debian package; MODULES_COMPRESS=
+# xz|gzip|zstd compresses the modules in the initrd (gzip and zstd add their
+# decoder to dist/init); BUILD_STD=no links the prebuilt std (scripts/build-init.sh).
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -49,29 +51,29 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 DIST := dist/init dist/kernel dist/initrd dist/root.squashfs dist/command-line dist/runvm dist/kexec-boot
 
-.PHONY: init dist run test deps size clean bench fuzz fuzz-deps FORCE
+.PHONY: init dist run test deps size clean bench fuzz fuzz-deps soak FORCE
 init: dist/init
 dist: $(DIST)
 
-# The static binary. musl when rustup has (or can add) the target, else glibc
-# with crt-static. Either way `file` must call the result statically linked.
-dist/init: $(RUST_SRCS)
+# The static binary, built by scripts/build-init.sh (target, the size-tuned
+# std and its fallback are explained there). `make size` measures the same
+# build.
+dist/init: $(RUST_SRCS) scripts/build-init.sh build/init-settings
 	@mkdir -p dist
-	@if rustup target list --installed 2>/dev/null | grep -qx $(MUSL) \
-	   || rustup target add $(MUSL); then \
-	    echo "cargo build --release --target $(MUSL) -p init"; \
-	    $(CARGO) build --release --target $(MUSL) -p init; \
-	    cp $(CARGO_TARGET_DIR)/$(MUSL)/release/init $@.tmp; \
-	else \
-	    echo "musl target unavailable; RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --target $(GNU) -p init"; \
-	    RUSTFLAGS='-C target-feature=+crt-static' $(CARGO) build --release --target $(GNU) -p init; \
-	    cp $(CARGO_TARGET_DIR)/$(GNU)/release/init $@.tmp; \
-	fi
-	@# Unwind tables are dead weight with panic=abort (nothing unwinds; the
-	@# panic hook prints no backtrace): -148 KiB, 1,258,256 -> 1,106,464.
-	objcopy -R .eh_frame -R .eh_frame_hdr -R .gcc_except_table $@.tmp
-	@file $@.tmp | grep -q 'statically linked' || { file $@.tmp; echo "dist/init is not static" >&2; exit 1; }
-	@mv $@.tmp $@
+	BUILD_STD=$(BUILD_STD) INIT_FEATURES='$(INIT_FEATURES)' scripts/build-init.sh $@
+
+# Userspace module decoders beyond the default xz: gzip or zstd only when the
+# initrd's modules are compressed so and the kernel cannot decompress modules
+# itself (no CONFIG_MODULE_DECOMPRESS in its config next to the modules, or in
+# /boot). INIT_FEATURES="gzip zstd" forces them in.
+KCONFIG ?= $(firstword $(wildcard $(KDIR)/x/boot/config-$(notdir $(MODULES)) /boot/config-$(notdir $(MODULES))))
+KERNEL_DECOMPRESSES := $(if $(KCONFIG),$(shell grep -qx 'CONFIG_MODULE_DECOMPRESS=y' $(KCONFIG) && echo yes))
+INIT_FEATURES ?= $(if $(KERNEL_DECOMPRESSES),,$(filter gzip zstd,$(MODULES_COMPRESS)))
+BUILD_STD ?= auto
+
+build/init-settings: FORCE
+	@mkdir -p build
+	@echo '$(INIT_FEATURES) $(BUILD_STD)' | cmp -s - $@ || echo '$(INIT_FEATURES) $(BUILD_STD)' >$@
 
 # Download and unpack the pinned kernel package, with depmod run over it.
 $(KDIR)/x/boot/vmlinuz-$(KVER) $(KDIR)/x/lib/modules/$(KVER)/modules.dep &:
@@ -142,6 +144,11 @@ deps:
 	else echo "apt packages: all present"; fi
 	@rustup target list --installed | grep -qx $(MUSL) || rustup target add $(MUSL)
 	@echo "rust target $(MUSL): present"
+	@# std's sources, for the size-tuned std (scripts/build-init.sh); without
+	@# them dist/init is built against the prebuilt std, about 380 KiB larger.
+	@rustup component list --installed | grep -qx rust-src || rustup component add rust-src \
+	    || echo "warning: rustup component add rust-src failed: dist/init will be about 380 KiB larger" >&2
+	@echo "rust-src: $$(rustup component list --installed | grep -qx rust-src && echo present || echo missing)"
 	@$(CARGO) bloat --version >/dev/null 2>&1 || $(CARGO) install cargo-bloat --locked
 	@echo "cargo-bloat: present"
 
@@ -158,15 +165,8 @@ size: dist/init dist/initrd
 	@size -A dist/init | awk '$$1 ~ /^[.](text|rodata|eh_frame|eh_frame_hdr|gcc_except_table|data)$$/ \
 	    { printf "  %-18s %9d bytes %7d KiB\n", $$1, $$2, ($$2 + 1023) / 1024 }'
 	@$(CARGO) bloat --version >/dev/null 2>&1 || { echo "cargo-bloat is missing: run make deps" >&2; exit 1; }
-	@if rustup target list --installed 2>/dev/null | grep -qx $(MUSL); then \
-	    set -- --target $(MUSL); \
-	else \
-	    export RUSTFLAGS='-C target-feature=+crt-static'; set -- --target $(GNU); \
-	fi; \
-	echo "dist/init .text per crate (cargo bloat --release $$* -p init --crates):"; \
-	mkdir -p $(BLOAT_TARGET_DIR); log=$(BLOAT_TARGET_DIR)/bloat.log; \
-	CARGO_PROFILE_RELEASE_STRIP=false CARGO_TARGET_DIR=$(BLOAT_TARGET_DIR) \
-	    $(CARGO) bloat --release "$$@" -p init --crates -n 30 2>$$log || { cat $$log >&2; exit 1; }
+	@BUILD_STD=$(BUILD_STD) INIT_FEATURES='$(INIT_FEATURES)' BLOAT_TARGET_DIR=$(BLOAT_TARGET_DIR) \
+	    scripts/build-init.sh --bloat
 
 # Speed and size, each against its reference measured in the same run; the
 # tables land in bench/results/*.md (see README). About 10 minutes.
@@ -176,6 +176,21 @@ bench: $(DIST)
 	DIST=$(CURDIR)/dist bench/vm-pid1.sh
 	DIST=$(CURDIR)/dist bench/vm-stage1.sh
 	DIST=$(CURDIR)/dist bench/vm-netboot.sh
+
+# The lossless shutdown soak (tests/tests/vm_soak.rs): SOAK_ROUNDS boots of
+# one ext4 root, ended in turn by poweroff, reboot, ctrl-alt-del and SIGPWR
+# while a service writes and fsyncs numbered records; after each, e2fsck -fn
+# must be clean and every acknowledged record on disk. Prints the figures
+# table. `make test` runs the same test with 3 rounds.
+SOAK_ROUNDS ?= 20
+soak: $(DIST)
+	@accel=$${QEMU_ACCEL:-$$(dist/runvm --probe)}; echo "QEMU_ACCEL=$$accel"; \
+	if $(CARGO) nextest --version >/dev/null 2>&1; then \
+	    runner="nextest run -p tests --test vm_soak --no-capture"; \
+	    else runner="test -p tests --test vm_soak -- --nocapture"; fi; \
+	echo "cargo $$runner (SOAK_ROUNDS=$(SOAK_ROUNDS))"; \
+	SOAK_ROUNDS=$(SOAK_ROUNDS) QEMU_ACCEL=$$accel VM_TESTS_REQUIRED=1 \
+	    INIT_BIN=$(CURDIR)/dist/init DIST=$(CURDIR)/dist $(CARGO) $$runner
 
 # Coverage-guided fuzzing of the parsers: libFuzzer on stable rustc
 # (fuzz/README.md). Not part of `make test` or CI. Each target runs

@@ -12,7 +12,9 @@
 #   MODULES_LOAD      also write /etc/modules-load.d/initrd.conf listing these
 #                     modules (loaded whatever the devices; default: none)
 #   INITRD_COMPRESS   gzip | zstd | xz | none (default zstd, see the Makefile)
-#   MODULES_COMPRESS  none | xz: xz-compress the .ko files (default none)
+#   MODULES_COMPRESS  none | xz | gzip | zstd: compress the .ko files as the
+#                     kernel's build does (default none). init decodes xz by
+#                     default; gzip and zstd need INIT_FEATURES (Makefile).
 set -eu
 
 init=$1 moddir=$2 out=$3
@@ -63,7 +65,9 @@ sort -u "$tree.files" | while read -r f; do
     cp "$moddir/$f" "$tree/lib/modules/$kver/$f"
     case $MODULES_COMPRESS-$f in
         xz-*.ko) xz --check=crc32 -T1 "$tree/lib/modules/$kver/$f" ;;
-        none-*|xz-*) ;;
+        gzip-*.ko) gzip -9n "$tree/lib/modules/$kver/$f" ;;
+        zstd-*.ko) zstd -19 -q --rm "$tree/lib/modules/$kver/$f" ;;
+        none-*|xz-*|gzip-*|zstd-*) ;;
         *) echo "mkinitrd: MODULES_COMPRESS=$MODULES_COMPRESS unknown" >&2; exit 1 ;;
     esac
 done

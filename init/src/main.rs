@@ -7,6 +7,8 @@ mod boot1;
 mod boot2;
 mod failure;
 mod kexec;
+#[cfg(init_link_stubs)]
+mod link_stubs;
 mod logger;
 mod network;
 mod pid1;

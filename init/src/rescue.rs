@@ -129,12 +129,13 @@ fn dmesg() {
                 let rec = String::from_utf8_lossy(&buf[..n]);
                 // "<prio>,<seq>,<usec>,<flags>;message"
                 if let Some((head, msg)) = rec.split_once(';') {
-                    let usec: f64 = head
+                    let usec: u128 = head
                         .split(',')
                         .nth(2)
                         .and_then(|u| u.parse().ok())
-                        .unwrap_or(0.0);
-                    println!("[{:12.6}] {}", usec / 1e6, msg.trim_end());
+                        .unwrap_or(0);
+                    let stamp = stage1::decimal::Fixed::new(usec, 6).to_string();
+                    println!("[{stamp:>12}] {}", msg.trim_end());
                 }
             }
             // EPIPE: a record was overwritten while reading; keep going.

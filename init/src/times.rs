@@ -3,18 +3,21 @@
 //! after switch_root as one `phase seconds` line each.
 use std::fmt::Write as _;
 use std::path::Path;
+use std::time::Duration;
+
+use stage1::decimal::Fixed;
 
 use rustix::time::{clock_gettime, ClockId};
 
 #[derive(Debug, Default, Clone)]
 pub struct BootTimes {
-    marks: Vec<(String, f64)>,
+    marks: Vec<(String, Duration)>,
 }
 
-/// Seconds since boot.
-pub fn now() -> f64 {
+/// Time since boot.
+pub fn now() -> Duration {
     let t = clock_gettime(ClockId::Boottime);
-    t.tv_sec as f64 + t.tv_nsec as f64 / 1e9
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
 }
 
 impl BootTimes {
@@ -25,7 +28,7 @@ impl BootTimes {
     pub fn render(&self) -> String {
         let mut out = String::new();
         for (phase, secs) in &self.marks {
-            let _ = writeln!(out, "{phase} {secs:.6}");
+            let _ = writeln!(out, "{phase} {}", Fixed::secs(*secs, 6));
         }
         out
     }
@@ -63,9 +66,9 @@ mod tests {
         let text = t.render();
         let phases: Vec<&str> = text.lines().map(|l| l.split(' ').next().unwrap()).collect();
         assert_eq!(phases, ["init", "modules"]);
-        let secs: Vec<f64> = text
+        let secs: Vec<Duration> = text
             .lines()
-            .map(|l| l.split(' ').nth(1).unwrap().parse().unwrap())
+            .map(|l| stage1::decimal::parse_seconds(l.split(' ').nth(1).unwrap()).unwrap())
             .collect();
         assert!(secs[0] <= secs[1]);
     }

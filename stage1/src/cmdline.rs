@@ -308,8 +308,7 @@ fn parse_flag(value: Option<&str>) -> Option<bool> {
 }
 
 fn parse_seconds(v: &str) -> Option<Duration> {
-    let secs: f64 = v.trim().parse().ok()?;
-    Duration::try_from_secs_f64(secs).ok()
+    crate::decimal::parse_seconds(v.trim())
 }
 
 impl BootParams {

@@ -77,9 +77,9 @@ pub fn fetch_store(url: &str, to: &Path, expected: Option<&str>) -> Result<()> {
                 String::new()
             };
             log::info!(
-                "fetched {} bytes in {:.1} s ({} reconnections){verified}",
+                "fetched {} bytes in {} s ({} reconnections){verified}",
                 report.bytes,
-                report.elapsed.as_secs_f64(),
+                crate::decimal::Fixed::secs(report.elapsed, 1),
                 report.resumes,
             );
             Ok(())

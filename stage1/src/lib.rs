@@ -16,6 +16,7 @@
 pub mod apply;
 pub mod cmdline;
 pub mod coldplug;
+pub mod decimal;
 pub mod device;
 pub mod fetch;
 pub mod handover;

@@ -197,17 +197,29 @@ fn unzstd(data: &[u8]) -> Result<Vec<u8>, String> {
 
 #[cfg(not(feature = "gzip"))]
 fn gunzip(_: &[u8]) -> Result<Vec<u8>, String> {
-    Err("gzip modules are not supported by this build (cargo feature gzip)".into())
+    Err(
+        "this init has no gzip decoder and the kernel does not decompress this format: \
+         build init with INIT_FEATURES=gzip (cargo feature gzip) or ship the modules uncompressed"
+            .into(),
+    )
 }
 
 #[cfg(not(feature = "xz"))]
 fn unxz(_: &[u8]) -> Result<Vec<u8>, String> {
-    Err("xz modules are not supported by this build (cargo feature xz)".into())
+    Err(
+        "this init has no xz decoder and the kernel does not decompress this format: \
+         build init with INIT_FEATURES=xz (cargo feature xz) or ship the modules uncompressed"
+            .into(),
+    )
 }
 
 #[cfg(not(feature = "zstd"))]
 fn unzstd(_: &[u8]) -> Result<Vec<u8>, String> {
-    Err("zstd modules are not supported by this build (cargo feature zstd)".into())
+    Err(
+        "this init has no zstd decoder and the kernel does not decompress this format: \
+         build init with INIT_FEATURES=zstd (cargo feature zstd) or ship the modules uncompressed"
+            .into(),
+    )
 }
 
 #[cfg(test)]

@@ -22,6 +22,8 @@
 //!
 //! * [`rtnl`] — rtnetlink for links, addresses, routes and link events;
 //! * [`dhcp_client`] — DHCP on a UDP socket, with retries and a deadline;
+//! * [`dns`] — the URL's host name to IPv4 addresses, from the nameservers
+//!   in `/etc/resolv.conf`;
 //! * [`setup`] — from `ip=`, `BOOTIF=` and `ifname=` to configured
 //!   interfaces ([`setup::configure`]);
 //! * [`http`] — `root=http://…`: the image streamed into a file.
@@ -30,6 +32,8 @@ pub mod config;
 pub mod dhcp;
 /// The DHCPv4 client: DISCOVER/OFFER/REQUEST/ACK with retries and a deadline.
 pub mod dhcp_client;
+/// DNS `A` lookups for `root=http://NAME/…` (a stub resolver over UDP).
+pub mod dns;
 /// `root=http://…`: stream the store image into a file, hashed, resumable.
 pub mod http;
 pub mod lease;

@@ -29,14 +29,18 @@ mod url;
 use std::fmt::{self, Write as _};
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 pub use head::{parse_head, ChunkDecoder, Head};
 pub use url::{FetchError, Url};
 
+use super::dns;
 use super::sha256::Sha256;
 use url::bad;
+
+/// Where the network setup leaves the nameservers for the fetch.
+const RESOLV_CONF: &str = "/etc/resolv.conf";
 
 /// The most bytes a response head may take.
 pub const MAX_HEAD: usize = 16 * 1024;
@@ -93,19 +97,19 @@ pub struct Progress {
     pub done: u64,
     pub total: Option<u64>,
     /// Body bytes received (over all connections) per second since the start.
-    pub rate_bytes_per_s: f64,
+    pub rate_bytes_per_s: u64,
     pub eta: Option<Duration>,
 }
 
 impl fmt::Display for Progress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mib = |bytes: f64| bytes / (1024.0 * 1024.0);
-        write!(f, "{:.1} MiB", mib(self.done as f64))?;
+        use crate::decimal::mib;
+        write!(f, "{} MiB", mib(self.done))?;
         if let Some(total) = self.total.filter(|&t| t > 0) {
             let percent = self.done.saturating_mul(100) / total;
-            write!(f, " of {:.1} MiB ({percent}%)", mib(total as f64))?;
+            write!(f, " of {} MiB ({percent}%)", mib(total))?;
         }
-        write!(f, ", {:.1} MiB/s", mib(self.rate_bytes_per_s))?;
+        write!(f, ", {} MiB/s", mib(self.rate_bytes_per_s))?;
         match self.eta {
             Some(eta) => write!(f, ", {} s left", eta.as_secs()),
             None => Ok(()),
@@ -248,11 +252,11 @@ fn connect(url: &Url, opts: &FetchOptions) -> Result<TcpStream, FetchError> {
         host: url.host.clone(),
         error,
     };
-    let addrs = (url.host.as_str(), url.port)
-        .to_socket_addrs()
+    let conf = std::fs::read_to_string(RESOLV_CONF).unwrap_or_default();
+    let ips = dns::resolve(&url.host, &dns::ResolvConf::parse(&conf))
         .map_err(|e| resolve(e.to_string()))?;
     let mut last = resolve("no address".into());
-    for addr in addrs {
+    for addr in ips.into_iter().map(|ip| SocketAddr::new(ip, url.port)) {
         let connected = TcpStream::connect_timeout(&addr, opts.connect_timeout).and_then(|s| {
             s.set_read_timeout(Some(opts.read_timeout))?;
             s.set_write_timeout(Some(opts.read_timeout))?;
@@ -507,20 +511,16 @@ impl Transfer<'_, '_> {
 
     fn report(&mut self, finished: bool) {
         let now = Instant::now();
-        let secs = now.duration_since(self.started).as_secs_f64();
-        let rate = if secs > 0.0 {
-            self.received as f64 / secs
-        } else {
-            0.0
-        };
+        let micros = now.duration_since(self.started).as_micros();
+        let rate = (u128::from(self.received) * 1_000_000)
+            .checked_div(micros)
+            .map_or(0, |r| u64::try_from(r).unwrap_or(u64::MAX));
         let eta = if finished {
             Some(Duration::ZERO)
         } else {
-            let left = self
-                .total
-                .filter(|_| rate > 0.0)
-                .map(|t| t.saturating_sub(self.have));
-            left.and_then(|left| Duration::try_from_secs_f64(left as f64 / rate).ok())
+            self.total
+                .filter(|_| rate > 0)
+                .map(|t| Duration::from_secs(t.saturating_sub(self.have) / rate))
         };
         (self.progress)(&Progress {
             done: self.have,

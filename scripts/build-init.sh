@@ -1,0 +1,95 @@
+#!/bin/bash
+# build-init.sh OUT        build the static release binary into OUT
+# build-init.sh --bloat    print cargo-bloat's per-crate table of that build
+#
+# One place decides how dist/init is built, so `make dist` and `make size`
+# measure the same binary:
+#
+#   target  x86_64-unknown-linux-musl when rustup has (or can add) it, else
+#           x86_64-unknown-linux-gnu with +crt-static.
+#   std     rebuilt for size (BUILD_STD=auto, the default, when rustup's
+#           rust-src component is installed; `make deps` installs it):
+#           -Z build-std=std,panic_abort with std's `optimize_for_size` and
+#           without its backtrace symbolizer, panic locations left out
+#           (-Z location-detail=none) and libunwind and printf
+#           replaced by init/src/link_stubs.rs. These are unstable cargo/rustc options on
+#           the stable compiler (RUSTC_BOOTSTRAP=1, as the Linux kernel builds
+#           its Rust): 1,110,560 -> 722,888 bytes. Without
+#           rust-src (or with BUILD_STD=no) the prebuilt std is linked and the
+#           binary is about 380 KiB larger; BUILD_STD=yes makes that an error.
+#   features  INIT_FEATURES (space-separated: gzip zstd) add userspace module
+#           decoders to the default xz one.
+#
+# Environment: CARGO (cargo), CARGO_TARGET_DIR (target), BUILD_STD,
+# INIT_FEATURES, BLOAT_TARGET_DIR (for --bloat: $CARGO_TARGET_DIR/bloat).
+set -euo pipefail
+
+cargo=${CARGO:-cargo}
+target_dir=${CARGO_TARGET_DIR:-target}
+musl=x86_64-unknown-linux-musl
+gnu=x86_64-unknown-linux-gnu
+
+if rustup target list --installed 2>/dev/null | grep -qx $musl || rustup target add $musl >&2; then
+    target=$musl
+    # The same flags as .cargo/config.toml: RUSTFLAGS replaces them.
+    rustflags="-C relocation-model=static -C target-feature=+crt-static"
+else
+    echo "build-init: musl target unavailable; glibc with crt-static" >&2
+    target=$gnu
+    rustflags="-C target-feature=+crt-static"
+fi
+
+args=(--release --target "$target" -p init)
+if [ -n "${INIT_FEATURES:-}" ]; then
+    args+=(--features "$INIT_FEATURES")
+fi
+
+build_std=${BUILD_STD:-auto}
+if [ "$build_std" = auto ]; then
+    if rustup component list --installed 2>/dev/null | grep -qx rust-src; then
+        build_std=yes
+    else
+        echo "build-init: rustup's rust-src is not installed (make deps adds it): linking the prebuilt std, about 380 KiB larger" >&2
+        build_std=no
+    fi
+fi
+case $build_std in
+yes)
+    export RUSTC_BOOTSTRAP=1
+    args+=(-Z build-std=std,panic_abort -Z build-std-features=optimize_for_size)
+    rustflags+=" -Z location-detail=none"
+    # rustup's own lld (no system linker needed) with identical code
+    # folding: -3.4 KiB, 612,296 -> 608,872 bytes. `safe` folds only
+    # functions whose address is never compared (LLVM's address-significance
+    # table); GNU ld has no ICF.
+    rustflags+=" -C link-self-contained=+linker -Z unstable-options -C linker-flavor=gnu-lld-cc -C link-arg=-Wl,--icf=safe"
+    if [ $target = $musl ]; then
+        rustflags+=" --cfg init_link_stubs"
+    fi
+    ;;
+no) ;;
+*) echo "build-init: BUILD_STD=$build_std: expected auto, yes or no" >&2; exit 2 ;;
+esac
+# LLVM's machine outliner folds repeated instruction sequences into shared
+# functions (off by default on x86-64): -16 KiB, 657,352 -> 640,968 bytes.
+rustflags+=" -C llvm-args=-enable-machine-outliner=always"
+export RUSTFLAGS=$rustflags
+
+if [ "${1:-}" = --bloat ]; then
+    dir=${BLOAT_TARGET_DIR:-$target_dir/bloat}
+    mkdir -p "$dir"
+    echo "dist/init .text per crate (cargo bloat ${args[*]} --crates):"
+    CARGO_PROFILE_RELEASE_STRIP=false CARGO_TARGET_DIR=$dir \
+        $cargo bloat "${args[@]}" --crates -n 30 2>"$dir/bloat.log" || { cat "$dir/bloat.log" >&2; exit 1; }
+    exit 0
+fi
+
+out=${1:?usage: build-init.sh OUT | --bloat}
+echo "cargo build ${args[*]} (RUSTFLAGS='$rustflags')"
+$cargo build "${args[@]}"
+cp "$target_dir/$target/release/init" "$out.tmp"
+# Unwind tables are dead weight with panic=abort (nothing unwinds; the
+# panic hook prints no backtrace): -148 KiB, 1,258,256 -> 1,106,464.
+objcopy -R .eh_frame -R .eh_frame_hdr -R .gcc_except_table "$out.tmp"
+file "$out.tmp" | grep -q 'statically linked' || { file "$out.tmp"; echo "build-init: $out is not static" >&2; exit 1; }
+mv "$out.tmp" "$out"

@@ -1,0 +1,140 @@
+//! Decimal fractions without floating point: parsing `1.5` seconds from the
+//! command line and printing `12.345678` s or `3.2` MiB on the console.
+//!
+//! PID 1 never needs more than fixed-point arithmetic, and std's float
+//! parsing and printing (with their tables) are about 18 KiB of `dist/init`.
+use std::fmt;
+use std::time::Duration;
+
+/// Parses non-negative decimal seconds: `10`, `1.5`, `.25`, `0.000001`.
+/// Digits past nanoseconds are ignored; signs, exponents, `inf` and empty
+/// parts around the point (`.` alone) are refused.
+pub fn parse_seconds(text: &str) -> Option<Duration> {
+    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if (whole.is_empty() && frac.is_empty()) || !digits(whole) || !digits(frac) {
+        return None;
+    }
+    let secs: u64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let mut nanos = 0u32;
+    for b in frac.bytes().chain(std::iter::repeat(b'0')).take(9) {
+        nanos = nanos * 10 + u32::from(b - b'0');
+    }
+    Some(Duration::new(secs, nanos))
+}
+
+/// `value / 10^places` printed with `places` decimals, rounded half up:
+/// `Fixed::new(12_345, 1)` prints `1234.5`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fixed {
+    value: u128,
+    places: u32,
+}
+
+impl Fixed {
+    pub fn new(value: u128, places: u32) -> Fixed {
+        Fixed { value, places }
+    }
+
+    /// A duration in seconds with `places` decimals (at most 9).
+    pub fn secs(d: Duration, places: u32) -> Fixed {
+        let places = places.min(9);
+        let unit = 10u128.pow(9 - places);
+        Fixed::new((d.as_nanos() + unit / 2) / unit, places)
+    }
+
+    /// `numerator / denominator` with `places` decimals; 0 when the
+    /// denominator is 0.
+    pub fn ratio(numerator: u128, denominator: u128, places: u32) -> Fixed {
+        if denominator == 0 {
+            return Fixed::new(0, places);
+        }
+        let scaled = numerator * 10u128.pow(places);
+        Fixed::new((scaled + denominator / 2) / denominator, places)
+    }
+}
+
+impl fmt::Display for Fixed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let unit = 10u128.pow(self.places);
+        let whole = self.value / unit;
+        if self.places == 0 {
+            return write!(f, "{whole}");
+        }
+        let frac = self.value % unit;
+        let width = self.places as usize;
+        write!(f, "{whole}.{frac:0width$}")
+    }
+}
+
+/// Bytes as MiB with one decimal: `3.2`.
+pub fn mib(bytes: u64) -> Fixed {
+    Fixed::ratio(u128::from(bytes), 1 << 20, 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_what_the_command_line_gives() {
+        assert_eq!(parse_seconds("10"), Some(Duration::from_secs(10)));
+        assert_eq!(parse_seconds("1.5"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_seconds(".25"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_seconds("2."), Some(Duration::from_secs(2)));
+        assert_eq!(parse_seconds("0.000000001"), Some(Duration::from_nanos(1)));
+        assert_eq!(
+            parse_seconds("0.0000000019"),
+            Some(Duration::from_nanos(1)),
+            "digits past nanoseconds are dropped"
+        );
+        for bad in [
+            "",
+            ".",
+            "-1",
+            "+1",
+            "1e3",
+            "inf",
+            "NaN",
+            "1.2.3",
+            " 1",
+            "1s",
+            "99999999999999999999",
+        ] {
+            assert_eq!(parse_seconds(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn prints_fixed_decimals() {
+        assert_eq!(Fixed::new(12_345, 1).to_string(), "1234.5");
+        assert_eq!(Fixed::new(7, 3).to_string(), "0.007");
+        assert_eq!(Fixed::new(42, 0).to_string(), "42");
+        assert_eq!(
+            Fixed::secs(Duration::new(3, 141_592_653), 6).to_string(),
+            "3.141593"
+        );
+        assert_eq!(
+            Fixed::secs(Duration::from_millis(1950), 1).to_string(),
+            "2.0"
+        );
+        assert_eq!(Fixed::ratio(1, 3, 2).to_string(), "0.33");
+        assert_eq!(Fixed::ratio(5, 0, 1).to_string(), "0.0");
+        assert_eq!(mib(0).to_string(), "0.0");
+        assert_eq!(mib(3 * 1_048_576 + 524_288).to_string(), "3.5");
+        assert_eq!(mib(1_048_575).to_string(), "1.0");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn seconds_round_trip_through_print(secs in 0u64..1_000_000, nanos in 0u32..1_000_000_000) {
+            let d = Duration::new(secs, nanos);
+            let text = Fixed::secs(d, 9).to_string();
+            proptest::prop_assert_eq!(parse_seconds(&text), Some(d));
+        }
+    }
+}
