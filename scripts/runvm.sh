@@ -10,6 +10,8 @@
 #                       e.g. add ,guestfwd=tcp:10.0.2.100:80-tcp:127.0.0.1:8000
 #                       to reach a server on the host's loopback
 #   KVM_PROBE_TIMEOUT   seconds the KVM probe may take (default 5)
+#   QEMU_NO_STORE       1: attach no root.squashfs disk (a test then hot-adds
+#                       one through the monitor)
 # `runvm --probe` prints the accelerator the probe picks and exits.
 set -eu
 
@@ -44,12 +46,15 @@ fi
 tcg_params=
 [ "$accel" = tcg ] && tcg_params=no_timer_check
 
+store=1
+[ "${QEMU_NO_STORE:-}" = 1 ] && store=
+
 # shellcheck disable=SC2086 # QEMU_OPTS is meant to be word-split
 exec qemu-system-x86_64 \
     -name not-os -accel "$accel" -m 512 -smp 2 \
     -kernel "$dir/kernel" -initrd "$dir/initrd" \
     -append "$(cat "$dir/command-line") $tcg_params ${QEMU_KERNEL_PARAMS:-}" \
-    -drive file="$dir/root.squashfs",format=raw,if=virtio,readonly=on \
+    ${store:+-drive} ${store:+"file=$dir/root.squashfs,format=raw,if=virtio,readonly=on"} \
     -nic "${QEMU_NIC:-user,model=virtio-net-pci}" \
     -device virtio-rng-pci \
     -nographic -no-reboot \

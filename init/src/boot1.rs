@@ -234,6 +234,19 @@ fn find_toplevel(params: &BootParams, new_root: &Path) -> anyhow::Result<Option<
     if stage1::switch_root::resolve_in_root(new_root, toplevel).is_some_and(|p| p.is_dir()) {
         return Ok(Some(toplevel.clone()));
     }
+    // A lookup that fails other than "not found" (EIO from a corrupt
+    // image, which squashfs's readdir would hide) is the real cause.
+    if let Err(e) =
+        std::fs::symlink_metadata(new_root.join(toplevel.strip_prefix("/").unwrap_or(toplevel)))
+    {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            anyhow::bail!(
+                "toplevel {} cannot be looked up in {}: {e}; the store image may be corrupt (see the kernel's SQUASHFS errors)",
+                toplevel.display(),
+                new_root.display()
+            );
+        }
+    }
     let mut seen: Vec<String> = std::fs::read_dir(&store)
         .map(|rd| {
             rd.filter_map(Result::ok)

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::io::{BufRead, Write};
 use std::path::Path;
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use stage1::cmdline::BootParams;
@@ -24,6 +25,13 @@ pub enum Resolution {
 }
 
 static PARAMS: OnceLock<BootParams> = OnceLock::new();
+/// Set once stage-2 begins: the menu then says which stage failed.
+static IN_STAGE2: AtomicBool = AtomicBool::new(false);
+
+/// Stage-2 begins: from now on the menu speaks of stage 2.
+pub fn entering_stage2() {
+    IN_STAGE2.store(true, Ordering::Relaxed);
+}
 
 /// Remember the command line for the panic hook and install the hook: a
 /// panic anywhere in PID 1 reaches the same menu instead of a silent kernel
@@ -31,7 +39,17 @@ static PARAMS: OnceLock<BootParams> = OnceLock::new();
 pub fn install(params: &BootParams) {
     let _ = PARAMS.set(params.clone());
     std::panic::set_hook(Box::new(|info| {
-        log::error!("init panicked: {info}");
+        // One line: where, and what (std's own format puts a line break
+        // between the two).
+        // dist/init is built with -Z location-detail=none (smaller): its
+        // locations are `<redacted>:0`, which say nothing.
+        let at = info
+            .location()
+            .filter(|l| l.line() != 0)
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let what = info.payload_as_str().unwrap_or("(no message)");
+        log::error!("init panicked{at}: {}", what.replace('\n', " "));
         let params = PARAMS.get().cloned().unwrap_or_default();
         if params.panic_on_fail {
             log::error!("boot.panic_on_fail is set: exiting so the kernel panics");
@@ -119,7 +137,12 @@ fn has_shell() -> bool {
 /// (after an interactive shell returned, or on an unknown key).
 fn menu(params: &BootParams, what: &str, can_resume: bool, network: bool) -> Option<Resolution> {
     let shell = params.shell_on_fail && has_shell();
-    let mut text = format!("\nAn error occurred in stage 1 of the boot process ({what}).\nPress one of the following keys:\n");
+    let stage = if IN_STAGE2.load(Ordering::Relaxed) {
+        2
+    } else {
+        1
+    };
+    let mut text = format!("\nAn error occurred in stage {stage} of the boot process ({what}).\nPress one of the following keys:\n");
     if shell {
         text.push_str("  i) to launch an interactive shell\n");
         text.push_str("  f) to start an interactive shell having pid 1 (needed if you want to\n     start stage 2's init manually)\n");

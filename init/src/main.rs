@@ -53,7 +53,12 @@ fn dispatch(args: &[OsString]) -> i32 {
         return code;
     }
     let Some(sub) = args.get(1).map(|a| a.to_string_lossy().into_owned()) else {
-        eprintln!("{USAGE}");
+        // No command means "boot", which only the kernel's PID 1 does: say
+        // so in one line, without touching anything.
+        eprintln!(
+            "init: stage-1 runs only as PID 1 of the initramfs (this is PID {}); nothing was done (`init help` lists the commands)",
+            std::process::id()
+        );
         return 100;
     };
     let rest: Vec<OsString> = args[1..].to_vec();

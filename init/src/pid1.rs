@@ -8,7 +8,7 @@ use nix::mount::{mount, MsFlags};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
-use stage1::cmdline::BootParams;
+use stage1::cmdline::{BootParams, Stage};
 
 use crate::logger::{self, PHASE};
 use crate::times::BootTimes;
@@ -102,10 +102,29 @@ pub fn main() -> ! {
     let role = detect_role();
     log::debug!("role: {role:?}");
     let toplevel = match role {
-        Role::Stage1 => boot1::run(&params, &mut times),
+        Role::Stage1 => {
+            debug_panic(&params, Stage::Stage1);
+            boot1::run(&params, &mut times)
+        }
         Role::Stage2 => params.toplevel.clone(),
     };
+    failure::entering_stage2();
+    debug_panic(&params, Stage::Stage2);
     boot2::run(&params, toplevel.as_deref(), times)
+}
+
+/// `boot.debug_panic=STAGE`: panic here, on purpose, at the start of
+/// `stage` (the panic hook is installed), to test what a panic in PID 1
+/// does.
+fn debug_panic(params: &BootParams, stage: Stage) {
+    let name = match stage {
+        Stage::Stage1 => "stage1",
+        Stage::Stage2 => "stage2",
+    };
+    assert!(
+        params.debug_panic != Some(stage),
+        "boot.debug_panic={name}: panicking on purpose"
+    );
 }
 
 pub fn block_signals() {

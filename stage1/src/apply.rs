@@ -114,6 +114,7 @@ fn mount_one(spec: &MountSpec, opts: &mut ApplyOptions<'_>) -> Result<()> {
                 source.display()
             );
         }
+        check_squashfs_size(&source)?;
     }
     log::debug!(
         "mount -t {} {} {} -o {}",
@@ -145,6 +146,29 @@ fn mount_one(spec: &MountSpec, opts: &mut ApplyOptions<'_>) -> Result<()> {
     Ok(())
 }
 
+/// A squashfs superblock records the image's length (`bytes_used`, at
+/// offset 40); a device shorter than that holds a truncated image, which
+/// the kernel refuses with a bare EINVAL. Say so, with both sizes.
+fn check_squashfs_size(source: &Path) -> Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(source)
+        .with_context(|| format!("opening the store image {}", source.display()))?;
+    let mut sb = [0u8; 48];
+    f.read_exact(&mut sb)
+        .with_context(|| format!("reading the superblock of {}", source.display()))?;
+    let recorded = u64::from_le_bytes(sb[40..48].try_into().expect("8 bytes"));
+    let size = f
+        .seek(SeekFrom::End(0))
+        .with_context(|| format!("finding the size of {}", source.display()))?;
+    if recorded > size {
+        bail!(
+            "the store image {} is truncated: its superblock says {recorded} bytes, the device has {size}; write or download the image again",
+            source.display()
+        );
+    }
+    Ok(())
+}
+
 /// `/dev/root` names the device of `/` (the `realroot=` disk), or else the
 /// store image's, as NixOS's stage-1 does, for tools that look for it.
 /// Best effort: logged, never fatal.
@@ -167,5 +191,41 @@ fn hint(spec: &MountSpec) -> &'static str {
         "overlay" => "is the overlay module loaded?",
         "tmpfs" => "is the size= valid (boot.tmpfs_size=)?",
         _ => "check the filesystem type (rootfstype=) and options (rootflags=)",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file holding a squashfs superblock whose `bytes_used` is `recorded`,
+    /// `len` bytes long.
+    fn image(name: &str, recorded: u64, len: usize) -> PathBuf {
+        let mut b = vec![0u8; len];
+        b[..4].copy_from_slice(b"hsqs");
+        b[40..48].copy_from_slice(&recorded.to_le_bytes());
+        let p = std::env::temp_dir().join(format!("apply-{name}-{}", std::process::id()));
+        std::fs::write(&p, b).unwrap();
+        p
+    }
+
+    #[test]
+    fn truncated_squashfs_names_both_sizes() {
+        let p = image("short", 8192, 4096);
+        let err = format!("{:#}", check_squashfs_size(&p).unwrap_err());
+        std::fs::remove_file(&p).unwrap();
+        assert!(
+            err.contains("is truncated") && err.contains("says 8192 bytes, the device has 4096"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn whole_squashfs_passes_the_size_check() {
+        // Images are padded to 4 KiB: the device may be longer than recorded.
+        let p = image("whole", 5000, 8192);
+        let res = check_squashfs_size(&p);
+        std::fs::remove_file(&p).unwrap();
+        res.unwrap();
     }
 }

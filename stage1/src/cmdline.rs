@@ -32,6 +32,10 @@
 //!   them, `=0|n|no|false|off` clear them, anything else is a warning and is
 //!   ignored. `stage1panic` is the NixOS exception: only `stage1panic=1` sets
 //!   `panic_on_fail`, any other value (or none) clears it.
+//! * `boot.debug_panic=stage1|stage2` (a test switch): PID 1 panics on
+//!   purpose at the start of that stage, to show what a panic does (the
+//!   failure menu, not a kernel panic). Any other value, or none, is a
+//!   warning and is ignored.
 //! * `module.param[=value]` with a dot, outside our namespaces `boot.` and
 //!   `rd.`, is a module parameter for modprobe-style loading.
 //! * Everything else is kept in [`BootParams::unknown`], in order.
@@ -82,6 +86,9 @@ pub struct BootParams {
     pub debug1mounts: bool,
     /// `boot.panic_on_fail` / `stage1panic=1`.
     pub panic_on_fail: bool,
+    /// `boot.debug_panic=stage1|stage2`: panic in PID 1 at the start of
+    /// that stage (tests of the panic hook).
+    pub debug_panic: Option<Stage>,
     /// `boot.trace` / `debugtrace`.
     pub trace: bool,
     /// `copytoram`.
@@ -123,6 +130,15 @@ pub struct BootParams {
     pub unknown: Vec<(String, Option<String>)>,
     /// Problems found while parsing (each parameter that was ignored and why).
     pub warnings: Vec<String>,
+}
+
+/// One of PID 1's two stages (see [`BootParams::debug_panic`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// In the initramfs, up to switch_root.
+    Stage1,
+    /// After switch_root (or as `$toplevel/init`).
+    Stage2,
 }
 
 /// What `root=` / `realroot=` name.
@@ -393,6 +409,16 @@ impl BootParams {
             "boot.debug1mounts" => self.flag(raw_name, val, |b| &mut b.debug1mounts),
             "boot.panic_on_fail" => self.flag(raw_name, val, |b| &mut b.panic_on_fail),
             "stage1panic" => self.panic_on_fail = val == Some("1"),
+            "boot.debug_panic" => {
+                self.debug_panic = self.string(raw_name, val).and_then(|v| match v.as_str() {
+                    "stage1" => Some(Stage::Stage1),
+                    "stage2" => Some(Stage::Stage2),
+                    _ => {
+                        self.warn(format!("{raw_name}={v}: not stage1 or stage2, ignored"));
+                        None
+                    }
+                });
+            }
             "boot.trace" | "debugtrace" => self.flag(raw_name, val, |b| &mut b.trace),
             "copytoram" => self.flag(raw_name, val, |b| &mut b.copytoram),
             "quiet" => self.flag(raw_name, val, |b| &mut b.quiet),
@@ -772,6 +798,38 @@ mod tests {
             Some(Duration::from_secs(2))
         );
         assert_eq!(p("boot.module_threads=x").module_threads, None);
+    }
+
+    #[test]
+    fn debug_panic_names_a_stage() {
+        assert_eq!(
+            p("boot.debug_panic=stage1").debug_panic,
+            Some(Stage::Stage1)
+        );
+        assert_eq!(
+            p("boot.debug-panic=stage2").debug_panic,
+            Some(Stage::Stage2)
+        );
+        assert_eq!(p("").debug_panic, None);
+        assert_eq!(
+            p("boot.debug_panic=stage3").warnings(),
+            ["boot.debug_panic=stage3: not stage1 or stage2, ignored"]
+        );
+        for bad in [
+            "boot.debug_panic",
+            "boot.debug_panic=",
+            "boot.debug_panic=stage3",
+        ] {
+            let b = p(&format!("boot.debug_panic=stage1 {bad}"));
+            assert_eq!(b.debug_panic, None, "{bad}");
+            assert_eq!(b.warnings().len(), 1, "{bad}: {:?}", b.warnings());
+            assert!(
+                b.warnings()[0].starts_with("boot.debug_panic"),
+                "{bad}: {:?}",
+                b.warnings()
+            );
+            assert!(b.unknown.is_empty(), "{bad}: {:?}", b.unknown);
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //!
 //! - the serial console goes to a socket; a thread copies it into the
 //!   console log file and into memory, and wakes [`Vm::wait_for_console`];
+//!   [`Vm::send_console`] types on it;
 //! - the human monitor goes to a socket ([`Vm::monitor`]);
 //! - a virtio console (`/dev/hvc0` in the guest) goes to a socket: the demo
 //!   system's `test-backdoor` service serves commands on it ([`Vm::run`]).
@@ -65,6 +66,9 @@ pub struct VmConfig {
     /// runvm's `QEMU_NIC` (the `-nic` option), e.g. with a `guestfwd=` to a
     /// server on 127.0.0.1; `None`: runvm's default NIC.
     pub nic: Option<String>,
+    /// Boot with no store disk (runvm's `QEMU_NO_STORE=1`), e.g. to hot-add
+    /// one later through [`Vm::monitor`]; `drives` then start at `/dev/vda`.
+    pub no_store: bool,
 }
 
 impl Default for VmConfig {
@@ -77,6 +81,7 @@ impl Default for VmConfig {
             memory_mib: 512,
             console_log: None,
             nic: None,
+            no_store: false,
         }
     }
 }
@@ -167,6 +172,8 @@ pub struct Vm {
     tmp: PathBuf,
     shared: Arc<Shared>,
     reader: Option<JoinHandle<()>>,
+    /// The serial socket's write side ([`Vm::send_console`]).
+    serial: UnixStream,
     monitor: UnixStream,
     monitor_greeted: bool,
     backdoor: BufReader<UnixStream>,
@@ -246,6 +253,9 @@ impl Vm {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(File::create(tmp.join("qemu.stderr"))?);
+        if config.no_store {
+            cmd.env("QEMU_NO_STORE", "1");
+        }
         let mut child = cmd
             .spawn()
             .with_context(|| format!("starting {}", runvm.display()))?;
@@ -280,6 +290,7 @@ impl Vm {
             }
         };
 
+        let serial_writer = serial.try_clone().context("cloning the serial socket")?;
         let shared = Arc::new(Shared::default());
         let reader = {
             let shared = Arc::clone(&shared);
@@ -292,6 +303,7 @@ impl Vm {
             tmp: tmp.to_path_buf(),
             shared,
             reader: Some(reader),
+            serial: serial_writer,
             monitor,
             monitor_greeted: false,
             backdoor: BufReader::new(backdoor),
@@ -452,6 +464,14 @@ impl Vm {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Type `text` on the serial console (the guest's `/dev/console`), e.g.
+    /// `"r\n"` to answer the failure menu.
+    pub fn send_console(&mut self, text: &str) -> Result<()> {
+        self.serial
+            .write_all(text.as_bytes())
+            .context("writing to the serial console")
     }
 
     /// Send one command to the QEMU monitor (e.g. `sendkey ctrl-alt-delete`)

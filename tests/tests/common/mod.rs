@@ -2,3 +2,4 @@
 // Each test file uses its own subset.
 #![allow(dead_code)]
 pub mod stage1;
+pub mod variant;

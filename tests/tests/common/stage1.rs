@@ -4,12 +4,10 @@
 //! `$CARGO_TARGET_TMPDIR/vm_stage1/<test>/`, next to the console log, and
 //! checks on the guest's mounts.
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
-use tests::bin::workspace_root;
 use tests::vm::{can_boot, default_dist, Vm, VmConfig};
 
 /// Generous: two TCG guests share two noisy host cores.
@@ -69,22 +67,8 @@ pub fn check(test: &str) -> Option<PathBuf> {
 /// Build `variant` of `dist` into the test's directory; returns it.
 pub fn build_variant(test: &str, dist: &Path, variant: &str) -> Result<PathBuf> {
     let out = test_dir(test).join("dist");
-    let script = workspace_root().join("scripts/variants/stage1-variant.sh");
-    let res = Command::new(&script)
-        .arg(variant)
-        .arg(&out)
-        .env("DIST", dist)
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("running {}", script.display()))?;
-    ensure!(
-        res.status.success(),
-        "{} {variant} failed ({}):\n{}{}",
-        script.display(),
-        res.status,
-        String::from_utf8_lossy(&res.stdout),
-        String::from_utf8_lossy(&res.stderr)
-    );
+    let args = [std::ffi::OsStr::new(variant), out.as_os_str()];
+    super::variant::run("stage1-variant.sh", &args, dist, &[])?;
     Ok(out)
 }
 
