@@ -43,15 +43,16 @@ pub fn run(params: &BootParams, toplevel: Option<&Path>, mut times: BootTimes) -
     }
     let path_env = path_for(toplevel);
     times.mark("stage2");
-    let action = if run_stage_script("/etc/runit/1", &path_env) {
+    let stage1_then = "skipping runit stage 1, going on to supervision";
+    let action = if run_stage_script("/etc/runit/1", &path_env, stage1_then) {
         supervise(params, &path_env, &mut times)
     } else {
-        phase("stage-2: /etc/runit/1 asked for stage 3");
+        phase("stage-2: /etc/runit/1 asked for stage 3 (exit 100) or crashed");
         Action::PowerOff
     };
     if Path::new("/etc/runit/3").exists() {
         phase("shutdown: running /etc/runit/3");
-        run_stage_script("/etc/runit/3", &path_env);
+        run_stage_script("/etc/runit/3", &path_env, "skipping runit stage 3");
     }
     shutdown::finish(action)
 }
@@ -81,10 +82,33 @@ fn spawn_script(path: &str, path_env: &str) -> Option<Pid> {
     }
 }
 
+/// Why the runit stage script `path` cannot be started, as one warning
+/// line: it does not exist, or it is not executable; `then` says what the
+/// boot does instead. `None` when it can be started.
+fn unusable_stage_script(path: &str, then: &str) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let in_toplevel = path.trim_start_matches('/');
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Some(format!(
+            "{path} does not exist: {then} (for one-time tasks at boot, add an executable {in_toplevel} to the toplevel)"
+        ));
+    };
+    if rustix::fs::access(path, rustix::fs::Access::EXEC_OK).is_ok() {
+        return None;
+    }
+    Some(format!(
+        "{path} is not executable (mode {:04o}): {then} (make {in_toplevel} executable in the toplevel, chmod +x)",
+        meta.permissions().mode() & 0o7777
+    ))
+}
+
 /// Run a runit stage script on the console and wait for it. Returns false
-/// when runit would skip to stage 3: exit 100, or killed by a signal.
-fn run_stage_script(path: &str, path_env: &str) -> bool {
-    if !Path::new(path).exists() {
+/// when runit would skip to stage 3: exit 100, or killed by a signal. A
+/// script that is missing or not executable is skipped with a warning, as
+/// runit warns and goes on to the next stage when it cannot start one.
+fn run_stage_script(path: &str, path_env: &str, then: &str) -> bool {
+    if let Some(why) = unusable_stage_script(path, then) {
+        log::warn!("{why}");
         return true;
     }
     phase(&format!("stage-2: running {path}"));
@@ -99,7 +123,9 @@ fn run_stage_script(path: &str, path_env: &str) -> bool {
             true
         }
         Some(WaitStatus::Signaled(_, sig, _)) => {
-            log::error!("{path} was killed by {sig}");
+            // runit treats a crashed stage 1 like exit 100; say so here, as
+            // the caller's line speaks of exit 100.
+            log::error!("{path} was killed by {sig}: going to stage 3, as runit does");
             false
         }
         Some(other) => {
@@ -283,9 +309,14 @@ impl Host for Pid1Host {
             if self.killed {
                 return Flow::Stop;
             }
+            let mut running = sup.running();
+            if self.runit2.is_some() {
+                running.push("/etc/runit/2".into());
+            }
             log::warn!(
-                "shutdown: services still running after {:?}: sending SIGKILL",
-                self.stop_timeout
+                "shutdown: services still running after {:?}: sending SIGKILL to {}",
+                self.stop_timeout,
+                running.join(", ")
             );
             sup.kill_all();
             if let Some(pid) = self.runit2 {
@@ -295,5 +326,46 @@ impl Host for Pid1Host {
             self.deadline = Some(now + Duration::from_secs(1));
         }
         Flow::Continue
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::unusable_stage_script;
+
+    /// A missing and a non-executable stage script each give one line that
+    /// names the file, what happens instead and the fix; an executable one
+    /// none.
+    #[test]
+    fn unusable_stage_script_names_the_file_and_the_fix() {
+        let dir = std::env::temp_dir().join(format!("init-boot2-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let script = dir.join("1");
+        let path = script.to_str().unwrap();
+        let then = "skipping runit stage 1, going on to supervision";
+        let missing = unusable_stage_script(path, then).unwrap();
+        assert_eq!(
+            missing,
+            format!(
+                "{path} does not exist: {then} (for one-time tasks at boot, add an executable {} to the toplevel)",
+                path.trim_start_matches('/')
+            )
+        );
+        std::fs::write(&script, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let noexec = unusable_stage_script(path, then).unwrap();
+        assert!(
+            noexec.starts_with(&format!("{path} is not executable (mode 0644): {then} (")),
+            "{noexec}"
+        );
+        assert!(
+            noexec.ends_with("executable in the toplevel, chmod +x)"),
+            "{noexec}"
+        );
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(unusable_stage_script(path, then), None);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

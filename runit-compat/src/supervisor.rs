@@ -130,6 +130,17 @@ impl Supervisor {
         self.services.iter().flatten().all(Service::no_processes)
     }
 
+    /// The names of the services that still have a process (run, finish,
+    /// log, hook), in the order they were found: who a shutdown waits for.
+    pub fn running(&self) -> Vec<String> {
+        self.services
+            .iter()
+            .flatten()
+            .filter(|s| !s.no_processes())
+            .map(|s| s.name.clone())
+            .collect()
+    }
+
     /// No service is supervised any more (all exited after `x`/shutdown).
     pub fn is_empty(&self) -> bool {
         self.services.iter().all(Option::is_none)
@@ -371,5 +382,50 @@ impl Supervisor {
                 Err(e) => log::warn!("runsv {name}: fatal: {e}"),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    /// `running()` names the services that still have a process, and only
+    /// those: what the shutdown's SIGKILL line reports.
+    #[test]
+    fn running_names_services_with_live_processes() {
+        let dir = std::env::temp_dir().join(format!("runit-running-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for (name, down) in [("slow", false), ("idle", true)] {
+            let svc = dir.join(name);
+            std::fs::create_dir_all(&svc).unwrap();
+            let run = svc.join("run");
+            std::fs::write(&run, "#!/bin/sh\nexec sleep 30\n").unwrap();
+            std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o755)).unwrap();
+            if down {
+                std::fs::write(svc.join("down"), "").unwrap();
+            }
+        }
+        let opts = Options {
+            path_env: "/usr/bin:/bin".into(),
+        };
+        let mut sup = Supervisor::new(Some(&dir), opts).unwrap();
+        assert_eq!(sup.len(), 2);
+        assert_eq!(sup.running(), vec!["slow".to_owned()]);
+        let pids: Vec<u32> = sup
+            .services
+            .iter()
+            .flatten()
+            .flat_map(Service::pids)
+            .collect();
+        assert_eq!(pids.len(), 1, "{pids:?}");
+        // Want exit (TERM): no restart once it is reaped.
+        sup.begin_shutdown();
+        let pid = nix::unistd::Pid::from_raw(pids[0] as i32);
+        let st = nix::sys::wait::waitpid(pid, None).unwrap();
+        assert!(sup.reaped(pids[0], st));
+        assert!(sup.running().is_empty(), "{:?}", sup.running());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

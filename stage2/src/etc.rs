@@ -293,7 +293,12 @@ impl Run {
                     self.copy(&rel, mode.trim());
                     self.record_copy(&rel);
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => self.link_static(&rel),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    if meta.file_type().is_symlink() {
+                        self.warn_if_dangling(&rel);
+                    }
+                    self.link_static(&rel);
+                }
                 Err(e) => {
                     self.warn(format!("cannot read {}: {e}; skipped", mode_file.display()));
                     // Tracked anyway, so an older copy is not deleted as obsolete.
@@ -373,6 +378,21 @@ impl Run {
         false
     }
 
+    /// The tree's symlink `rel` leads nowhere (now: it may point at something made later, such
+    /// as a file under `/run`): say so, naming the entry and its target; it is linked anyway.
+    fn warn_if_dangling(&mut self, rel: &Path) {
+        let src = self.tree.join(rel);
+        if !matches!(fs::metadata(&src), Err(ref e) if e.kind() == std::io::ErrorKind::NotFound) {
+            return;
+        }
+        let target = fs::read_link(&src).unwrap_or_default();
+        self.warn(format!(
+            "{}: dangling symlink: its target {} does not exist; linked anyway",
+            self.etc.join(rel).display(),
+            target.display()
+        ));
+    }
+
     /// `<etc>/rel -> <etc>/static/rel`.
     fn link_static(&mut self, rel: &Path) {
         let target = self.etc.join(rel);
@@ -408,10 +428,11 @@ impl Run {
     /// from the `.uid`/`.gid` sidecars, via a temporary file renamed into place.
     fn copy(&mut self, rel: &Path, mode: &str) {
         let target = self.etc.join(rel);
-        let Ok(mode) = u32::from_str_radix(mode, 8) else {
+        let Some(mode) = u32::from_str_radix(mode, 8).ok().filter(|m| *m <= 0o7777) else {
             self.warn(format!(
-                "{}: bad mode {mode:?} in its .mode file, not copied",
-                target.display()
+                "{}: bad mode {mode:?} in {} (want an octal mode such as 0644, or direct-symlink); not copied",
+                target.display(),
+                self.tree.join(sidecar(rel, ".mode")).display()
             ));
             return;
         };

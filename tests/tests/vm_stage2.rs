@@ -8,15 +8,14 @@
 //! copy of `demo/` with `tests/fixtures/stage2-*/` over it) are built by
 //! `scripts/variants/stage2-variant.sh` under Cargo's tmp dir, once per
 //! test process. Console logs are kept under `$CARGO_TARGET_TMPDIR/vm_stage2/`.
-use std::collections::HashMap;
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
-use tests::bin::workspace_root;
 use tests::vm::{can_boot, default_dist, Vm, VmConfig};
 
 /// Generous: two TCG guests may share two host cores.
@@ -29,6 +28,11 @@ const HELLO_STARTED: &str = "hello: service started";
 const HELLO_FINISHED: &str = "hello: finish ran";
 const POWER_DOWN: &str = "reboot: Power down";
 const RESTARTING: &str = "reboot: Restarting system";
+
+/// Build (once per process) the dist-like directory of `name`.
+fn variant(name: &str) -> Result<PathBuf> {
+    common::variant::cached("stage2-variant.sh", name, &tmp_root())
+}
 
 fn tmp_root() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("vm_stage2")
@@ -43,62 +47,6 @@ fn config(test: &str, dist: PathBuf, params: &[&str]) -> VmConfig {
         dist,
         kernel_params: params.iter().map(|p| (*p).to_owned()).collect(),
         ..VmConfig::default()
-    }
-}
-
-/// Build (once per process) the dist-like directory of `variant`.
-fn variant(name: &str) -> Result<PathBuf> {
-    type Slot = Arc<Mutex<Option<PathBuf>>>;
-    static BUILT: Mutex<Option<HashMap<String, Slot>>> = Mutex::new(None);
-    let slot = {
-        let mut map = BUILT.lock().expect("variant map");
-        Arc::clone(
-            map.get_or_insert_with(HashMap::new)
-                .entry(name.to_owned())
-                .or_default(),
-        )
-    };
-    let mut slot = slot.lock().expect("variant slot");
-    if let Some(dir) = slot.as_ref() {
-        return Ok(dir.clone());
-    }
-    let dir = tmp_root().join("variants");
-    remove_stale_variants(&dir);
-    let out = dir.join(format!("{name}-{}", std::process::id()));
-    let script = workspace_root().join("scripts/variants/stage2-variant.sh");
-    let started = Instant::now();
-    let res = Command::new(&script)
-        .arg(name)
-        .arg(&out)
-        .env("DIST", default_dist())
-        .output()
-        .with_context(|| format!("running {}", script.display()))?;
-    ensure!(
-        res.status.success(),
-        "{} {name} failed ({}):\n{}{}",
-        script.display(),
-        res.status,
-        String::from_utf8_lossy(&res.stdout),
-        String::from_utf8_lossy(&res.stderr)
-    );
-    eprintln!("variant {name} built in {:?}", started.elapsed());
-    *slot = Some(out.clone());
-    Ok(out)
-}
-
-/// Remove variants built by test processes that are gone (`NAME-PID`).
-fn remove_stale_variants(dir: &Path) {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name.rsplit('-').next().and_then(|p| p.parse::<u32>().ok()) else {
-            continue;
-        };
-        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = fs::remove_dir_all(e.path());
-        }
     }
 }
 
@@ -532,7 +480,7 @@ fn runit1_exit_100_goes_to_stage3_and_powers_off() -> Result<()> {
         &console,
         &[
             "runit stage 1: exiting 100 to skip to stage 3",
-            "stage-2: /etc/runit/1 asked for stage 3",
+            "stage-2: /etc/runit/1 asked for stage 3 (exit 100) or crashed",
             "runit stage 3: stage2-runit1-exit100 marker",
         ],
     )?;

@@ -402,3 +402,52 @@ fn reserved_names_in_the_tree_are_skipped() {
         f.etc().join("static/sub/static")
     );
 }
+
+#[test]
+fn dangling_symlink_is_one_warning_naming_it_and_still_linked() {
+    let f = Fixture::new("dangling");
+    let g = f.generation("g1");
+    f.add(&g, "fine", "here");
+    symlink("/nonexistent/target", g.join("dangling")).unwrap();
+    let r = f.run(&g);
+    let entry = f.etc().join("dangling");
+    assert_eq!(
+        r.warnings,
+        vec![format!(
+            "{}: dangling symlink: its target /nonexistent/target does not exist; linked anyway",
+            entry.display()
+        )]
+    );
+    assert_eq!(r.linked, 2);
+    assert_eq!(link_of(&entry), f.etc().join("static/dangling"));
+}
+
+#[test]
+fn garbage_mode_is_one_warning_naming_the_entry_and_its_sidecar() {
+    let f = Fixture::new("garbage-mode");
+    let g = f.generation("g1");
+    f.add(&g, "a", "a");
+    Fixture::sidecar(&g, "a", ".mode", "rw-r-----\n");
+    // Octal, but more than the permission bits: no mode either.
+    f.add(&g, "b", "b");
+    Fixture::sidecar(&g, "b", ".mode", "1000000");
+    let r = f.run(&g);
+    assert_eq!(r.warnings.len(), 2, "{:?}", r.warnings);
+    assert_eq!(
+        r.warnings[0],
+        format!(
+            "{}: bad mode \"rw-r-----\" in {} (want an octal mode such as 0644, or direct-symlink); not copied",
+            f.etc().join("a").display(),
+            g.join("a.mode").display()
+        )
+    );
+    assert!(
+        r.warnings[1].contains("bad mode \"1000000\""),
+        "{:?}",
+        r.warnings
+    );
+    assert_eq!(r.copied, 0);
+    for e in ["a", "b"] {
+        assert!(fsutil::lstat(&f.etc().join(e)).unwrap().is_none());
+    }
+}
