@@ -177,12 +177,15 @@ size: dist/init dist/initrd
 
 # Speed and size, each against its reference measured in the same run; the
 # tables land in bench/results/*.md (see README). About 10 minutes.
+# PREV_INIT=path/to/previous/init adds that binary's stage-1 to the boot-time
+# bench, interleaved with this one's (bench/vm-stage1.sh: `previous`).
+PREV_INIT ?=
 bench: $(DIST)
 	@echo "== sizes"; $(MAKE) --no-print-directory size
 	DIST=$(CURDIR)/dist bench/size.sh
 	INIT_BIN=$(CURDIR)/dist/init bench/runit.sh
 	DIST=$(CURDIR)/dist bench/vm-pid1.sh
-	DIST=$(CURDIR)/dist bench/vm-stage1.sh
+	DIST=$(CURDIR)/dist PREV_INIT=$(PREV_INIT) bench/vm-stage1.sh
 	DIST=$(CURDIR)/dist bench/vm-netboot.sh
 
 # The lossless shutdown soak (tests/tests/vm_soak.rs): SOAK_ROUNDS boots of

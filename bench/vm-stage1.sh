@@ -17,6 +17,8 @@
 #                  with boot.coldplug=0 (load what the list says, nothing else)
 #   ours-serial    dist's initrd with boot.module_threads=1
 #   ash-ref        bench/ref-stage1 (busybox ash stage-1, ash stage-2, runit)
+#   previous       with PREV_INIT=BINARY: ours-coldplug with that binary (a
+#                  previous release) as /init; the table adds previous ÷ ours
 #   floor          bench/ref-stage1/floor.c: a static C /init that only makes
 #                  stage-1's syscalls and execs the bench service at once (no
 #                  stage-2, no supervisor); skipped if it cannot be built
@@ -65,6 +67,7 @@ while [ "$round" -le "$N" ]; do
     boot ours-list ours-list "no_timer_check boot.coldplug=0"
     boot ours-serial ours "no_timer_check boot.module_threads=1"
     boot ash-ref ref "no_timer_check"
+    [ ! -d "$work/previous" ] || boot previous previous "no_timer_check"
     [ ! -d "$work/floor" ] || boot floor floor "no_timer_check"
     round=$((round + 1))
 done
@@ -101,7 +104,7 @@ ratio() {
     echo
     echo "| stage-1 | boots | kernel → /init | /init → modules loaded | /init → switch_root | /init → first service |"
     echo "|---|---|---|---|---|---|"
-    for c in ours-coldplug ours-list ours-serial ash-ref floor; do
+    for c in ours-coldplug ours-list ours-serial previous ash-ref floor; do
         [ "$(count $c)" -gt 0 ] || continue
         printf '| %s | %s | %.3f | %.3f | %.3f | %.3f |\n' "$c" "$(count $c)" \
             "$(col $c 3)" "$(col $c 4)" "$(col $c 5)" "$(col $c 6)"
@@ -124,6 +127,18 @@ ratio() {
     echo "|---|---|---|"
     printf '| ours-coldplug ÷ ours-list | %.3f | %s |\n' "$cost" "$ok"
     echo
+    if [ "$(count previous)" -gt 0 ]; then
+        # previous ÷ ours-coldplug per round: above 1, this release is faster.
+        prev_ratio() {
+            awk -v k="$1" '
+                $1 == "ours-coldplug" { o[$2] = $k } $1 == "previous" { p[$2] = $k }
+                END { for (i in o) if ((i in p) && o[i] > 0) print p[i] / o[i] }' "$work/per-boot" | median
+        }
+        echo "| previous release ÷ this one (median of per-round ratios) | /init → modules loaded | /init → switch_root | /init → first service |"
+        echo "|---|---|---|---|"
+        printf '| previous ÷ ours-coldplug | %.2f× | %.2f× | %.2f× |\n' "$(prev_ratio 4)" "$(prev_ratio 5)" "$(prev_ratio 6)"
+        echo
+    fi
     if [ "$(count floor)" -gt 0 ]; then
         echo "floor: a static C /init making only stage-1's syscalls (no parsing, logging, error"
         echo "handling, stage-2 or supervisor; its \`supervise\` mark is taken right after chroot)."

@@ -93,6 +93,13 @@ for d in ours ours-list ref floor; do
     cp "$dist/runvm" "$out/$d/runvm"
 done
 ln -s "$dist/initrd" "$out/ours/initrd"
+# PREV_INIT: a previous release's binary, as the /init of an initrd made
+# like dist's, to compare stage-1 across releases in one run.
+if [ -n "${PREV_INIT:-}" ]; then
+    mkdir -p "$out/previous"
+    for f in kernel root.squashfs command-line runvm; do cp -P "$out/ours/$f" "$out/previous/$f"; done
+    "$repo/scripts/mkinitrd.sh" "$PREV_INIT" "$MODULES" "$out/previous/initrd" >/dev/null
+fi
 MODULES_LOAD=$NOT_OS_SET "$repo/scripts/mkinitrd.sh" "$dist/init" "$MODULES" "$out/ours-list/initrd"
 
 # --- the reference initrd: mkinitrd.sh's modules, our /init replaced
