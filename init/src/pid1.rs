@@ -117,13 +117,10 @@ pub fn main() -> ! {
 /// `stage` (the panic hook is installed), to test what a panic in PID 1
 /// does.
 fn debug_panic(params: &BootParams, stage: Stage) {
-    let name = match stage {
-        Stage::Stage1 => "stage1",
-        Stage::Stage2 => "stage2",
-    };
     assert!(
         params.debug_panic != Some(stage),
-        "boot.debug_panic={name}: panicking on purpose"
+        "boot.debug_panic={}: panicking on purpose",
+        stage.name()
     );
 }
 

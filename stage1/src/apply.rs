@@ -90,10 +90,18 @@ fn attach_loop(file: &Path) -> Result<PathBuf> {
 
 fn mount_one(spec: &MountSpec, opts: &mut ApplyOptions<'_>) -> Result<()> {
     let source = resolve(&spec.source, opts)?;
+    // One read of the superblock serves both the type probe and the
+    // store image's checks.
+    let probed = if spec.fstype == AUTO_FSTYPE || spec.fstype == "squashfs" {
+        Some(
+            device::probe(&source)
+                .with_context(|| format!("reading the superblock of {}", source.display()))?,
+        )
+    } else {
+        None
+    };
     let fstype = if spec.fstype == AUTO_FSTYPE {
-        let probed = device::probe(&source)
-            .with_context(|| format!("reading the superblock of {}", source.display()))?;
-        match probed.fstype {
+        match probed.as_ref().and_then(|p| p.fstype) {
             Some(t) => t.to_owned(),
             None => bail!(
                 "cannot tell the filesystem type of {} (for {}); add rootfstype=",
@@ -104,17 +112,8 @@ fn mount_one(spec: &MountSpec, opts: &mut ApplyOptions<'_>) -> Result<()> {
     } else {
         spec.fstype.clone()
     };
-    if fstype == "squashfs" {
-        // A clear message for a corrupt or wrong image beats mount's EINVAL.
-        let probed = device::probe(&source)
-            .with_context(|| format!("reading the store image {}", source.display()))?;
-        if probed.fstype != Some("squashfs") {
-            bail!(
-                "{} is not a squashfs image (no `hsqs` magic): check root= and the image",
-                source.display()
-            );
-        }
-        check_squashfs_size(&source)?;
+    if let (Some(probed), "squashfs") = (&probed, fstype.as_str()) {
+        check_squashfs(&source, probed)?;
     }
     log::debug!(
         "mount -t {} {} {} -o {}",
@@ -146,25 +145,23 @@ fn mount_one(spec: &MountSpec, opts: &mut ApplyOptions<'_>) -> Result<()> {
     Ok(())
 }
 
-/// A squashfs superblock records the image's length (`bytes_used`, at
-/// offset 40); a device shorter than that holds a truncated image, which
-/// the kernel refuses with a bare EINVAL. Say so, with both sizes.
-fn check_squashfs_size(source: &Path) -> Result<()> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut f = std::fs::File::open(source)
-        .with_context(|| format!("opening the store image {}", source.display()))?;
-    let mut sb = [0u8; 48];
-    f.read_exact(&mut sb)
-        .with_context(|| format!("reading the superblock of {}", source.display()))?;
-    let recorded = u64::from_le_bytes(sb[40..48].try_into().expect("8 bytes"));
-    let size = f
-        .seek(SeekFrom::End(0))
-        .with_context(|| format!("finding the size of {}", source.display()))?;
-    if recorded > size {
+/// A clear message for a corrupt, wrong or truncated store image beats
+/// mount's bare EINVAL: the `hsqs` magic must be there, and the device must
+/// be at least as long as the superblock's `bytes_used`.
+fn check_squashfs(source: &Path, probed: &device::Probe) -> Result<()> {
+    if probed.fstype != Some("squashfs") {
         bail!(
-            "the store image {} is truncated: its superblock says {recorded} bytes, the device has {size}; write or download the image again",
+            "{} is not a squashfs image (no `hsqs` magic): check root= and the image",
             source.display()
         );
+    }
+    if let (Some(recorded), Some(size)) = (probed.bytes_used, probed.len) {
+        if recorded > size {
+            bail!(
+                "the store image {} is truncated: its superblock says {recorded} bytes, the device has {size}; write or download the image again",
+                source.display()
+            );
+        }
     }
     Ok(())
 }
@@ -209,10 +206,14 @@ mod tests {
         p
     }
 
+    fn check(p: &Path) -> Result<()> {
+        check_squashfs(p, &device::probe(p)?)
+    }
+
     #[test]
     fn truncated_squashfs_names_both_sizes() {
         let p = image("short", 8192, 4096);
-        let err = format!("{:#}", check_squashfs_size(&p).unwrap_err());
+        let err = format!("{:#}", check(&p).unwrap_err());
         std::fs::remove_file(&p).unwrap();
         assert!(
             err.contains("is truncated") && err.contains("says 8192 bytes, the device has 4096"),
@@ -224,7 +225,7 @@ mod tests {
     fn whole_squashfs_passes_the_size_check() {
         // Images are padded to 4 KiB: the device may be longer than recorded.
         let p = image("whole", 5000, 8192);
-        let res = check_squashfs_size(&p);
+        let res = check(&p);
         std::fs::remove_file(&p).unwrap();
         res.unwrap();
     }

@@ -141,6 +141,16 @@ pub enum Stage {
     Stage2,
 }
 
+impl Stage {
+    /// The value `boot.debug_panic=` gives it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Stage1 => "stage1",
+            Stage::Stage2 => "stage2",
+        }
+    }
+}
+
 /// What `root=` / `realroot=` name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RootSpec {
@@ -410,13 +420,14 @@ impl BootParams {
             "boot.panic_on_fail" => self.flag(raw_name, val, |b| &mut b.panic_on_fail),
             "stage1panic" => self.panic_on_fail = val == Some("1"),
             "boot.debug_panic" => {
-                self.debug_panic = self.string(raw_name, val).and_then(|v| match v.as_str() {
-                    "stage1" => Some(Stage::Stage1),
-                    "stage2" => Some(Stage::Stage2),
-                    _ => {
+                self.debug_panic = self.string(raw_name, val).and_then(|v| {
+                    let stage = [Stage::Stage1, Stage::Stage2]
+                        .into_iter()
+                        .find(|s| s.name() == v);
+                    if stage.is_none() {
                         self.warn(format!("{raw_name}={v}: not stage1 or stage2, ignored"));
-                        None
                     }
+                    stage
                 });
             }
             "boot.trace" | "debugtrace" => self.flag(raw_name, val, |b| &mut b.trace),

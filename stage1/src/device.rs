@@ -14,12 +14,18 @@ use crate::partition::{self, Key};
 /// Where the kernel lists every block device and partition.
 const SYS_CLASS_BLOCK: &str = "/sys/class/block";
 
-/// What a superblock says about a filesystem.
+/// What a superblock says about a filesystem, and the device's length.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Probe {
     pub fstype: Option<&'static str>,
     pub label: Option<String>,
     pub uuid: Option<String>,
+    /// squashfs: the image's length as its superblock records it
+    /// (`bytes_used`, at offset 40).
+    pub bytes_used: Option<u64>,
+    /// The device's (or image file's) length; [`probe`] fills it in,
+    /// [`probe_bytes`] cannot.
+    pub len: Option<u64>,
 }
 
 /// Read the first 2 KiB of a device or image and recognise ext2/3/4 and
@@ -37,7 +43,10 @@ pub fn probe(path: &Path) -> std::io::Result<Probe> {
         n += r;
     }
     buf.truncate(n);
-    Ok(probe_bytes(&buf))
+    Ok(Probe {
+        len: Some(f.seek(SeekFrom::End(0))?),
+        ..probe_bytes(&buf)
+    })
 }
 
 /// [`probe`] on bytes already read: the parser, testable with pasted data.
@@ -45,6 +54,9 @@ pub fn probe_bytes(buf: &[u8]) -> Probe {
     if buf.len() >= 4 && &buf[..4] == b"hsqs" {
         return Probe {
             fstype: Some("squashfs"),
+            bytes_used: buf
+                .get(40..48)
+                .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes"))),
             ..Probe::default()
         };
     }
@@ -72,6 +84,7 @@ pub fn probe_bytes(buf: &[u8]) -> Probe {
             fstype: Some(fstype),
             label: (!label.is_empty()).then_some(label),
             uuid: Some(format_uuid(uuid)),
+            ..Probe::default()
         };
     }
     Probe::default()
