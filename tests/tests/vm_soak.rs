@@ -207,7 +207,7 @@ fn shutdown_soak_loses_no_acknowledged_record() -> Result<()> {
     fs::create_dir_all(&dir)?;
     let variant = build_variant(&dist, &dir.join("dist"))?;
     let img = dir.join(format!("soak-{}.ext4", std::process::id()));
-    make_image(&img)?;
+    common::make_ext4(&img, IMAGE_BYTES, "soakroot")?;
 
     let started = Instant::now();
     let mut figures = Figures::default();
@@ -252,22 +252,6 @@ fn shutdown_soak_loses_no_acknowledged_record() -> Result<()> {
 fn build_variant(dist: &Path, out: &Path) -> Result<PathBuf> {
     common::variant::run("soak-variant.sh", &[out.as_os_str()], dist, &[])?;
     Ok(out.to_path_buf())
-}
-
-fn make_image(img: &Path) -> Result<()> {
-    let _ = fs::remove_file(img);
-    fs::File::create(img)?.set_len(IMAGE_BYTES)?;
-    let mkfs = Command::new("mkfs.ext4")
-        .args(["-q", "-F", "-L", "soakroot"])
-        .arg(img)
-        .output()
-        .context("running mkfs.ext4 (e2fsprogs)")?;
-    ensure!(
-        mkfs.status.success(),
-        "mkfs.ext4: {}",
-        String::from_utf8_lossy(&mkfs.stderr)
-    );
-    Ok(())
 }
 
 /// One boot of the image ended by `ending`; fills `round` as far as it

@@ -8,17 +8,13 @@
 //! At most two VMs run at once (a slot semaphore below), whatever the test
 //! runner's thread count: TCG guests are CPU-bound and these machines have
 //! two cores.
-use std::fs::{self, File};
-use std::io::{Read, Write};
-use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::Duration;
 
-use anyhow::{bail, ensure, Context, Result};
-use tests::vm::{Vm, VmConfig};
+use anyhow::{ensure, Context, Result};
+use tests::vm::Vm;
 
 mod common;
 use common::stage1::*;
@@ -238,164 +234,6 @@ fn realroot_device_path_mounts_ext4_root() -> Result<()> {
 // ---------------------------------------------------------------------------
 // (f) the failure menu, answered over the serial line
 
-/// A QEMU whose serial console the test can both read and write (the shared
-/// harness only reads it). Started through `<dist>/runvm` like `Vm`.
-struct SerialVm {
-    child: Child,
-    exit: Option<ExitStatus>,
-    tmp: PathBuf,
-    text: Arc<Mutex<(String, bool)>>,
-    writer: UnixStream,
-    reader: Option<JoinHandle<()>>,
-}
-
-impl SerialVm {
-    fn boot(config: &VmConfig) -> Result<SerialVm> {
-        let tmp = std::env::temp_dir().join(format!("vm-stage1-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&tmp);
-        fs::create_dir_all(&tmp)?;
-        let sock = tmp.join("serial.sock");
-        let listener = UnixListener::bind(&sock)?;
-        listener.set_nonblocking(true)?;
-        let opts = [
-            "-chardev".to_owned(),
-            format!("socket,id=con0,path={}", sock.display()),
-            "-serial".to_owned(),
-            "chardev:con0".to_owned(),
-            "-monitor".to_owned(),
-            "none".to_owned(),
-            "-m".to_owned(),
-            config.memory_mib.to_string(),
-        ];
-        let mut cmd = Command::new(config.dist.join("runvm"));
-        cmd.env("QEMU_OPTS", opts.join(" "))
-            .env("QEMU_KERNEL_PARAMS", config.kernel_params.join(" "))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(File::create(tmp.join("qemu.stderr"))?);
-        let mut child = cmd.spawn().context("starting runvm")?;
-        let deadline = Instant::now() + Duration::from_mins(1);
-        let stream = loop {
-            match listener.accept() {
-                Ok((s, _)) => break s,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(e.into()),
-            }
-            if let Some(st) = child.try_wait()? {
-                let err = fs::read_to_string(tmp.join("qemu.stderr")).unwrap_or_default();
-                bail!("QEMU exited ({st}) before connecting the serial socket:\n{err}");
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                bail!("QEMU did not connect the serial socket in 60 s");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        stream.set_nonblocking(false)?;
-        let writer = stream.try_clone()?;
-        let text = Arc::new(Mutex::new((String::new(), false)));
-        let mut log = match &config.console_log {
-            Some(p) => {
-                if let Some(d) = p.parent() {
-                    fs::create_dir_all(d)?;
-                }
-                Some(File::create(p)?)
-            }
-            None => None,
-        };
-        let reader = {
-            let text = Arc::clone(&text);
-            let mut stream = stream;
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                loop {
-                    let n = stream.read(&mut buf).unwrap_or(0);
-                    let mut t = text.lock().expect("console lock");
-                    if n == 0 {
-                        t.1 = true;
-                        return;
-                    }
-                    if let Some(log) = log.as_mut() {
-                        let _ = log.write_all(&buf[..n]);
-                    }
-                    t.0.push_str(&String::from_utf8_lossy(&buf[..n]));
-                }
-            })
-        };
-        Ok(SerialVm {
-            child,
-            exit: None,
-            tmp,
-            text,
-            writer,
-            reader: Some(reader),
-        })
-    }
-
-    fn console(&self) -> String {
-        self.text.lock().expect("console lock").0.clone()
-    }
-
-    /// Wait for a console line containing `pattern`; return it.
-    fn wait_for_console(&self, pattern: &str, timeout: Duration) -> Result<String> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let (found, closed, text) = {
-                let t = self.text.lock().expect("console lock");
-                let found = t.0.lines().find(|l| l.contains(pattern)).map(str::to_owned);
-                (found, t.1, t.0.clone())
-            };
-            if let Some(line) = found {
-                return Ok(line.trim_end_matches('\r').to_owned());
-            }
-            if closed || Instant::now() > deadline {
-                bail!(
-                    "{} waiting {timeout:?} for {pattern:?}; console:\n{text}",
-                    if closed { "QEMU exited" } else { "timed out" }
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn send(&mut self, bytes: &str) -> Result<()> {
-        self.writer.write_all(bytes.as_bytes())?;
-        Ok(())
-    }
-
-    fn wait_exit(&mut self, timeout: Duration) -> Result<ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(st) = self.child.try_wait()? {
-                self.exit = Some(st);
-                return Ok(st);
-            }
-            if Instant::now() > deadline {
-                bail!(
-                    "QEMU still runs after {timeout:?}; console:\n{}",
-                    self.console()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for SerialVm {
-    fn drop(&mut self) {
-        if self.exit.is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-        let _ = self.writer.shutdown(std::net::Shutdown::Both);
-        if let Some(r) = self.reader.take() {
-            let _ = r.join();
-        }
-        let _ = fs::remove_dir_all(&self.tmp);
-    }
-}
-
 const MISSING_TOPLEVEL: &str = "/nix/store/00000000000000000000000000000000-missing";
 
 /// A toplevel that is not in the store, with `boot.shell_on_fail`: one
@@ -411,7 +249,7 @@ fn missing_toplevel_menu_reboots_on_r_from_serial() -> Result<()> {
     let _slot = Slot::take();
     let toplevel = format!("toplevel={MISSING_TOPLEVEL}");
     let config = config(test, dist, &[&toplevel, "boot.shell_on_fail"]);
-    let mut vm = SerialVm::boot(&config)?;
+    let mut vm = Vm::boot(&config)?;
     vm.wait_for_console("Press one of the following keys", BOOT)?;
     vm.wait_for_console("r) to reboot immediately", Duration::from_secs(10))?;
     let console = vm.console();
@@ -429,7 +267,7 @@ fn missing_toplevel_menu_reboots_on_r_from_serial() -> Result<()> {
     );
     // What the console shows from here on is the effect of the answer.
     let before = vm.console().len();
-    vm.send("r\n")?;
+    vm.send_console("r\n")?;
     let status = vm.wait_exit(Duration::from_mins(1))?;
     ensure!(status.success(), "QEMU exited with {status}");
     let console = vm.console();

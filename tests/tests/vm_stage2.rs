@@ -204,18 +204,7 @@ fn ext4_root_loses_nothing(test: &str, ending: Ending) -> Result<()> {
     }
     let img = tmp_root().join(format!("{test}-{}.ext4", std::process::id()));
     fs::create_dir_all(tmp_root())?;
-    let _ = fs::remove_file(&img);
-    fs::File::create(&img)?.set_len(64 << 20)?;
-    let mkfs = Command::new("mkfs.ext4")
-        .args(["-q", "-F", "-L", "stage2root"])
-        .arg(&img)
-        .output()
-        .context("running mkfs.ext4 (e2fsprogs)")?;
-    ensure!(
-        mkfs.status.success(),
-        "mkfs.ext4: {}",
-        String::from_utf8_lossy(&mkfs.stderr)
-    );
+    common::make_ext4(&img, 64 << 20, "stage2root")?;
     let res = ext4_guest(test, &img, ending).and_then(|()| check_ext4(&img));
     if res.is_ok() {
         let _ = fs::remove_file(&img);
