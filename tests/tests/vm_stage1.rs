@@ -5,12 +5,10 @@
 //! `scripts/variants/stage1-variant.sh` into
 //! `$CARGO_TARGET_TMPDIR/vm_stage1/<test>/`, next to the console log.
 //!
-//! At most two VMs run at once (a slot semaphore below), whatever the test
-//! runner's thread count: TCG guests are CPU-bound and these machines have
-//! two cores.
-use std::path::{Path, PathBuf};
+//! At most two VMs run at once: under `cargo test` through the slot
+//! semaphore in `common::stage1`, under nextest through its thread count.
+//! TCG guests are CPU-bound and these machines have two cores.
 use std::process::Command;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
@@ -166,27 +164,15 @@ fn xz_compressed_modules_load() -> Result<()> {
 // ---------------------------------------------------------------------------
 // (d), (e) realroot on ext4
 
-/// The `ext4` variant, built once for both realroot tests: one initrd,
-/// two disks (`disk-label.img`, `disk.img`), each used by one test.
-fn ext4_variant(dist: &Path) -> Result<PathBuf> {
-    static BUILT: Mutex<Option<PathBuf>> = Mutex::new(None);
-    let mut built = BUILT
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(dir) = &*built {
-        return Ok(dir.clone());
-    }
-    let dir = build_variant("realroot_ext4_shared", dist, "ext4")?;
-    *built = Some(dir.clone());
-    Ok(dir)
-}
-
 fn realroot_ext4(test: &str, disk: &str, params: &[&str]) -> Result<()> {
     let Some(dist) = check(test) else {
         return Ok(());
     };
     let _slot = Slot::take();
-    let variant = ext4_variant(&dist)?;
+    // Each test builds its own copy: nextest runs every test in a process
+    // of its own, so a copy shared between the two realroot tests was
+    // rebuilt (rm -rf, mkfs) by one while the other's QEMU was using it.
+    let variant = build_variant(test, &dist, "ext4")?;
     let mut config = config(test, variant.clone(), params);
     config.drives.push(variant.join(disk));
     let mut vm = Vm::boot(&config)?;

@@ -23,7 +23,10 @@ pub const PHASES: [&str; 6] = [
     "supervise",
 ];
 
-/// At most two VMs (and variant builds) at once.
+/// At most two VMs (and variant builds) at once within one test process,
+/// which is what `cargo test` runs. nextest (`make test`) runs each test in
+/// a process of its own and caps them at its thread count, two here; state
+/// shared between tests must therefore never live in a process-wide static.
 pub struct Slot;
 
 pub static SLOTS: (Mutex<usize>, Condvar) = (Mutex::new(0), Condvar::new());
