@@ -347,8 +347,16 @@ impl Vm {
                 } else {
                     "timed out"
                 };
+                // When QEMU itself gave up (a lock on a disk image, say),
+                // only its stderr says why.
+                let stderr = if console.closed {
+                    let text = fs::read_to_string(self.tmp.join("qemu.stderr")).unwrap_or_default();
+                    format!("\nQEMU's stderr:\n{}", tail(&text, TAIL_LINES))
+                } else {
+                    String::new()
+                };
                 bail!(
-                    "{why} after waiting {timeout:?} for {pattern:?} (occurrence {n}) on the console; last lines:\n{}",
+                    "{why} after waiting {timeout:?} for {pattern:?} (occurrence {n}) on the console; last lines:\n{}{stderr}",
                     tail(&console.text, TAIL_LINES)
                 );
             }
