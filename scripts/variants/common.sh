@@ -1,4 +1,37 @@
-# Sourced by the variant scripts: the steps they share.
+# Sourced by the variant scripts after they set `repo`: the paths and the
+# steps they share.
+#
+# Environment: DIST (default <repo>/dist), INIT_BIN (default $DIST/init),
+# MODULES (the kernel's module tree with modules.dep; default the only one
+# under <repo>/build/kernel/x/lib/modules, where make dist unpacks it).
+
+dist=$(cd "${DIST:-$repo/dist}" && pwd)
+init=${INIT_BIN:-$dist/init}
+if [ -z "${MODULES:-}" ]; then
+    for d in "$repo"/build/kernel/x/lib/modules/*; do MODULES=$d; done
+fi
+# The not-os module set (mkinitrd.sh's default), and that set with ext4 and
+# crc32c_generic (its checksums' softdep) for an ext4 realroot=.
+default_set="virtio virtio_pci virtio_net virtio_rng virtio_blk virtio_console dm_mod tun loop squashfs overlay"
+ext4_set="$default_set ext4 crc32c_generic"
+
+# need_modules: stop with one line unless MODULES has a modules.dep.
+need_modules() {
+    [ -e "${MODULES:-}/modules.dep" ] || {
+        echo "$(basename "$0" .sh): no modules.dep in ${MODULES:-<none>} (run make dist, or set MODULES)" >&2
+        exit 1
+    }
+}
+
+# new_out: OUT emptied and made absolute, with dist's kernel and runvm
+# (runvm finds its files next to itself).
+new_out() {
+    rm -rf "$out"
+    mkdir -p "$out"
+    out=$(cd "$out" && pwd)
+    ln -s "$dist/kernel" "$out/kernel"
+    cp "$dist/runvm" "$out/runvm"
+}
 
 # store_image INIT WORK OUT: the store of WORK/demo (scripts/mkstore.sh with
 # INIT) as OUT/root.squashfs and its OUT/command-line; WORK is removed.

@@ -23,8 +23,7 @@
 #              service `fill` writes 10 MB to /var/tmp)
 #
 # Environment: DIST (default <repo>/dist), INIT_BIN (default $DIST/init),
-# MODULES (the kernel's module tree with modules.dep; default the only one
-# under <repo>/build/kernel/x/lib/modules), INITRD_COMPRESS (default none:
+# MODULES (see common.sh), INITRD_COMPRESS (default none:
 # compression is not what these variants are about).
 set -eu
 : "${INITRD_COMPRESS:=none}"
@@ -33,22 +32,9 @@ export INITRD_COMPRESS
 variant=$1 out=$2
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 . "$repo/scripts/variants/common.sh"
-dist=${DIST:-$repo/dist}
-dist=$(cd "$dist" && pwd)
-init=${INIT_BIN:-$dist/init}
-if [ -z "${MODULES:-}" ]; then
-    for d in "$repo"/build/kernel/x/lib/modules/*; do MODULES=$d; done
-fi
-[ -e "${MODULES:-}/modules.dep" ] || {
-    echo "fault-variant: no modules.dep in ${MODULES:-<none>} (run make dist, or set MODULES)" >&2
-    exit 1
-}
-
-rm -rf "$out"
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
-ln -s "$dist/kernel" "$out/kernel"
-install -m 755 "$repo/scripts/runvm.sh" "$out/runvm"
+need_modules
+new_out
+install -m 755 "$repo/scripts/runvm.sh" "$out/runvm"   # for QEMU_NO_STORE
 "$repo/scripts/mkinitrd.sh" "$init" "$MODULES" "$out/initrd" >/dev/null
 
 # noise FILE BYTES: BYTES of deterministic, high-entropy bytes (the

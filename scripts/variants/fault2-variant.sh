@@ -24,16 +24,12 @@
 # initrd's /init, so a changed stage-2 needs its own initrd).
 #
 # Environment: DIST (default <repo>/dist), INIT_BIN (default $DIST/init),
-# MODULES (default <repo>/build/kernel/x/lib/modules/6.1.0-56-amd64).
+# MODULES (see common.sh).
 set -eu
 
 variant=$1 out=$2
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 . "$repo/scripts/variants/common.sh"
-dist=${DIST:-$repo/dist}
-dist=$(cd "$dist" && pwd)
-init=${INIT_BIN:-$dist/init}
-moddir=${MODULES:-$repo/build/kernel/x/lib/modules/6.1.0-56-amd64}
 fixtures=$repo/tests/fixtures
 
 case $variant in
@@ -44,15 +40,12 @@ runit1-missing | runit1-noexec | etc | stubborn | services | crashloop) ;;
     ;;
 esac
 
-rm -rf "$out"
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
-ln -s "$dist/kernel" "$out/kernel"
-cp "$dist/runvm" "$out/runvm"   # runvm finds its files next to itself
+new_out
 if cmp -s "$init" "$dist/init"; then
     ln -s "$dist/initrd" "$out/initrd"
 else
-    INITRD_COMPRESS=none "$repo/scripts/mkinitrd.sh" "$init" "$moddir" "$out/initrd" >/dev/null
+    need_modules
+    INITRD_COMPRESS=none "$repo/scripts/mkinitrd.sh" "$init" "$MODULES" "$out/initrd" >/dev/null
 fi
 
 work=$out/build

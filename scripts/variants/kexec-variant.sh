@@ -16,14 +16,13 @@ set -eu
 
 out=$1
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-dist=${DIST:-$repo/dist}
-dist=$(cd "$dist" && pwd)
+. "$repo/scripts/variants/common.sh"
 
 tree=$out.tree
 rm -rf "$tree" "$out"
 mkdir -p "$tree"
 cp "$dist/kernel" "$dist/initrd" "$tree/"
-install -m 755 "${INIT_BIN:-$dist/init}" "$tree/init"
+install -m 755 "$init" "$tree/init"
 line=$(cat "$dist/command-line")
 echo "$line${KEXEC_EXTRA_PARAMS:+ $KEXEC_EXTRA_PARAMS}" >"$tree/command-line"
 install -m 755 "$repo/scripts/kexec-boot.sh" "$tree/kexec-boot"

@@ -13,26 +13,17 @@
 #   command-line  that store's toplevel, as dist's
 #
 # Environment: DIST (default <repo>/dist), INIT_BIN (default $DIST/init),
-# MODULES (default <repo>/build/kernel/x/lib/modules/6.1.0-56-amd64).
+# MODULES (see common.sh).
 set -eu
 
 out=$1
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 . "$repo/scripts/variants/common.sh"
-dist=${DIST:-$repo/dist}
-dist=$(cd "$dist" && pwd)
-init=${INIT_BIN:-$dist/init}
-moddir=${MODULES:-$repo/build/kernel/x/lib/modules/6.1.0-56-amd64}
 fixture=$repo/tests/fixtures/soak
 
-rm -rf "$out"
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
-ln -s "$dist/kernel" "$out/kernel"
-cp "$dist/runvm" "$out/runvm"   # runvm finds its files next to itself
-
-MODULE_SET="virtio virtio_pci virtio_net virtio_rng virtio_blk virtio_console dm_mod tun loop squashfs overlay crc32c_generic ext4" \
-    "$repo/scripts/mkinitrd.sh" "$init" "$moddir" "$out/initrd" >/dev/null
+need_modules
+new_out
+MODULE_SET=$ext4_set "$repo/scripts/mkinitrd.sh" "$init" "$MODULES" "$out/initrd" >/dev/null
 
 work=$out/build
 mkdir -p "$work"

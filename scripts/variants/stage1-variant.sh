@@ -31,34 +31,19 @@
 #                store is OUT/store.img, for the test to attach to an NVMe
 #                (resp. AHCI) controller; the virtio disk is 1 MiB of zeros
 #
-# Environment: DIST (default <repo>/dist), MODULES (the kernel's module tree
-# with modules.dep; default the only one under <repo>/build/kernel/x/lib/modules),
-# INITRD_COMPRESS for rebuilt initrds (default none: zstd -19 costs seconds of
-# CPU per test and compression is not what these variants are about).
+# Environment: DIST, MODULES (see common.sh), INITRD_COMPRESS for rebuilt
+# initrds (default none: zstd -19 costs seconds of CPU per test and
+# compression is not what these variants are about).
 set -eu
 : "${INITRD_COMPRESS:=none}"
 export INITRD_COMPRESS
 
 variant=$1 out=$2
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-dist=${DIST:-$repo/dist}
-if [ -z "${MODULES:-}" ]; then
-    for d in "$repo"/build/kernel/x/lib/modules/*; do MODULES=$d; done
-fi
-default_set="virtio virtio_pci virtio_net virtio_rng virtio_blk virtio_console dm_mod tun loop squashfs overlay"
+. "$repo/scripts/variants/common.sh"
 
-rm -rf "$out"
-mkdir -p "$out"
-ln -s "$dist/kernel" "$out/kernel"
-cp "$dist/runvm" "$out/runvm"
+new_out
 cp "$dist/command-line" "$out/command-line"
-
-need_modules() {
-    [ -e "$MODULES/modules.dep" ] || {
-        echo "stage1-variant: no modules.dep in ${MODULES:-<none>} (run make dist, or set MODULES)" >&2
-        exit 1
-    }
-}
 
 case $variant in
 loopfile)
@@ -85,7 +70,7 @@ xzmods)
 ext4)
     need_modules
     ln -s "$dist/root.squashfs" "$out/root.squashfs"
-    MODULE_SET="$default_set ext4 crc32c_generic" \
+    MODULE_SET=$ext4_set \
         "$repo/scripts/mkinitrd.sh" "$dist/init" "$MODULES" "$out/initrd"
     truncate -s 64M "$out/disk-label.img" "$out/disk.img"
     mkfs.ext4 -q -F -L data "$out/disk-label.img"

@@ -16,28 +16,20 @@
 #            toplevel's path does not cover it; @busybox@ is substituted).
 #
 # Environment: DIST (default <repo>/dist), INIT_BIN (default $DIST/init),
-# MODULES (default <repo>/build/kernel/x/lib/modules/6.1.0-56-amd64).
+# MODULES (see common.sh).
 set -eu
 
 variant=$1 out=$2
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-dist=${DIST:-$repo/dist}
-dist=$(cd "$dist" && pwd)
-init=${INIT_BIN:-$dist/init}
-moddir=${MODULES:-$repo/build/kernel/x/lib/modules/6.1.0-56-amd64}
-
-rm -rf "$out"
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
-ln -s "$dist/kernel" "$out/kernel"
-cp "$dist/runvm" "$out/runvm"   # runvm finds its files next to itself
+. "$repo/scripts/variants/common.sh"
+new_out
 
 case $variant in
 ext4)
     ln -s "$dist/root.squashfs" "$out/root.squashfs"
     cp "$dist/command-line" "$out/command-line"
-    MODULE_SET="virtio virtio_pci virtio_net virtio_rng virtio_blk virtio_console dm_mod tun loop squashfs overlay crc32c_generic ext4" \
-        "$repo/scripts/mkinitrd.sh" "$init" "$moddir" "$out/initrd" >/dev/null
+    need_modules
+    MODULE_SET=$ext4_set "$repo/scripts/mkinitrd.sh" "$init" "$MODULES" "$out/initrd" >/dev/null
     ;;
 etc | runit1-exit100 | runit2)
     fixture=$repo/tests/fixtures/stage2-$variant
