@@ -82,20 +82,20 @@ fn dispatch(args: &[OsString]) -> i32 {
     }
 }
 
-/// Run the applet `name` with `args` (args[0] is the applet's name).
+/// Run the applet `name` with `args` (args[0] is the applet's name): our
+/// own (`poweroff`, `kexec`, …) or one of runit's programs.
 fn applet(name: &str, args: &[OsString]) -> Option<i32> {
     let args = args.to_vec();
     match name {
-        "sv" => Some(runit_compat::sv_main(args)),
-        "runsv" => Some(with_stderr_logger(|| runit_compat::runsv_main(args))),
-        "runsvdir" => Some(with_stderr_logger(|| runit_compat::runsvdir_main(args))),
+        // The supervisors log through init's logger, to stderr.
+        "runsv" | "runsvdir" => with_stderr_logger(|| runit_compat::dispatch(name, args)),
         "poweroff" | "reboot" | "halt" => Some(power::main(name, &args[1..])),
         "kexec" => Some(kexec::main(&args[1..])),
-        _ => None,
+        _ => runit_compat::dispatch(name, args),
     }
 }
 
-fn with_stderr_logger(f: impl FnOnce() -> i32) -> i32 {
+fn with_stderr_logger(f: impl FnOnce() -> Option<i32>) -> Option<i32> {
     pid1::raise_fd_limit();
     logger::init(false);
     logger::set_console_level(6);

@@ -1,25 +1,24 @@
 //! runit-compatible supervision in one process: service scanning, the
 //! `supervise/` protocol (status codec, control/ok FIFOs, lock), a pure
 //! per-service state machine, log pipes, the single event loop, and the
-//! `sv`, `runsv` and `runsvdir` applets. See README.md for the protocol.
-mod applets;
+//! programs of runit's toolbox (`programs/`: `sv`, `runsv`, `runsvdir`, …).
+//! See README.md for the protocol and every program.
 pub mod errstr;
-mod loop_;
+mod event_loop;
 pub mod machine;
+mod programs;
 pub mod scan;
 mod service;
 pub mod status;
-pub mod supervise;
+pub mod supervise_dir;
 mod supervisor;
-mod sv;
 mod sys;
 
 use std::ffi::OsString;
 
-pub use applets::{runsv_main, runsvdir_main};
-pub use loop_::{run, Flow, Host};
+pub use event_loop::{run, Flow, Host};
+pub use programs::{dispatch, runsv_main, runsvdir_main, sv_main};
 pub use supervisor::{Supervisor, SAFETY_RESCAN};
-pub use sv::sv_main;
 pub use sys::reset_signal_state;
 
 /// Seconds in a minute (backoff cap, safety rescan, log rate limit).

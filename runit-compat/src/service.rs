@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 use rustix::pipe::{pipe_with, PipeFlags};
 
 use crate::machine::{Action, Ctx, Event, Hooks, Machine, Program};
-use crate::supervise::{Supervise, SuperviseError};
+use crate::supervise_dir::{Supervise, SuperviseError};
 
 /// Who a child pid belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

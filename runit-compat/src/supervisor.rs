@@ -13,7 +13,7 @@ use rustix::event::epoll;
 use crate::machine::{Event, ExitInfo};
 use crate::scan;
 use crate::service::{Owner, Service};
-use crate::supervise::SuperviseError;
+use crate::supervise_dir::SuperviseError;
 use crate::Options;
 
 /// epoll token of the loop's signalfd.
