@@ -66,7 +66,9 @@ mv "$tmp" "$store/$bb"
 tmp=$store/init.tmp
 mkdir -p "$tmp/bin"
 cp "$init" "$tmp/bin/init"
-for a in sv poweroff reboot halt runsv runsvdir; do ln -s init "$tmp/bin/$a"; done
+for a in sv poweroff reboot halt runsv runsvdir chpst envdir envuidgid pgrphack setuidgid softlimit setlock svlogd runsvchdir utmpset runit-init; do
+    ln -s init "$tmp/bin/$a"
+done
 in=$(treehash "$tmp")-init
 mv "$tmp" "$store/$in"
 

@@ -8,7 +8,7 @@
 #
 #   ext4     dist's store and command line; an initrd that also carries
 #            ext4 (and crc32c for its checksums), for realroot=/dev/vdb
-#   etc | runit1-exit100 | runit2
+#   etc | runit1-exit100 | runit2 | notos
 #            dist's kernel and initrd; a store built by scripts/mkstore.sh
 #            from a copy of demo/ with tests/fixtures/stage2-VARIANT/etc
 #            copied over its etc/. A fixture file `activate` becomes the
@@ -31,7 +31,7 @@ ext4)
     need_modules
     MODULE_SET=$ext4_set "$repo/scripts/mkinitrd.sh" "$init" "$MODULES" "$out/initrd" >/dev/null
     ;;
-etc | runit1-exit100 | runit2)
+etc | runit1-exit100 | runit2 | notos)
     fixture=$repo/tests/fixtures/stage2-$variant
     [ -d "$fixture" ] || { echo "stage2-variant: $fixture missing" >&2; exit 1; }
     ln -s "$dist/initrd" "$out/initrd"
@@ -59,7 +59,7 @@ etc | runit1-exit100 | runit2)
     rm -rf "$work"
     ;;
 *)
-    echo "stage2-variant: unknown variant $variant (ext4, etc, runit1-exit100, runit2)" >&2
+    echo "stage2-variant: unknown variant $variant (ext4, etc, runit1-exit100, runit2, notos)" >&2
     exit 2
     ;;
 esac

@@ -1,7 +1,8 @@
 //! VM tests of stage-2 and the shutdown (issue 4): a clean power-off from
 //! the guest, nothing lost on an ext4 root at power-off and ctrl-alt-del,
 //! no zombie after an orphan storm, the `/etc` rules, `/etc/runit/1`
-//! exiting 100, and a present `/etc/runit/2`. Plus `bench_pid1`
+//! exiting 100, a present `/etc/runit/2`, and a not-os-shaped toplevel
+//! (runsvdir as stage 2, chpst, svlogd, runit-init, stage 3's sv). Plus `bench_pid1`
 //! (`#[ignore]`d; run by `bench/vm-pid1.sh`).
 //!
 //! Variants of `dist/` (another initrd, or a store built from a modified
@@ -521,6 +522,86 @@ fn runit2_replaces_builtin_supervisor() -> Result<()> {
     ensure!(
         !console.contains(HELLO_STARTED) && !console.contains("stage-2: supervising"),
         "services were supervised although /etc/runit/2 exists:\n{console}"
+    );
+    ensure_no_panic(&console)
+}
+
+/// 7. A toplevel shaped like not-os's `runit.nix`: `/etc/runit/2` execs
+///    `runsvdir -P /etc/service`, a service's `run` drops to its own user
+///    with `chpst -u` and its `log/run` is `svlogd -tt`; `runit-init 0`
+///    (not-os's `poweroff`) reaches stage 3 while every service is still
+///    supervised, so its `sv force-stop` and `sv exit` answer `ok:`, and
+///    the machine powers off cleanly after stage 3's `umount -r -a`.
+#[test]
+fn notos_runit_toplevel_chpst_svlogd_and_stage3() -> Result<()> {
+    let test = "notos_runit_toplevel_chpst_svlogd_and_stage3";
+    let Some(mut vm) = boot_variant(test, "notos", &[], Vec::new())? else {
+        return Ok(());
+    };
+    vm.wait_for_console("notos stage 2: exec runsvdir", BOOT)?;
+    // The service reached its daemon as web:web (uid/gid 1000 from the
+    // toplevel's passwd and group), and its log went through svlogd -tt.
+    let mut logged = String::new();
+    let deadline = Instant::now() + BOOT;
+    while Instant::now() < deadline {
+        let (out, _) = vm.run("cat /run/log/web/current")?;
+        logged = out;
+        if logged.contains("web: running as") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let line = logged
+        .lines()
+        .find(|l| l.contains("web: running as"))
+        .with_context(|| format!("no line of web in /run/log/web/current: {logged:?}"))?;
+    ensure!(
+        line.ends_with("web: running as uid 1000 gid 1000 groups 1000"),
+        "web does not run as web:web only: {line:?}"
+    );
+    // -tt: `YYYY-MM-DD_HH:MM:SS.xxxxx ` before the line.
+    let stamp = line.split(' ').next().unwrap_or_default();
+    ensure!(
+        stamp.len() == 25
+            && stamp.as_bytes()[10] == b'_'
+            && stamp.as_bytes()[19] == b'.'
+            && stamp.bytes().filter(u8::is_ascii_digit).count() == 19,
+        "not an svlogd -tt stamp: {line:?}"
+    );
+    let status = run_ok(&mut vm, "sv status /etc/service/web")?;
+    ensure!(
+        status.starts_with("run: /etc/service/web: (pid ") && status.contains("; run: log: (pid "),
+        "sv status of web: {status:?}"
+    );
+    // not-os's poweroff. The backdoor is stopped by stage 3's sv, so a
+    // lost answer is fine.
+    match vm.run_timeout("runit-init 0", Duration::from_secs(30)) {
+        Ok((out, code)) => ensure!(code == 0, "runit-init 0 exited {code}: {out}"),
+        Err(e) => eprintln!("runit-init 0: no answer from the backdoor ({e:#}); waiting for QEMU"),
+    }
+    let exit = vm.wait_exit(SHUTDOWN)?;
+    let console = console_after_exit(&vm);
+    ensure!(
+        exit.success(),
+        "QEMU exited with {exit}; console:\n{console}"
+    );
+    ensure_in_order(
+        &console,
+        &[
+            "notos stage 3: Waiting for services to stop...",
+            "ok: down: /etc/service/web: ",
+            "notos stage 3: Unmounting filesystems...",
+            "notos stage 3: done",
+        ],
+    )?;
+    ensure!(
+        !console.contains("runsv not running") && !console.contains("fail: "),
+        "stage 3's sv could not reach a supervisor:\n{console}"
+    );
+    ensure_contains(&console, &[POWER_DOWN])?;
+    ensure!(
+        !console.contains(RESTARTING),
+        "runit-init 0 restarted instead:\n{console}"
     );
     ensure_no_panic(&console)
 }
