@@ -4,7 +4,8 @@
 #   make dist          dist/{init,kernel,initrd,root.squashfs,command-line,runvm,kexec-boot}
 #   make run           boot dist/ in QEMU (serial console on stdio, Ctrl-a x quits)
 #   make test          fmt, clippy, dist, then the whole test suite (VM tests too)
-#   make deps          install what the build needs (apt packages, musl target)
+#   make msrv          check the workspace with the oldest compiler it claims (rust-version)
+#   make deps          install what the build needs (apt packages, the pinned toolchain, cargo tools)
 #   make size          sizes of dist/init and dist/initrd
 #   make bench         supervision, PID 1, stage-1 and netboot benchmarks (tables in bench/results/)
 #   make fuzz          fuzz every parser for FUZZ_SECONDS (60) each (fuzz/README.md)
@@ -43,6 +44,10 @@ CARGO_TARGET_DIR ?= target
 export CARGO_TARGET_DIR
 MUSL := x86_64-unknown-linux-musl
 GNU := x86_64-unknown-linux-gnu
+# The oldest compiler the code builds with, as Cargo.toml says (make msrv):
+# "1.91" is rustup's 1.91.0, not its newest 1.91.x.
+MSRV := $(shell sed -n 's/^rust-version = "\(.*\)"$$/\1/p' Cargo.toml)
+MSRV_TOOLCHAIN := $(if $(word 3,$(subst ., ,$(MSRV))),$(MSRV),$(MSRV).0)
 RUST_SRCS := Cargo.toml Cargo.lock $(shell find init stage1 stage2 runit-compat -name '*.rs' -o -name Cargo.toml)
 DEMO_SRCS := $(shell find demo -type f -o -type l)
 
@@ -51,7 +56,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 DIST := dist/init dist/kernel dist/initrd dist/root.squashfs dist/command-line dist/runvm dist/kexec-boot
 
-.PHONY: init dist run test deps size clean bench fuzz fuzz-deps soak FORCE
+.PHONY: init dist run test msrv nextest deps size clean bench fuzz fuzz-deps soak FORCE
 init: dist/init
 dist: $(DIST)
 
@@ -119,18 +124,31 @@ run: $(DIST)
 	exec dist/runvm
 
 # The VM tests need no probe of their own: QEMU_ACCEL is decided once here
-# by runvm's probe (unless already set) and passed down.
-test:
+# by runvm's probe (unless already set) and passed down. nextest, not `cargo
+# test`: .config/nextest.toml runs the control-FIFO flood test alone, and
+# beside other VMs its timing bound measures the host.
+test: nextest
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(MAKE) dist
 	@accel=$${QEMU_ACCEL:-$$(dist/runvm --probe)}; echo "QEMU_ACCEL=$$accel"; \
-	if $(CARGO) nextest --version >/dev/null 2>&1; then \
-	    runner="nextest run --workspace --no-fail-fast"; \
-	    else runner="test --workspace --no-fail-fast"; fi; \
-	echo "cargo $$runner (INIT_BIN=$(CURDIR)/dist/init DIST=$(CURDIR)/dist)"; \
+	echo "cargo nextest run --workspace --no-fail-fast (INIT_BIN=$(CURDIR)/dist/init DIST=$(CURDIR)/dist)"; \
 	QEMU_ACCEL=$$accel VM_TESTS_REQUIRED=1 INIT_BIN=$(CURDIR)/dist/init DIST=$(CURDIR)/dist \
-	    $(CARGO) $$runner
+	    $(CARGO) nextest run --workspace --no-fail-fast
+
+nextest:
+	@$(CARGO) nextest --version >/dev/null 2>&1 || { echo "cargo-nextest is missing: \
+	run make deps (or cargo install cargo-nextest --locked); make test and make soak \
+	run only under nextest (.config/nextest.toml)" >&2; exit 1; }
+
+# `rust-version` in Cargo.toml is a claim: this checks it with that compiler
+# (every target, tests too; make deps installs it), in its own target dir.
+# CI runs it. Clippy's incompatible_msrv (on through clippy::all) flags most
+# newer std APIs sooner, but not newer language features or dependencies.
+msrv:
+	@rustup run $(MSRV_TOOLCHAIN) cargo --version >/dev/null 2>&1 \
+	    || { echo "Rust $(MSRV_TOOLCHAIN) is missing: run make deps" >&2; exit 1; }
+	$(CARGO) +$(MSRV_TOOLCHAIN) check --workspace --all-targets --locked --target-dir $(CARGO_TARGET_DIR)/msrv
 
 # Quick when everything is installed: dpkg-query and rustup only.
 deps:
@@ -142,13 +160,16 @@ deps:
 	    $(SUDO) apt-get update && \
 	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $$missing; \
 	else echo "apt packages: all present"; fi
-	@rustup target list --installed | grep -qx $(MUSL) || rustup target add $(MUSL)
-	@echo "rust target $(MUSL): present"
-	@# std's sources, for the size-tuned std (scripts/build-init.sh); without
-	@# them dist/init is built against the prebuilt std, about 380 KiB larger.
-	@rustup component list --installed | grep -qx rust-src || rustup component add rust-src \
-	    || echo "warning: rustup component add rust-src failed: dist/init will be about 380 KiB larger" >&2
-	@echo "rust-src: $$(rustup component list --installed | grep -qx rust-src && echo present || echo missing)"
+	@# The toolchain rust-toolchain.toml pins, with its components (rust-src:
+	@# std's sources for the size-tuned std of scripts/build-init.sh; without
+	@# them dist/init is about 380 KiB larger) and the musl target.
+	@rustup -q toolchain install --no-self-update
+	@echo "rust $$(rustc --version | cut -d' ' -f2) with rust-src and $(MUSL): present"
+	@rustup run $(MSRV_TOOLCHAIN) cargo --version >/dev/null 2>&1 \
+	    || rustup toolchain install --no-self-update --profile minimal $(MSRV_TOOLCHAIN)
+	@echo "rust $(MSRV_TOOLCHAIN) (rust-version, for make msrv): present"
+	@$(CARGO) nextest --version >/dev/null 2>&1 || $(CARGO) install cargo-nextest --locked
+	@echo "cargo-nextest: present"
 	@$(CARGO) bloat --version >/dev/null 2>&1 || $(CARGO) install cargo-bloat --locked
 	@echo "cargo-bloat: present"
 
@@ -192,16 +213,14 @@ bench: $(DIST)
 # one ext4 root, ended in turn by poweroff, reboot, ctrl-alt-del and SIGPWR
 # while a service writes and fsyncs numbered records; after each, e2fsck -fn
 # must be clean and every acknowledged record on disk. Prints the figures
-# table. `make test` runs the same test with 3 rounds.
+# table. `make test` runs the same test with 4 rounds (one of each ending).
 SOAK_ROUNDS ?= 20
-soak: $(DIST)
+soak: nextest $(DIST)
 	@accel=$${QEMU_ACCEL:-$$(dist/runvm --probe)}; echo "QEMU_ACCEL=$$accel"; \
-	if $(CARGO) nextest --version >/dev/null 2>&1; then \
-	    runner="nextest run -p tests --test vm_soak --no-capture"; \
-	    else runner="test -p tests --test vm_soak -- --nocapture"; fi; \
-	echo "cargo $$runner (SOAK_ROUNDS=$(SOAK_ROUNDS))"; \
+	echo "cargo nextest run -p tests --test vm_soak --no-capture (SOAK_ROUNDS=$(SOAK_ROUNDS))"; \
 	SOAK_ROUNDS=$(SOAK_ROUNDS) QEMU_ACCEL=$$accel VM_TESTS_REQUIRED=1 \
-	    INIT_BIN=$(CURDIR)/dist/init DIST=$(CURDIR)/dist $(CARGO) $$runner
+	    INIT_BIN=$(CURDIR)/dist/init DIST=$(CURDIR)/dist \
+	    $(CARGO) nextest run -p tests --test vm_soak --no-capture
 
 # Coverage-guided fuzzing of the parsers: libFuzzer on stable rustc
 # (fuzz/README.md). Not part of `make test` or CI. Each target runs

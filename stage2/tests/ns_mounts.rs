@@ -3,7 +3,7 @@
 //! The outer tests (run by `cargo test`) re-execute this test binary under
 //! `unshare --mount --uts --propagation private`, running one `#[ignore]`d inner test there. The
 //! inner tests refuse to run unless they are in a different mount namespace than the outer
-//! test, so nothing is ever mounted on the host. Not root: skipped, loudly.
+//! test, so nothing is ever mounted on the host. Not root: skipped, loudly (a failure under CI).
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -22,10 +22,31 @@ fn mount_ns() -> PathBuf {
     fs::read_link("/proc/self/ns/mnt").expect("read /proc/self/ns/mnt")
 }
 
+/// For a test that needs what the host may lack (here: root): `ok` when it has it. Otherwise
+/// prints `SKIPPING <test>: <why>` and returns `false`, or panics with that reason under CI
+/// (`CI=true`) and `make test` (`VM_TESTS_REQUIRED=1`). The `tests` crate's `require`, which
+/// this crate cannot depend on (it depends on this one).
+fn require(test: &str, why: &str, ok: bool) -> bool {
+    let ci = matches!(std::env::var("CI").as_deref(), Ok("true" | "1"))
+        || matches!(std::env::var("VM_TESTS_REQUIRED").as_deref(), Ok("1"));
+    assert!(
+        ok || !ci,
+        "{test} cannot run: {why} (CI=true or VM_TESTS_REQUIRED=1: not skipped)"
+    );
+    if !ok {
+        eprintln!("SKIPPING {test}: {why}");
+    }
+    ok
+}
+
 /// Run the inner test `name` in a new mount namespace, with `base` as its scratch directory.
 fn run_inner(name: &str, base: &Path) {
-    if !rustix::process::geteuid().is_root() {
-        eprintln!("SKIPPED {name}: needs root to create a mount namespace and mount");
+    let root = rustix::process::geteuid().is_root();
+    if !require(
+        name,
+        "needs root to create a mount namespace and mount",
+        root,
+    ) {
         return;
     }
     fs::create_dir_all(base).unwrap();

@@ -15,17 +15,17 @@ pub const DEBIAN_SV: &str = "/usr/bin/sv";
 pub const DEBIAN_RUNSV: &str = "/usr/bin/runsv";
 pub const DEBIAN_RUNSVDIR: &str = "/usr/bin/runsvdir";
 
-/// True if Debian's runit is installed; otherwise says so loudly.
+/// True if Debian's runit is installed; otherwise [`crate::require`] skips
+/// the test loudly, or fails it under CI.
 pub fn have_debian_runit(test: &str) -> bool {
     let ok = [DEBIAN_SV, DEBIAN_RUNSV, DEBIAN_RUNSVDIR]
         .iter()
         .all(|p| Path::new(p).exists());
-    if !ok {
-        eprintln!(
-            "SKIPPING {test}: Debian's runit (/usr/bin/sv, runsv, runsvdir) is not installed"
-        );
-    }
-    ok
+    crate::require(
+        test,
+        "Debian's runit (/usr/bin/sv, runsv, runsvdir) is not installed (make deps)",
+        ok,
+    )
 }
 
 /// A directory removed (with everything in it) on drop.

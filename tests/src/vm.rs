@@ -86,9 +86,21 @@ impl Default for VmConfig {
     }
 }
 
-/// `$DIST`, else `<workspace>/dist`.
+/// `$DIST`, else `<workspace>/dist`, whose files that hold `init` (itself,
+/// the initrd, the store image) must not be older than the sources
+/// ([`crate::bin::assert_fresh`]): a boot of a stale build tests nothing.
 pub fn default_dist() -> PathBuf {
-    std::env::var_os("DIST").map_or_else(|| workspace_root().join("dist"), PathBuf::from)
+    if let Some(d) = std::env::var_os("DIST") {
+        return PathBuf::from(d);
+    }
+    let dist = workspace_root().join("dist");
+    for f in ["init", "initrd", "root.squashfs"] {
+        let p = dist.join(f);
+        if p.exists() {
+            crate::bin::assert_fresh(&p);
+        }
+    }
+    dist
 }
 
 /// Why VM tests cannot run here (QEMU or a `dist/` file is missing), or
@@ -113,18 +125,11 @@ pub fn unavailable(dist: &Path) -> Option<String> {
     None
 }
 
-/// For a test that needs a VM: `true` when it can run. Otherwise says why,
-/// loudly, and returns `false` so that the test returns early, unless
-/// `VM_TESTS_REQUIRED=1` (set by `make test`), which turns the skip into a
-/// panic.
+/// For a test that needs a VM: `true` when it can run; otherwise
+/// [`crate::require`] skips it loudly, or fails it under CI and `make test`.
 pub fn can_boot(dist: &Path, test: &str) -> bool {
-    let Some(why) = unavailable(dist) else {
-        return true;
-    };
-    let required = matches!(std::env::var("VM_TESTS_REQUIRED").as_deref(), Ok("1"));
-    assert!(!required, "{test}: VM_TESTS_REQUIRED=1 but {why}");
-    eprintln!("SKIPPED {test}: {why}");
-    false
+    let why = unavailable(dist);
+    crate::require(test, why.as_deref().unwrap_or_default(), why.is_none())
 }
 
 /// The accelerator for this process's boots: `$QEMU_ACCEL`, else what

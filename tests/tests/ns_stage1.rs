@@ -14,28 +14,28 @@ use stage1::plan::Plan;
 
 const ENV_DIR: &str = "NS_STAGE1_DIR";
 
-fn skip(why: &str) -> bool {
-    eprintln!("SKIPPED: {why}");
-    true
-}
-
-fn cannot_run() -> bool {
-    if !rustix::process::geteuid().is_root() {
-        return skip("namespace tests need root (CI runs them as root)");
+/// Whether `test` can run here: root, unshare(1), mksquashfs and loop
+/// devices. If not, [`tests::require`] skips it loudly (fails it under CI).
+fn can_run(test: &str) -> bool {
+    let root = rustix::process::geteuid().is_root();
+    if !tests::require(
+        test,
+        "namespace tests need root (CI runs them as root)",
+        root,
+    ) {
+        return false;
     }
     for tool in ["unshare", "mksquashfs"] {
-        if !Command::new("sh")
+        let found = Command::new("sh")
             .args(["-c", &format!("command -v {tool} >/dev/null")])
             .status()
-            .is_ok_and(|s| s.success())
-        {
-            return skip(&format!("{tool} is not installed (make deps)"));
+            .is_ok_and(|s| s.success());
+        if !tests::require(test, &format!("{tool} is not installed (make deps)"), found) {
+            return false;
         }
     }
-    if !Path::new("/dev/loop-control").exists() {
-        return skip("no /dev/loop-control on this host");
-    }
-    false
+    let loop_control = Path::new("/dev/loop-control").exists();
+    tests::require(test, "no /dev/loop-control on this host", loop_control)
 }
 
 /// A store tree like make-squashfs lays out, and its image.
@@ -95,7 +95,7 @@ fn temp_dir(tag: &str) -> PathBuf {
 
 #[test]
 fn mount_plan_and_switch_root_in_a_namespace() {
-    if cannot_run() {
+    if !can_run("mount_plan_and_switch_root_in_a_namespace") {
         return;
     }
     let dir = temp_dir("switch");
@@ -203,7 +203,7 @@ fn inner_mount_plan_and_switch_root() {
 
 #[test]
 fn corrupt_image_gets_a_clear_error() {
-    if cannot_run() {
+    if !can_run("corrupt_image_gets_a_clear_error") {
         return;
     }
     let dir = temp_dir("corrupt");

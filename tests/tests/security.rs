@@ -43,11 +43,13 @@ fn sv_as_nobody(which: Impl, bindir: &Path, svdir: &Path, args: &[&str]) -> (Str
 #[test]
 fn non_root_sv_against_root_services_fails_as_runit_does() {
     let test = "non_root_sv_against_root_services_fails_as_runit_does";
-    if !rustix::process::geteuid().is_root() {
-        eprintln!("SKIPPED {test}: needs root (to supervise as root and run sv as nobody)");
-        return;
-    }
-    if !have_debian_runit(test) {
+    let root = rustix::process::geteuid().is_root();
+    if !tests::require(
+        test,
+        "needs root (to supervise as root and run sv as nobody)",
+        root,
+    ) || !have_debian_runit(test)
+    {
         return;
     }
     let tmp = TempDir::new("nonroot");

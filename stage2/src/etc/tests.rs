@@ -62,8 +62,21 @@ fn link_of(p: &Path) -> PathBuf {
     fs::read_link(p).unwrap_or_else(|e| panic!("{} is not a link: {e}", p.display()))
 }
 
-fn is_root() -> bool {
-    rustix::process::geteuid().is_root()
+/// Whether the chown assertions of `test` can run (as root). If not, says
+/// `SKIPPING <test>: <why>`, or panics under CI (`CI=true`) and `make test`
+/// (`VM_TESTS_REQUIRED=1`), as the `tests` crate's `require` does.
+fn root_for(test: &str, why: &str) -> bool {
+    let root = rustix::process::geteuid().is_root();
+    let ci = matches!(std::env::var("CI").as_deref(), Ok("true" | "1"))
+        || matches!(std::env::var("VM_TESTS_REQUIRED").as_deref(), Ok("1"));
+    assert!(
+        root || !ci,
+        "{test} cannot run: {why} (CI=true or VM_TESTS_REQUIRED=1: not skipped)"
+    );
+    if !root {
+        eprintln!("SKIPPING {test}: {why}");
+    }
+    root
 }
 
 #[test]
@@ -140,13 +153,12 @@ fn mode_sidecar_means_copy_with_that_mode_tracked_in_clean() {
     Fixture::sidecar(&g.join("ssh"), "ssh_host_key", ".gid", "+0");
     let r = f.run(&g);
     assert_eq!((r.linked, r.copied), (0, 1));
-    if is_root() {
+    let why = format!("chown to root needs root; warnings: {:?}", r.warnings);
+    if root_for(
+        "mode_sidecar_means_copy_with_that_mode_tracked_in_clean",
+        &why,
+    ) {
         assert!(r.warnings.is_empty(), "{:?}", r.warnings);
-    } else {
-        eprintln!(
-            "SKIPPED: chown to root needs root; warnings: {:?}",
-            r.warnings
-        );
     }
     let key = f.etc().join("ssh/ssh_host_key");
     let m = fs::symlink_metadata(&key).unwrap();
@@ -222,8 +234,8 @@ fn uid_and_gid_by_number_and_by_name_from_the_new_tree() {
         "{:?}",
         r.warnings
     );
-    if !is_root() {
-        eprintln!("SKIPPED: chown assertions need root (uid/gid lookups ran, ownership unchecked)");
+    let why = "chown assertions need root (uid/gid lookups ran, ownership unchecked)";
+    if !root_for("uid_and_gid_by_number_and_by_name_from_the_new_tree", why) {
         return;
     }
     assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
