@@ -19,7 +19,7 @@ use std::ffi::OsString;
 pub use event_loop::{run, Flow, Host};
 pub use programs::{dispatch, runsv_main, runsvdir_main, sv_main};
 pub use supervisor::{Supervisor, SAFETY_RESCAN};
-pub use sys::reset_signal_state;
+pub use sys::{reset_signal_state, spawn, wait, Exec, Fd, Session};
 
 /// Seconds in a minute (backoff cap, safety rescan, log rate limit).
 const MINUTE_SECS: u64 = 60;

@@ -5,15 +5,14 @@ use std::collections::{HashMap, VecDeque};
 use std::ffi::OsStr;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use rustix::pipe::{pipe_with, PipeFlags};
 
 use crate::machine::{Action, Ctx, Event, Hooks, Machine, Program};
 use crate::supervise_dir::{Supervise, SuperviseError};
+use crate::sys::{self, Exec, Fd, Session};
 
 /// Who a child pid belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -299,29 +298,34 @@ impl Service {
         // Checked here so a missing or non-executable program is a clear
         // log line and a backoff; the child cannot report errors itself.
         rustix::fs::access(&prog, rustix::fs::Access::EXEC_OK).map_err(std::io::Error::from)?;
-        let exec = crate::sys::Exec::new(&prog, &argv, &dir, path)?;
+        let exec = Exec::new(&prog, &argv, Some(&[("PATH", path)]), Some(&dir))?;
         let (stdin, stdout) = match &self.pipe {
-            Some((r, _)) if is_log => (Some(r.as_fd()), None),
-            Some((_, w)) => (None, Some(w.as_fd())),
-            None => (None, None),
+            Some((r, _)) if is_log => (Fd::Dup(r.as_fd()), Fd::Inherit),
+            Some((_, w)) => (Fd::Inherit, Fd::Dup(w.as_fd())),
+            None => (Fd::Inherit, Fd::Inherit),
         };
-        crate::sys::spawn(&exec, stdin, stdout)
+        sys::spawn(&exec, [stdin, stdout, Fd::Inherit], Session::New, false)
     }
 
     fn spawn_hook(&self, c: u8, path: &OsStr) -> std::io::Result<u32> {
         let name = format!("control/{}", c as char);
         let pid = self.main.m.pid.map(|p| p.to_string()).unwrap_or_default();
-        let mut cmd = Command::new(self.dir.join(&name));
-        cmd.arg0(&name)
-            .arg(pid)
-            .current_dir(&self.dir)
-            .env_clear()
-            .env("PATH", path);
-        if let Some((_, w)) = &self.pipe {
-            cmd.stdout(Stdio::from(w.try_clone()?));
-        }
-        crate::sys::new_session_default_signals(&mut cmd);
-        Ok(cmd.spawn()?.id())
+        let exec = Exec::new(
+            &self.dir.join(&name),
+            &[OsStr::new(&name), OsStr::new(&pid)],
+            Some(&[("PATH", path)]),
+            Some(&self.dir),
+        )?;
+        let stdout = self
+            .pipe
+            .as_ref()
+            .map_or(Fd::Inherit, |(_, w)| Fd::Dup(w.as_fd()));
+        sys::spawn(
+            &exec,
+            [Fd::Inherit, stdout, Fd::Inherit],
+            Session::New,
+            true,
+        )
     }
 
     /// The main service is down for good: close the log pipe (the logger

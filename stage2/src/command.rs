@@ -1,44 +1,55 @@
 //! Run a child with its stdout and stderr logged line by line through `log`.
 
-use std::os::fd::{AsFd, OwnedFd};
-use std::process::{Command, ExitStatus, Stdio};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::process::ExitStatus;
 
 use anyhow::{Context, Result};
 use log::{debug, info};
+use runit_compat::{Exec, Fd, Session};
 use rustix::event::{PollFd, PollFlags};
 use rustix::io::Errno;
 
 /// Longest line logged in one piece; longer output is split.
 const MAX_LINE: usize = 64 * 1024;
 
-/// Spawn `cmd` with stdout and stderr on one pipe, log every output line at info level as
-/// `<what>: <line>`, and wait for it. Output stops being read when the child has exited and
-/// the pipe is drained, even if a grandchild still holds the pipe open (a daemon started by
-/// an activation script must not hang the boot). Stdin and environment are the caller's.
-pub fn run_logged(mut cmd: Command, what: &str) -> Result<ExitStatus> {
+/// Spawn `exec` with stdout and stderr on one pipe and `stdin` (`None`: `/dev/null`), log
+/// every output line at info level as `<what>: <line>`, and wait for it. Output stops being
+/// read when the child has exited and the pipe is drained, even if a grandchild still holds
+/// the pipe open (a daemon started by an activation script must not hang the boot).
+pub fn run_logged(exec: &Exec, stdin: Option<BorrowedFd<'_>>, what: &str) -> Result<ExitStatus> {
     let (reader, writer) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .map_err(std::io::Error::from)
         .context("pipe for child output")?;
-    let writer2 = writer.try_clone().context("dup pipe for child output")?;
-    cmd.stdout(Stdio::from(writer)).stderr(Stdio::from(writer2));
-    let mut child = cmd
-        .spawn()
-        .with_context(|| format!("spawn {}", cmd.get_program().to_string_lossy()))?;
-    // Our copies of the write end live in `cmd`: close them, or the pipe never reaches EOF.
-    drop(cmd);
-    let pidfd = rustix::process::pidfd_open(
-        rustix::process::Pid::from_child(&child),
-        rustix::process::PidfdFlags::empty(),
-    )
-    .map_err(|e| debug!("pidfd_open: {e}; reading {what} output until EOF"))
-    .ok();
+    let spawn_failed = || format!("spawn {}", exec.program().display());
+    let null;
+    let stdin = if let Some(fd) = stdin {
+        fd
+    } else {
+        null = std::fs::File::open("/dev/null").with_context(spawn_failed)?;
+        null.as_fd()
+    };
+    let w = Fd::Dup(writer.as_fd());
+    let child = runit_compat::spawn(exec, [Fd::Dup(stdin), w, w], Session::Keep, true)
+        .with_context(spawn_failed)?;
+    // Our copy of the write end: close it, or the pipe never reaches EOF.
+    drop(writer);
+    let pidfd = rustix::process::Pid::from_raw(child as i32)
+        .map(|pid| rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()));
+    let pidfd = match pidfd {
+        Some(Ok(fd)) => Some(fd),
+        Some(Err(e)) => {
+            debug!("pidfd_open: {e}; reading {what} output until EOF");
+            None
+        }
+        None => None,
+    };
     let mut lines = LineLogger {
         what,
         buf: Vec::new(),
     };
     pump(&reader, pidfd.as_ref(), &mut lines);
     lines.flush();
-    child.wait().with_context(|| format!("wait for {what}"))
+    runit_compat::wait(child).with_context(|| format!("wait for {what}"))
 }
 
 struct LineLogger<'a> {
@@ -126,22 +137,30 @@ fn drain(reader: std::os::fd::BorrowedFd<'_>, buf: &mut [u8], lines: &mut LineLo
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ffi::OsStr;
+    use std::path::Path;
     use std::time::{Duration, Instant};
+
+    fn sh(script: &str) -> Exec {
+        let argv = ["/bin/sh", "-c", script].map(OsStr::new);
+        Exec::new(Path::new("/bin/sh"), &argv, None, None).unwrap()
+    }
 
     #[test]
     fn collects_status_of_a_talkative_child() {
-        let mut cmd = Command::new("/bin/sh");
-        cmd.args(["-c", "echo out; echo err >&2; printf partial; exit 3"]);
-        let status = run_logged(cmd, "t").unwrap();
+        let status = run_logged(
+            &sh("echo out; echo err >&2; printf partial; exit 3"),
+            None,
+            "t",
+        )
+        .unwrap();
         assert_eq!(status.code(), Some(3));
     }
 
     #[test]
     fn does_not_wait_for_a_grandchild_holding_the_pipe() {
-        let mut cmd = Command::new("/bin/sh");
-        cmd.args(["-c", "sleep 10 & echo started"]);
         let t0 = Instant::now();
-        let status = run_logged(cmd, "t").unwrap();
+        let status = run_logged(&sh("sleep 10 & echo started"), None, "t").unwrap();
         assert!(status.success());
         assert!(
             t0.elapsed() < Duration::from_secs(8),

@@ -1,13 +1,16 @@
 //! System state after `/etc`: hostname, `/run/current-system` and `/run/booted-system`, the
 //! nix database, the NixOS activation script, and [`stage2_setup`] running every stage-2 step.
 
+use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io;
+use std::os::fd::AsFd;
 use std::path::Path;
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::ExitStatus;
 
 use anyhow::{anyhow, bail, Context, Result};
 use log::{error, info};
+use runit_compat::Exec;
 
 use crate::command::run_logged;
 use crate::fsutil;
@@ -80,17 +83,18 @@ pub fn link_system(toplevel: &Path, run: &Path, booted: bool) -> Result<()> {
     Ok(())
 }
 
-/// A command for a child of stage-2: empty environment but `PATH`, stdin `/dev/null`, cwd `/`.
-fn child_command(program: &Path, toplevel: &Path) -> Command {
-    let mut cmd = Command::new(program);
-    cmd.env_clear()
-        .env(
-            "PATH",
-            format!("{}/sw/bin:/run/current-system/sw/bin", toplevel.display()),
-        )
-        .current_dir("/")
-        .stdin(Stdio::null());
-    cmd
+/// `program` with `args` as a child of stage-2: empty environment but `PATH`, cwd `/`.
+fn child_exec(program: &Path, args: &[&str], toplevel: &Path) -> io::Result<Exec> {
+    let path = format!("{}/sw/bin:/run/current-system/sw/bin", toplevel.display());
+    let argv: Vec<&OsStr> = std::iter::once(program.as_os_str())
+        .chain(args.iter().map(OsStr::new))
+        .collect();
+    Exec::new(
+        program,
+        &argv,
+        Some(&[("PATH", OsStr::new(&path))]),
+        Some(Path::new("/")),
+    )
 }
 
 /// Run `$toplevel/activate` when it exists, its output logged line by line. `Ok(None)` when
@@ -102,7 +106,9 @@ pub fn activate(toplevel: &Path) -> Result<Option<ExitStatus>> {
         return Ok(None);
     }
     info!("running {}", script.display());
-    let status = run_logged(child_command(&script, toplevel), "activate")
+    let status = child_exec(&script, &[], toplevel)
+        .map_err(anyhow::Error::from)
+        .and_then(|exec| run_logged(&exec, None, "activate"))
         .with_context(|| format!("run {}", script.display()))?;
     info!("{} finished: {status}", script.display());
     Ok(Some(status))
@@ -134,10 +140,10 @@ pub fn load_nix_db(toplevel: &Path, root: &Path) -> Result<bool> {
     }
     let input =
         File::open(&registration).with_context(|| format!("open {}", registration.display()))?;
-    let mut cmd = child_command(&nix_store, toplevel);
-    cmd.arg("--load-db").stdin(input);
     info!("loading {} into the nix database", registration.display());
-    let status = run_logged(cmd, "nix-store --load-db")
+    let status = child_exec(&nix_store, &["--load-db"], toplevel)
+        .map_err(anyhow::Error::from)
+        .and_then(|exec| run_logged(&exec, Some(input.as_fd()), "nix-store --load-db"))
         .with_context(|| format!("run {} --load-db", nix_store.display()))?;
     if !status.success() {
         bail!(

@@ -5,7 +5,7 @@
 //! as systemd and kmod do: `*.conf` only, in file-name order, a file name in
 //! an earlier directory hiding the same name in later ones.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -29,9 +29,11 @@ pub struct ModuleConfig {
     warnings: Vec<String>,
 }
 
-/// The `*.conf` files of `<root>/{etc,run,usr/lib,lib}/<sub>`, by file name.
+/// The `*.conf` files of `<root>/{etc,run,usr/lib,lib}/<sub>`, by file name;
+/// of two with one name, the earlier directory's. A Vec, not a BTreeMap by
+/// name: a handful of files, and the map's code costs dist/init more.
 fn conf_files(root: &Path, sub: &str) -> anyhow::Result<Vec<PathBuf>> {
-    let mut by_name: BTreeMap<std::ffi::OsString, PathBuf> = BTreeMap::new();
+    let mut found: Vec<PathBuf> = Vec::new();
     for dir in CONF_DIRS {
         let dir = root.join(dir).join(sub);
         let entries = match std::fs::read_dir(&dir) {
@@ -41,13 +43,16 @@ fn conf_files(root: &Path, sub: &str) -> anyhow::Result<Vec<PathBuf>> {
         };
         for entry in entries {
             let entry = entry.with_context(|| format!("reading {}", dir.display()))?;
-            let name = entry.file_name();
-            if Path::new(&name).extension().is_some_and(|e| e == "conf") {
-                by_name.entry(name).or_insert_with(|| entry.path());
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "conf")
+                && !found.iter().any(|f| f.file_name() == path.file_name())
+            {
+                found.push(path);
             }
         }
     }
-    Ok(by_name.into_values().collect())
+    found.sort_unstable_by(|a, b| a.file_name().cmp(&b.file_name()));
+    Ok(found)
 }
 
 /// Logical lines: comments (`#`, and `;` where allowed) dropped, a trailing

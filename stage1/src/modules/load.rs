@@ -61,11 +61,25 @@ impl Kernel for SysKernel {
 /// How to load.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LoadOptions {
-    /// Worker threads: `1` loads serially in plan order, `0` uses
-    /// `std::thread::available_parallelism`.
+    /// Worker threads: `1` loads serially in plan order, `0` one per CPU
+    /// this process may run on ([`cpus`]).
     pub threads: usize,
     /// The format the kernel decompresses itself, if any.
     pub kernel_decompress: Option<Compression>,
+}
+
+/// The CPUs this process may run on (sched_getaffinity(2)), at least 1.
+/// What `std::thread::available_parallelism` says for PID 1, which is in
+/// the root cgroup and so has no CPU quota, without the latter's cgroup
+/// parsing (1.5 KiB of dist/init).
+fn cpus() -> usize {
+    let Ok(set) = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)) else {
+        return 1;
+    };
+    (0..nix::sched::CpuSet::count())
+        .filter(|&cpu| set.is_set(cpu).unwrap_or(false))
+        .count()
+        .max(1)
 }
 
 impl LoadOptions {
@@ -91,7 +105,7 @@ impl LoadOptions {
 
     fn workers(&self, jobs: usize) -> usize {
         let wanted = match self.threads {
-            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            0 => cpus(),
             n => n,
         };
         wanted.min(jobs).max(1)
@@ -270,6 +284,24 @@ mod tests {
     use std::path::PathBuf;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{Condvar, Mutex};
+
+    #[test]
+    fn cpus_counts_the_affinity_mask() {
+        // std's answer is the same count, lowered by a cgroup CPU quota.
+        let std = std::thread::available_parallelism().map_or(1, usize::from);
+        assert!(cpus() >= std, "{} < {std}", cpus());
+        let online = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap_or_default();
+        if !online.is_empty() {
+            let last: usize = online
+                .trim()
+                .rsplit(['-', ','])
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!(cpus() <= last + 1, "{} CPUs of {online}", cpus());
+        }
+    }
 
     #[derive(Debug, Clone, PartialEq, Eq)]
     enum Ev {

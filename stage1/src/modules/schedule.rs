@@ -1,6 +1,5 @@
 //! Running the steps of a plan in dependency order on a few threads.
 
-use std::collections::BTreeSet;
 use std::sync::{Condvar, Mutex, PoisonError};
 
 use super::load::report_failure;
@@ -20,8 +19,10 @@ struct State {
     waiting: Vec<usize>,
     /// A failed hard dependency, by name.
     failed_dep: Vec<Option<String>>,
-    /// Steps whose waits are over, lowest index first.
-    ready: BTreeSet<usize>,
+    /// Steps whose waits are over and that have not started: taken lowest
+    /// index first. Flags, not a BTreeSet: plans are a few hundred steps at
+    /// most, and the set's code costs dist/init 4 KiB.
+    ready: Vec<bool>,
     outcomes: Vec<Option<Outcome>>,
     finished: usize,
 }
@@ -42,15 +43,16 @@ pub(super) fn schedule(
     for (j, step) in steps.iter().enumerate() {
         let hard = step.deps.iter().map(|&i| (i, true));
         let soft = step.after.iter().map(|&i| (i, false));
-        let mut seen = BTreeSet::new();
+        let mut seen = Vec::new();
         for (i, is_hard) in hard.chain(soft) {
-            if i < j && seen.insert(i) {
+            if i < j && !seen.contains(&i) {
+                seen.push(i);
                 dependents[i].push((j, is_hard));
                 waiting[j] += 1;
             }
         }
     }
-    let ready = (0..n).filter(|&j| waiting[j] == 0).collect();
+    let ready = waiting.iter().map(|&w| w == 0).collect();
     let state = Mutex::new(State {
         waiting,
         failed_dep: vec![None; n],
@@ -67,10 +69,11 @@ pub(super) fn schedule(
                 wake.notify_all();
                 return;
             }
-            let Some(i) = st.ready.pop_first() else {
+            let Some(i) = st.ready.iter().position(|&r| r) else {
                 st = wake.wait(st).unwrap_or_else(PoisonError::into_inner);
                 continue;
             };
+            st.ready[i] = false;
             let failed_dep = st.failed_dep[i].clone();
             drop(st);
             let outcome = match failed_dep {
@@ -91,7 +94,7 @@ pub(super) fn schedule(
                 }
                 st.waiting[j] -= 1;
                 if st.waiting[j] == 0 {
-                    st.ready.insert(j);
+                    st.ready[j] = true;
                 }
             }
             wake.notify_all();
@@ -164,5 +167,22 @@ mod tests {
                 ]
             );
         }
+    }
+
+    #[test]
+    fn ready_steps_run_lowest_index_first_and_repeated_edges_count_once() {
+        // z is ready from the start, y only after x: plan order still wins.
+        let steps = vec![
+            step("x", &[], &[]),
+            step("y", &[0, 0], &[0]),
+            step("z", &[], &[]),
+        ];
+        let order = Mutex::new(Vec::new());
+        let out = schedule(&steps, 1, &|s| {
+            order.lock().unwrap().push(s.name.clone());
+            Outcome::Loaded
+        });
+        assert_eq!(out, [Outcome::Loaded, Outcome::Loaded, Outcome::Loaded]);
+        assert_eq!(order.into_inner().unwrap(), ["x", "y", "z"]);
     }
 }
