@@ -1,6 +1,9 @@
-//! Stage-1 as PID 1: plan, load modules, wait for devices, mount, and
-//! switch_root; each step goes through the failure policy on error.
-use std::os::unix::process::CommandExt;
+//! Stage-1 as PID 1, in the kernel's initramfs: plan, load modules, wait
+//! for devices, mount, and switch_root; each step goes through the failure
+//! menu on error and acts on the answer. Named for where it runs: the
+//! crate `stage1` is the library it calls (plan, devices, mounts), this is
+//! PID 1's flow through it. It ends with the new root as `/`; what runs
+//! there is `pid1.rs`'s to start.
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -12,14 +15,20 @@ use stage1::plan::{Plan, DEFAULT_ROOT_TIMEOUT_SECS};
 use stage1::toplevel::Found;
 use stage1::uevent::UeventSocket;
 
-use crate::failure::{self, Resolution};
+use crate::failure;
 use crate::network;
-use crate::pid1::{phase, reap_zombies};
+use crate::process::{phase, reap_zombies};
+use crate::resolution::{Resolution, SwitchedRoot};
 use crate::times::BootTimes;
 
-/// Run `f` until it works, the person at the console says to ignore the
-/// failure (`None`), or the policy ends PID 1.
-fn step<T>(params: &BootParams, what: &str, f: impl FnMut() -> anyhow::Result<T>) -> Option<T> {
+/// What a step gives: `Ok(Some)` when it worked, `Ok(None)` when the
+/// person at the console said to ignore its failure, `Err` when they
+/// switched root by hand instead (stage-1 ends there).
+type Step<T> = Result<Option<T>, SwitchedRoot>;
+
+/// Run `f` until it works or the person at the console decides otherwise
+/// (or the policy ends PID 1).
+fn step<T>(params: &BootParams, what: &str, f: impl FnMut() -> anyhow::Result<T>) -> Step<T> {
     step_net(params, what, None, f)
 }
 
@@ -31,10 +40,10 @@ fn step_net<T>(
     what: &str,
     mut network: Option<&mut dyn FnMut()>,
     mut f: impl FnMut() -> anyhow::Result<T>,
-) -> Option<T> {
+) -> Step<T> {
     loop {
         match f() {
-            Ok(v) => return Some(v),
+            Ok(v) => return Ok(Some(v)),
             Err(e) => match failure::handle(params, what, &e, network.is_some()) {
                 Resolution::Retry => {}
                 Resolution::RetryNetwork => {
@@ -42,15 +51,24 @@ fn step_net<T>(
                         redo();
                     }
                 }
-                Resolution::Ignore => return None,
+                Resolution::Ignore => return Ok(None),
+                Resolution::SwitchedRoot(s) => return Err(s),
             },
         }
     }
 }
 
-/// Stage-1 from the initramfs to the new root. Returns the toplevel to
-/// run stage-2 for, in this process; or execs `$toplevel/init`.
-pub fn run(params: &BootParams, times: &mut BootTimes) -> Option<PathBuf> {
+/// A `boot.debug1*` stop point when `on`.
+fn stop_point(params: &BootParams, on: bool, why: &str) -> Result<(), SwitchedRoot> {
+    match on.then(|| failure::stop_point(params, why)).flatten() {
+        Some(s) => Err(s),
+        None => Ok(()),
+    }
+}
+
+/// Stage-1 from the initramfs to the new root. Returns the toplevel the
+/// system is (`None`: none was given or found) once the new root is `/`.
+pub fn run(params: &BootParams, times: &mut BootTimes) -> Step<PathBuf> {
     phase(&format!(
         "stage-1: init {} starting",
         env!("CARGO_PKG_VERSION")
@@ -68,13 +86,14 @@ pub fn run(params: &BootParams, times: &mut BootTimes) -> Option<PathBuf> {
             );
         })
         .ok();
-    let plan = step(params, "computing the boot plan", || {
+    let Some(plan) = step(params, "computing the boot plan", || {
         Plan::compute(params, Path::new("/"), &release)
-    })?;
+    })?
+    else {
+        return Ok(None);
+    };
     stage1::coldplug::log_decisions(&plan.coldplug);
-    if params.debug1 {
-        failure::stop_point(params, "boot.debug1");
-    }
+    stop_point(params, params.debug1, "boot.debug1")?;
     phase(&format!(
         "stage-1: loading {} kernel modules ({} devices found)",
         plan.modules.steps.len(),
@@ -91,19 +110,17 @@ pub fn run(params: &BootParams, times: &mut BootTimes) -> Option<PathBuf> {
     let mut first = Some(hotplug.load_first(|| load_modules(&plan, &opts)));
     step(params, "loading kernel modules", || {
         first.take().unwrap_or_else(|| load_modules(&plan, &opts))
-    });
+    })?;
     hotplug.settle();
     times.mark("modules");
-    if params.debug1devices {
-        failure::stop_point(params, "boot.debug1devices");
-    }
+    stop_point(params, params.debug1devices, "boot.debug1devices")?;
     let network = network::wanted(params);
     if network {
         phase("stage-1: configuring the network");
         // `n` here is the same as `t`: the step is the network setup.
         step_net(params, "configuring the network", Some(&mut || {}), || {
             network::setup(params, &[])
-        });
+        })?;
         times.mark("network");
     }
     phase("stage-1: mounting the store");
@@ -128,17 +145,15 @@ pub fn run(params: &BootParams, times: &mut BootTimes) -> Option<PathBuf> {
                 events: &mut Reaping(&mut hotplug),
             },
         )
-    });
+    })?;
     if network {
         network::carry_resolv_conf(&plan.new_root);
     }
     times.mark("mounts");
-    if params.debug1mounts {
-        failure::stop_point(params, "boot.debug1mounts");
-    }
+    stop_point(params, params.debug1mounts, "boot.debug1mounts")?;
     let toplevel = step(params, "finding the system (toplevel=)", || {
         find_toplevel(params, &plan.new_root)
-    })
+    })?
     .flatten();
     // Drivers for what appeared meanwhile (a NIC behind a bus driver that
     // loaded last): stage-2 has no udev to load them.
@@ -152,12 +167,9 @@ pub fn run(params: &BootParams, times: &mut BootTimes) -> Option<PathBuf> {
     phase("Switching root filesystem...");
     step(params, "switching to the new root", || {
         stage1::switch_root::switch_root(&plan.new_root)
-    });
+    })?;
     times.mark("switch_root");
-    if let Some(t) = &toplevel {
-        exec_foreign_init(params, t, times);
-    }
-    toplevel
+    Ok(toplevel)
 }
 
 /// The device wait of PID 1: uevents and their drivers, then the zombies
@@ -263,25 +275,4 @@ fn find_toplevel(params: &BootParams, new_root: &Path) -> anyhow::Result<Option<
         shown,
         if seen.len() > 20 { " …" } else { "" }
     )
-}
-
-/// The not-os/NixOS contract: when `$toplevel/init` exists, exec it with a
-/// clean environment. Our own binary exec'd this way finds `/` is no
-/// longer the initramfs and runs stage-2.
-pub fn exec_foreign_init(params: &BootParams, toplevel: &Path, times: &BootTimes) {
-    let init = toplevel.join("init");
-    if !init.exists() {
-        return;
-    }
-    times.write(Path::new(crate::boot2::BOOT_TIMES));
-    phase(&format!("stage-1: executing {}", init.display()));
-    runit_compat::reset_signal_state();
-    let err = std::process::Command::new(&init)
-        .env_clear()
-        .args(&params.init_args)
-        .exec();
-    let e = anyhow::Error::new(err).context(format!("exec {}", init.display()));
-    crate::pid1::block_signals();
-    // On "ignore", go on with the built-in stage-2 instead.
-    let _ = failure::handle(params, "starting the system's stage-2", &e, false);
 }
