@@ -16,7 +16,7 @@ use stage1::cmdline::BootParams;
 
 use crate::action::Action;
 use crate::process::wait_for;
-use crate::resolution::{Resolution, SwitchedRoot};
+use crate::resolution::{Resolution, SwitchedByHand, SwitchedRoot};
 use crate::{network, rescue, shutdown, sys};
 
 static PARAMS: OnceLock<BootParams> = OnceLock::new();
@@ -33,7 +33,7 @@ pub fn entering_stage2() {
 /// panic (panic=abort still runs the hook first). The panicked code cannot
 /// be resumed, so when the root is switched by hand from there the hook
 /// goes on with `switched_root` (the PID-1 flow's stage-2).
-pub fn install(params: &BootParams, switched_root: fn(&BootParams, SwitchedRoot) -> !) {
+pub fn install(params: &BootParams, switched_root: SwitchedByHand) {
     let _ = PARAMS.set(params.clone());
     std::panic::set_hook(Box::new(move |info| {
         // One line: where, and what (std's own format puts a line break

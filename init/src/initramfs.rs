@@ -18,57 +18,77 @@ use stage1::uevent::UeventSocket;
 use crate::failure;
 use crate::network;
 use crate::process::{phase, reap_zombies};
-use crate::resolution::{Resolution, SwitchedRoot};
+use crate::resolution::{Resolution, SwitchedByHand};
 use crate::times::BootTimes;
 
-/// What a step gives: `Ok(Some)` when it worked, `Ok(None)` when the
-/// person at the console said to ignore its failure, `Err` when they
-/// switched root by hand instead (stage-1 ends there).
-type Step<T> = Result<Option<T>, SwitchedRoot>;
-
-/// Run `f` until it works or the person at the console decides otherwise
-/// (or the policy ends PID 1).
-fn step<T>(params: &BootParams, what: &str, f: impl FnMut() -> anyhow::Result<T>) -> Step<T> {
-    step_net(params, what, None, f)
+/// How stage-1's steps meet a failure: the menu, and what to do when the
+/// person at the console switched root by hand instead of answering.
+struct Steps<'a> {
+    params: &'a BootParams,
+    /// The PID-1 flow's way on after a root switched by hand: stage-1 is
+    /// over then, whatever step failed, so this never returns (what
+    /// stage-1 holds is not needed any more).
+    by_hand: SwitchedByHand,
 }
 
-/// [`step`] for a step that needs the network: the menu then shows the
-/// interfaces and offers `n`, which sets the network up again (after a
-/// cable was plugged in, say) before the step is retried.
-fn step_net<T>(
-    params: &BootParams,
-    what: &str,
-    mut network: Option<&mut dyn FnMut()>,
-    mut f: impl FnMut() -> anyhow::Result<T>,
-) -> Step<T> {
-    loop {
-        match f() {
-            Ok(v) => return Ok(Some(v)),
-            Err(e) => match failure::handle(params, what, &e, network.is_some()) {
-                Resolution::Retry => {}
-                Resolution::RetryNetwork => {
-                    if let Some(redo) = network.as_mut() {
-                        redo();
-                    }
+impl Steps<'_> {
+    /// Run `f` until it works (`Some`), the person at the console says to
+    /// ignore the failure (`None`), or the policy ends PID 1.
+    fn step<T>(&self, what: &str, f: impl FnMut() -> anyhow::Result<T>) -> Option<T> {
+        self.step_net(what, None, f)
+    }
+
+    /// [`Steps::step`] for a step that needs the network: the menu then
+    /// shows the interfaces and offers `n`, which sets the network up
+    /// again (after a cable was plugged in, say) before the step is
+    /// retried.
+    fn step_net<T>(
+        &self,
+        what: &str,
+        mut network: Option<&mut dyn FnMut()>,
+        mut f: impl FnMut() -> anyhow::Result<T>,
+    ) -> Option<T> {
+        loop {
+            match f() {
+                Ok(v) => return Some(v),
+                Err(e) if self.retry(what, &e, &mut network) => {}
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// The menu's answer to a failed step, acted on: true to run the step
+    /// again (after setting the network up again when asked), false to go
+    /// on without it. Not generic, so each step's code stays small.
+    fn retry(&self, what: &str, e: &anyhow::Error, network: &mut Option<&mut dyn FnMut()>) -> bool {
+        match failure::handle(self.params, what, e, network.is_some()) {
+            Resolution::Retry => true,
+            Resolution::RetryNetwork => {
+                if let Some(redo) = network.as_mut() {
+                    redo();
                 }
-                Resolution::Ignore => return Ok(None),
-                Resolution::SwitchedRoot(s) => return Err(s),
-            },
+                true
+            }
+            Resolution::Ignore => false,
+            Resolution::SwitchedRoot(s) => (self.by_hand)(self.params, s),
+        }
+    }
+
+    /// A `boot.debug1*` stop point when `on`.
+    fn stop_point(&self, on: bool, why: &str) {
+        if on {
+            if let Some(s) = failure::stop_point(self.params, why) {
+                (self.by_hand)(self.params, s);
+            }
         }
     }
 }
 
-/// A `boot.debug1*` stop point when `on`.
-fn stop_point(params: &BootParams, on: bool, why: &str) -> Result<(), SwitchedRoot> {
-    match on.then(|| failure::stop_point(params, why)).flatten() {
-        Some(s) => Err(s),
-        None => Ok(()),
-    }
-}
-
 /// Stage-1 from the initramfs to the new root. Returns the toplevel the
-/// system is (`None`: none was given or found) once the new root is `/`.
-pub fn run(params: &BootParams, times: &mut BootTimes) -> Step<PathBuf> {
+/// system is (`None`: none was given or found) once the new root is `/`;
+/// a root switched by hand goes to `by_hand` instead.
+pub fn run(params: &BootParams, times: &mut BootTimes, by_hand: SwitchedByHand) -> Option<PathBuf> {
+    let steps = Steps { params, by_hand };
     phase(&format!(
         "stage-1: init {} starting",
         env!("CARGO_PKG_VERSION")
@@ -86,14 +106,11 @@ pub fn run(params: &BootParams, times: &mut BootTimes) -> Step<PathBuf> {
             );
         })
         .ok();
-    let Some(plan) = step(params, "computing the boot plan", || {
+    let plan = steps.step("computing the boot plan", || {
         Plan::compute(params, Path::new("/"), &release)
-    })?
-    else {
-        return Ok(None);
-    };
+    })?;
     stage1::coldplug::log_decisions(&plan.coldplug);
-    stop_point(params, params.debug1, "boot.debug1")?;
+    steps.stop_point(params.debug1, "boot.debug1");
     phase(&format!(
         "stage-1: loading {} kernel modules ({} devices found)",
         plan.modules.steps.len(),
@@ -108,19 +125,19 @@ pub fn run(params: &BootParams, times: &mut BootTimes) -> Step<PathBuf> {
     // Devices that appear while the first batch loads get their drivers
     // at once, on a second thread (see `stage1::hotplug`).
     let mut first = Some(hotplug.load_first(|| load_modules(&plan, &opts)));
-    step(params, "loading kernel modules", || {
+    steps.step("loading kernel modules", || {
         first.take().unwrap_or_else(|| load_modules(&plan, &opts))
-    })?;
+    });
     hotplug.settle();
     times.mark("modules");
-    stop_point(params, params.debug1devices, "boot.debug1devices")?;
+    steps.stop_point(params.debug1devices, "boot.debug1devices");
     let network = network::wanted(params);
     if network {
         phase("stage-1: configuring the network");
         // `n` here is the same as `t`: the step is the network setup.
-        step_net(params, "configuring the network", Some(&mut || {}), || {
+        steps.step_net("configuring the network", Some(&mut || {}), || {
             network::setup(params, &[])
-        })?;
+        });
         times.mark("network");
     }
     phase("stage-1: mounting the store");
@@ -137,7 +154,7 @@ pub fn run(params: &BootParams, times: &mut BootTimes) -> Step<PathBuf> {
     } else {
         None
     };
-    step_net(params, "mounting filesystems", redo, || {
+    steps.step_net("mounting filesystems", redo, || {
         apply(
             &plan,
             &mut ApplyOptions {
@@ -145,16 +162,17 @@ pub fn run(params: &BootParams, times: &mut BootTimes) -> Step<PathBuf> {
                 events: &mut Reaping(&mut hotplug),
             },
         )
-    })?;
+    });
     if network {
         network::carry_resolv_conf(&plan.new_root);
     }
     times.mark("mounts");
-    stop_point(params, params.debug1mounts, "boot.debug1mounts")?;
-    let toplevel = step(params, "finding the system (toplevel=)", || {
-        find_toplevel(params, &plan.new_root)
-    })?
-    .flatten();
+    steps.stop_point(params.debug1mounts, "boot.debug1mounts");
+    let toplevel = steps
+        .step("finding the system (toplevel=)", || {
+            find_toplevel(params, &plan.new_root)
+        })
+        .flatten();
     // Drivers for what appeared meanwhile (a NIC behind a bus driver that
     // loaded last): stage-2 has no udev to load them.
     hotplug.settle();
@@ -165,11 +183,11 @@ pub fn run(params: &BootParams, times: &mut BootTimes) -> Step<PathBuf> {
         log::warn!("stage-1: {e:#}; the previous system's handover is lost");
     }
     phase("Switching root filesystem...");
-    step(params, "switching to the new root", || {
+    steps.step("switching to the new root", || {
         stage1::switch_root::switch_root(&plan.new_root)
-    })?;
+    });
     times.mark("switch_root");
-    Ok(toplevel)
+    toplevel
 }
 
 /// The device wait of PID 1: uevents and their drivers, then the zombies

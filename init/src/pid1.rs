@@ -2,8 +2,10 @@
 //! (or a stage-1) starts us, then stage-1 (`initramfs.rs`) when `/` is the
 //! initramfs, the handover to the system's own `init` when it has one, and
 //! the system (`system.rs`). This file alone calls the stages in order
-//! and acts on what the failure menu decided (`Resolution`), including a
-//! root switched by hand at the rescue prompt. Signals are blocked before
+//! and starts what comes after a failure the menu resolved: a root
+//! switched by hand at the rescue prompt goes on in [`switched_by_hand`],
+//! which stage-1's steps and the panic hook are handed (they sit below
+//! this file and cannot return there). Signals are blocked before
 //! anything else so that no child exit or ctrl-alt-del is lost; they are
 //! read later from a signalfd.
 use std::os::unix::process::CommandExt;
@@ -66,14 +68,9 @@ pub fn main() -> ! {
     let toplevel = match role {
         Role::Stage1 => {
             debug_panic(&params, Stage::Stage1);
-            let toplevel = match initramfs::run(&params, &mut times) {
-                Ok(t) => t,
-                Err(by_hand) => switched_by_hand(&params, by_hand),
-            };
+            let toplevel = initramfs::run(&params, &mut times, switched_by_hand);
             if let Some(t) = &toplevel {
-                if let Some(by_hand) = exec_foreign_init(&params, t, &times) {
-                    switched_by_hand(&params, by_hand);
-                }
+                exec_foreign_init(&params, t, &times);
             }
             toplevel
         }
@@ -87,33 +84,25 @@ pub fn main() -> ! {
 /// The root was switched by hand at the rescue prompt: start that
 /// system's stage-2 (its `init` if it has one, else ours in this process)
 /// with boot times that start at the switch. Also the panic hook's way on.
-fn switched_by_hand(params: &BootParams, mut switched: SwitchedRoot) -> ! {
-    loop {
-        let mut times = BootTimes::default();
-        times.mark("switch_root");
-        if let Some(t) = &switched.toplevel {
-            if let Some(again) = exec_foreign_init(params, t, &times) {
-                switched = again;
-                continue;
-            }
-        }
-        system::run(params, switched.toplevel.as_deref(), times)
+fn switched_by_hand(params: &BootParams, switched: SwitchedRoot) -> ! {
+    let SwitchedRoot { toplevel } = switched;
+    let mut times = BootTimes::default();
+    times.mark("switch_root");
+    if let Some(t) = &toplevel {
+        exec_foreign_init(params, t, &times);
     }
+    system::run(params, toplevel.as_deref(), times)
 }
 
 /// The not-os/NixOS contract: when `$toplevel/init` exists, exec it with a
 /// clean environment. Our own binary exec'd this way finds `/` is no
 /// longer the initramfs and runs stage-2. Returns when there is no such
-/// `init`, or the exec failed and the person at the console said to go
-/// on (with the built-in stage-2: `None`) or switched root by hand.
-fn exec_foreign_init(
-    params: &BootParams,
-    toplevel: &Path,
-    times: &BootTimes,
-) -> Option<SwitchedRoot> {
+/// `init`, or the exec failed and the person at the console said to go on
+/// (with the built-in stage-2); a root switched by hand then goes on there.
+fn exec_foreign_init(params: &BootParams, toplevel: &Path, times: &BootTimes) {
     let init = toplevel.join("init");
     if !init.exists() {
-        return None;
+        return;
     }
     times.write(Path::new(BOOT_TIMES));
     phase(&format!("stage-1: executing {}", init.display()));
@@ -125,9 +114,10 @@ fn exec_foreign_init(
     let e = anyhow::Error::new(err).context(format!("exec {}", init.display()));
     block_signals();
     // On "ignore" (or "retry"), go on with the built-in stage-2 instead.
-    match failure::handle(params, "starting the system's stage-2", &e, false) {
-        Resolution::SwitchedRoot(s) => Some(s),
-        _ => None,
+    if let Resolution::SwitchedRoot(s) =
+        failure::handle(params, "starting the system's stage-2", &e, false)
+    {
+        switched_by_hand(params, s);
     }
 }
 

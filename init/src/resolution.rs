@@ -5,6 +5,8 @@
 //! never starts the next stage itself.
 use std::path::PathBuf;
 
+use stage1::cmdline::BootParams;
+
 /// The answer to a failed step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resolution {
@@ -25,3 +27,9 @@ pub enum Resolution {
 pub struct SwitchedRoot {
     pub toplevel: Option<PathBuf>,
 }
+
+/// The PID-1 flow's way on after a root switched by hand (it starts the
+/// system there and never returns): handed down to the code that meets the
+/// decision where it cannot return to that flow, deep in stage-1's steps
+/// or in the panic hook.
+pub type SwitchedByHand = fn(&BootParams, SwitchedRoot) -> !;

@@ -2,7 +2,8 @@
 //! is left, swapoff, unmount in reverse order (read-only where unmount
 //! fails), sync, reboot(2). Each step is logged and bounded in time. A
 //! reboot that `init kexec --exec` asked for ends in the loaded kernel
-//! instead: whether it did, and the kexec itself, are `kexec::Handover`'s.
+//! instead: whether it did, and the kexec itself, are `kexec`'s (its
+//! `handover.rs`).
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -13,7 +14,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use crate::action::{sync_and_drain, Action};
-use crate::kexec::Handover;
+use crate::kexec;
 use crate::logger::PHASE;
 
 /// How long processes get between SIGTERM and SIGKILL.
@@ -22,9 +23,9 @@ pub const KILL_GRACE: Duration = Duration::from_secs(3);
 /// Everything after the services are down. Never returns.
 pub fn finish(action: Action) -> ! {
     // Decided now: the marker is in /run, which is unmounted below.
-    let kexec = Handover::requested(action);
-    if let Some(h) = &kexec {
-        h.announce();
+    let handover = kexec::handover_requested(action);
+    if handover {
+        kexec::announce_handover();
     }
     log::info!(target: PHASE, "shutdown: sending SIGTERM to all processes");
     signal_all(Signal::SIGTERM);
@@ -36,7 +37,7 @@ pub fn finish(action: Action) -> ! {
     }
     swapoff_all();
     unmount_all();
-    end(action, kexec)
+    end(action, handover)
 }
 
 fn kill_all_and_continue() -> nix::Result<()> {
@@ -137,13 +138,13 @@ fn remount_ro(p: &std::path::Path) {
 /// stay alive but idle rather than exit, because PID 1 exiting panics the
 /// kernel. Inside a PID namespace, reboot(2) ends the namespace instead.
 pub fn reboot_now(action: Action) -> ! {
-    end(action, Handover::requested(action))
+    end(action, kexec::handover_requested(action))
 }
 
-/// [`reboot_now`], trying the loaded kernel first when `kexec` says so.
-fn end(action: Action, kexec: Option<Handover>) -> ! {
-    if let Some(h) = kexec {
-        h.start();
+/// [`reboot_now`], trying the loaded kernel first when `handover` says so.
+fn end(action: Action, handover: bool) -> ! {
+    if handover {
+        kexec::start_loaded_kernel();
     }
     log::info!(target: PHASE, "shutdown: syncing filesystems and {}", action.verb());
     sync_and_drain();

@@ -1,7 +1,7 @@
 //! The handover from this system to the loaded kernel, both sides of it:
 //! `init kexec --exec` writes the marker and asks PID 1 to reboot; PID 1's
-//! shutdown, at its start, asks [`Handover::requested`] whether to end in
-//! the loaded kernel, and at its end [`Handover::start`]s it. The marker's
+//! shutdown, at its start, asks [`handover_requested`] whether to end in
+//! the loaded kernel, and at its end calls [`start_loaded_kernel`]. The marker's
 //! path and format, the `kexec_loaded` check and reboot(KEXEC) live only
 //! here.
 use std::fs;
@@ -60,51 +60,37 @@ fn write_marker(marker: &Path, what: &str) -> Result<()> {
         .with_context(|| format!("writing {}", marker.display()))
 }
 
-/// A shutdown that is to end in the loaded kernel. Decided when the
-/// shutdown begins (the marker is in `/run`, which is unmounted later) and
-/// acted on at its end.
-#[derive(Debug)]
-pub struct Handover {
-    marker: &'static str,
-    loaded: &'static str,
+/// PID 1 at the start of its shutdown (before `/run`, which holds the
+/// marker, is unmounted): does this shutdown end in the loaded kernel? Yes
+/// when it is a reboot and `init kexec --exec` left the marker.
+pub fn handover_requested(action: Action) -> bool {
+    requested_at(action, Path::new(MARKER))
 }
 
-impl Handover {
-    /// PID 1 at the start of its shutdown: does it end in the loaded
-    /// kernel? Yes when it is a reboot and `init kexec --exec` left the
-    /// marker.
-    pub fn requested(action: Action) -> Option<Self> {
-        requested_at(action, Path::new(MARKER)).then_some(Handover {
-            marker: MARKER,
-            loaded: KEXEC_LOADED,
-        })
-    }
-
-    /// The phase line that says a clean shutdown ends in the loaded kernel.
-    pub fn announce(&self) {
-        log::info!(target: PHASE, "shutdown: {} asks to start the loaded kernel instead of a reboot", self.marker);
-    }
-
-    /// reboot(LINUX_REBOOT_CMD_KEXEC) when an image is loaded. Returns
-    /// (after a warning) only when that cannot be done: the caller reboots
-    /// normally.
-    pub fn start(self) {
-        let loaded = Path::new(self.loaded);
-        if !image_loaded(loaded) {
-            log::warn!(
-                "shutdown: no kernel is loaded for kexec ({} is not 1); rebooting normally",
-                loaded.display()
-            );
-            return;
-        }
-        log::info!(target: PHASE, "shutdown: syncing filesystems and starting the loaded kernel (kexec)");
-        sync_and_drain();
-        let e = reboot_kexec();
-        log::warn!("shutdown: reboot(LINUX_REBOOT_CMD_KEXEC) failed: {e}; rebooting normally");
-    }
+/// The phase line that says a clean shutdown ends in the loaded kernel.
+pub fn announce_handover() {
+    log::info!(target: PHASE, "shutdown: {MARKER} asks to start the loaded kernel instead of a reboot");
 }
 
-/// [`Handover::requested`] with the marker at `marker`.
+/// At the end of a shutdown that [`handover_requested`]:
+/// reboot(LINUX_REBOOT_CMD_KEXEC) when an image is loaded. Returns (after
+/// a warning) only when that cannot be done: the caller reboots normally.
+pub fn start_loaded_kernel() {
+    let loaded = Path::new(KEXEC_LOADED);
+    if !image_loaded(loaded) {
+        log::warn!(
+            "shutdown: no kernel is loaded for kexec ({} is not 1); rebooting normally",
+            loaded.display()
+        );
+        return;
+    }
+    log::info!(target: PHASE, "shutdown: syncing filesystems and starting the loaded kernel (kexec)");
+    sync_and_drain();
+    let e = reboot_kexec();
+    log::warn!("shutdown: reboot(LINUX_REBOOT_CMD_KEXEC) failed: {e}; rebooting normally");
+}
+
+/// [`handover_requested`] with the marker at `marker`.
 fn requested_at(action: Action, marker: &Path) -> bool {
     if !marker.exists() {
         return false;

@@ -75,7 +75,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 
 use self::args::{command_line, parse_args, Args, Parsed, USAGE};
-pub use self::handover::Handover;
+pub use self::handover::{announce_handover, handover_requested, start_loaded_kernel};
 use self::handover::{exec_loaded, image_loaded, KEXEC_LOADED};
 
 /// Where `--carry-ssh-keys` reads the keys.
