@@ -2,7 +2,7 @@
 # kexec-boot: from a running Linux system, boot the kernel, initrd and
 # command-line that sit next to this script (a dist/ built by `make dist`)
 # with `init kexec`: kexec_file_load(2), then a clean shutdown of the running
-# system into the new kernel (see init/src/kexec.rs).
+# system into the new kernel (see init/src/kexec/mod.rs).
 #
 #   dist/kexec-boot [--carry-ssh-keys]    more arguments go to `init kexec`
 #

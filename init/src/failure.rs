@@ -1,7 +1,10 @@
 //! PID 1's failure policy, in one place: what happens when a boot step
 //! fails or PID 1 panics. The libraries only return errors; this module
 //! alone decides between a kernel panic (`boot.panic_on_fail`), the
-//! NixOS-style menu, a shell, a retry and a reboot.
+//! NixOS-style menu, a shell, a retry and a reboot. The answer goes back
+//! to the caller as a [`Resolution`]: what starts the next stage (also
+//! after the root was switched by hand) is the PID-1 flow's, never this
+//! module's or the rescue prompt's.
 use std::fmt::Write as _;
 use std::io::{BufRead, Write};
 use std::path::Path;
@@ -11,18 +14,10 @@ use std::sync::OnceLock;
 
 use stage1::cmdline::BootParams;
 
-use crate::{shutdown, sys};
-
-/// What the person at the console chose.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Resolution {
-    /// Run the failed step again.
-    Retry,
-    /// Set the network up again, then run the failed step again.
-    RetryNetwork,
-    /// Go on as if it had worked.
-    Ignore,
-}
+use crate::action::Action;
+use crate::process::wait_for;
+use crate::resolution::{Resolution, SwitchedByHand, SwitchedRoot};
+use crate::{network, rescue, shutdown, sys};
 
 static PARAMS: OnceLock<BootParams> = OnceLock::new();
 /// Set once stage-2 begins: the menu then says which stage failed.
@@ -35,10 +30,12 @@ pub fn entering_stage2() {
 
 /// Remember the command line for the panic hook and install the hook: a
 /// panic anywhere in PID 1 reaches the same menu instead of a silent kernel
-/// panic (panic=abort still runs the hook first).
-pub fn install(params: &BootParams) {
+/// panic (panic=abort still runs the hook first). The panicked code cannot
+/// be resumed, so when the root is switched by hand from there the hook
+/// goes on with `switched_root` (the PID-1 flow's stage-2).
+pub fn install(params: &BootParams, switched_root: SwitchedByHand) {
     let _ = PARAMS.set(params.clone());
-    std::panic::set_hook(Box::new(|info| {
+    std::panic::set_hook(Box::new(move |info| {
         // One line: where, and what (std's own format puts a line break
         // between the two).
         // dist/init is built with -Z location-detail=none (smaller): its
@@ -58,7 +55,10 @@ pub fn install(params: &BootParams) {
         // After a panic the failed code cannot be resumed: only a shell
         // (which may finish the boot by hand) or a reboot remain.
         loop {
-            let _ = menu(&params, "PID 1 panicked", false, false);
+            if let Some(Resolution::SwitchedRoot(s)) = menu(&params, "PID 1 panicked", false, false)
+            {
+                switched_root(&params, s);
+            }
         }
     }));
 }
@@ -106,7 +106,7 @@ pub fn choose(
         let answer = read_answer();
         match answer.as_str() {
             "" => return None,
-            "r" => shutdown::reboot_now(shutdown::Action::Reboot),
+            "r" => shutdown::reboot_now(Action::Reboot),
             n => match n.parse::<usize>() {
                 Ok(i) if (1..=options.len()).contains(&i) => {
                     log::info!("picked {}", options[i - 1].display());
@@ -118,14 +118,18 @@ pub fn choose(
     }
 }
 
-/// A `boot.debug1*` stop point: offer the shell, then go on.
-pub fn stop_point(params: &BootParams, why: &str) {
+/// A `boot.debug1*` stop point: offer the shell, then go on. `Some` when
+/// the root was switched by hand meanwhile (at the rescue prompt).
+pub fn stop_point(params: &BootParams, why: &str) -> Option<SwitchedRoot> {
     log::info!(target: crate::logger::PHASE, "{why}: stopping here");
     if has_shell() {
         log::info!(target: crate::logger::PHASE, "starting /bin/sh; exit it to continue the boot");
         run_shell();
-    } else {
-        let _ = menu(params, why, true, false);
+        return None;
+    }
+    match menu(params, why, true, false) {
+        Some(Resolution::SwitchedRoot(s)) => Some(s),
+        _ => None,
     }
 }
 
@@ -155,7 +159,7 @@ fn menu(params: &BootParams, what: &str, can_resume: bool, network: bool) -> Opt
         text.push_str("  t) to try the failed step again\n");
     }
     if can_resume && network {
-        text.push_str(&crate::network::interfaces());
+        text.push_str(&network::interfaces());
         text.push_str("  n) to set up the network again (after plugging a cable, say) and retry\n");
     }
     text.push_str("  r) to reboot immediately\n");
@@ -173,8 +177,8 @@ fn menu(params: &BootParams, what: &str, can_resume: bool, network: bool) -> Opt
             None
         }
         "f" if shell => exec_shell_as_pid1(),
-        "i" if params.shell_on_fail => Some(crate::rescue::prompt(params)),
-        "r" => shutdown::reboot_now(shutdown::Action::Reboot),
+        "i" if params.shell_on_fail => Some(rescue::prompt(params)),
+        "r" => shutdown::reboot_now(Action::Reboot),
         "t" if can_resume => Some(Resolution::Retry),
         "n" if can_resume && network => Some(Resolution::RetryNetwork),
         _ if can_resume => {
@@ -207,7 +211,7 @@ fn run_shell() {
     match cmd.spawn() {
         Ok(child) => {
             let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-            crate::pid1::wait_for(pid);
+            wait_for(pid);
         }
         Err(e) => log::error!("cannot start /bin/sh: {e}"),
     }
@@ -221,5 +225,5 @@ fn exec_shell_as_pid1() -> ! {
         .env("PATH", "/bin:/sbin")
         .exec();
     log::error!("cannot exec /bin/sh as PID 1: {err}");
-    shutdown::reboot_now(shutdown::Action::Reboot)
+    shutdown::reboot_now(Action::Reboot)
 }

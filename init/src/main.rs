@@ -3,9 +3,17 @@
 //! the first argument (`init plan`, `init sv …`, `init kexec …`), and
 //! become the system's PID 1 when the kernel (or a stage-1) starts us as
 //! process 1.
-mod boot1;
-mod boot2;
+//!
+//! The modules, each importing only those below it (no cycles:
+//! `scripts/check-import-cycles`): `pid1` (the flow as PID 1) runs
+//! `initramfs` (stage-1) and `system` (stage-2, supervision) and acts on
+//! the `resolution` that `failure` (the menu, the panic hook) and `rescue`
+//! (the built-in prompt) return; `shutdown`, `power` (the applet), `kexec`
+//! (applet and handover) share `action`; `process` (signals, reaping),
+//! `network`, `logger`, `times`, `sys` sit below them all.
+mod action;
 mod failure;
+mod initramfs;
 mod kexec;
 #[cfg(init_link_stubs)]
 mod link_stubs;
@@ -14,9 +22,12 @@ mod network;
 mod pid1;
 mod plan_cmd;
 mod power;
+mod process;
 mod rescue;
+mod resolution;
 mod shutdown;
 mod sys;
+mod system;
 mod times;
 
 use std::ffi::OsString;
@@ -96,7 +107,7 @@ fn applet(name: &str, args: &[OsString]) -> Option<i32> {
 }
 
 fn with_stderr_logger(f: impl FnOnce() -> Option<i32>) -> Option<i32> {
-    pid1::raise_fd_limit();
+    process::raise_fd_limit();
     logger::init(false);
     logger::set_console_level(6);
     f()

@@ -43,7 +43,7 @@ pub fn setup(params: &BootParams, specs: &[&str]) -> anyhow::Result<()> {
     let mut summary = String::new();
     let mut resolv = String::new();
     for st in &states {
-        crate::pid1::phase(&format!(
+        crate::process::phase(&format!(
             "stage-1: network: {} {}/{}{} ({:?})",
             st.iface,
             st.address,

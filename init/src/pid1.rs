@@ -1,61 +1,25 @@
-//! PID 1's entry: the first instructions after the kernel (or a stage-1)
-//! starts us. Signals are blocked before anything else so that no child
-//! exit or ctrl-alt-del is lost; they are read later from a signalfd.
+//! PID 1's flow, top to bottom: the first instructions after the kernel
+//! (or a stage-1) starts us, then stage-1 (`initramfs.rs`) when `/` is the
+//! initramfs, the handover to the system's own `init` when it has one, and
+//! the system (`system.rs`). This file alone calls the stages in order
+//! and starts what comes after a failure the menu resolved: a root
+//! switched by hand at the rescue prompt goes on in [`switched_by_hand`],
+//! which stage-1's steps and the panic hook are handed (they sit below
+//! this file and cannot return there). Signals are blocked before
+//! anything else so that no child exit or ctrl-alt-del is lost; they are
+//! read later from a signalfd.
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 
 use nix::errno::Errno;
 use nix::mount::{mount, MsFlags};
-use nix::sys::signal::{SigSet, SigmaskHow, Signal};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::Pid;
 use stage1::cmdline::{BootParams, Stage};
 
-use crate::logger::{self, PHASE};
-use crate::times::BootTimes;
-use crate::{boot1, boot2, failure};
-
-/// Every signal PID 1 acts on; all are blocked and read from a signalfd.
-pub const SIGNALS: [Signal; 9] = [
-    Signal::SIGINT,
-    Signal::SIGTERM,
-    Signal::SIGUSR1,
-    Signal::SIGUSR2,
-    Signal::SIGPWR,
-    Signal::SIGHUP,
-    Signal::SIGALRM,
-    Signal::SIGCONT,
-    Signal::SIGQUIT,
-];
-
-/// The supervisor holds about four descriptors per service (lock, control
-/// read and write ends, ok) plus log pipes; the kernel starts PID 1 with a
-/// soft limit of 1024, enough for only ~250 services. Raise ours to what
-/// the kernel allows (`fs.nr_open`).
-pub fn raise_fd_limit() {
-    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
-    let nr_open = std::fs::read_to_string("/proc/sys/fs/nr_open")
-        .ok()
-        .and_then(|s| s.trim().parse::<u64>().ok());
-    let current = getrlimit(Resource::Nofile);
-    let max = nr_open
-        .or(current.maximum)
-        .unwrap_or(4096)
-        .max(current.maximum.unwrap_or(0));
-    let wanted = Rlimit {
-        current: Some(max),
-        maximum: Some(max),
-    };
-    if setrlimit(Resource::Nofile, wanted).is_err() {
-        // Not allowed to raise the hard limit: take what it allows.
-        let soft = Rlimit {
-            current: current.maximum,
-            maximum: current.maximum,
-        };
-        if let Err(e) = setrlimit(Resource::Nofile, soft) {
-            log::debug!("cannot raise RLIMIT_NOFILE: {e}");
-        }
-    }
-}
+use crate::logger;
+use crate::process::{block_signals, phase, raise_fd_limit};
+use crate::resolution::{Resolution, SwitchedRoot};
+use crate::times::{BootTimes, BOOT_TIMES};
+use crate::{failure, initramfs, system};
 
 /// Which half of the boot this process is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,7 +57,7 @@ pub fn main() -> ! {
     for w in params.warnings() {
         log::warn!("kernel command line: {w}");
     }
-    failure::install(&params);
+    failure::install(&params, switched_by_hand);
     // ctrl-alt-del becomes SIGINT to us instead of an immediate reboot.
     if let Err(e) = nix::sys::reboot::set_cad_enabled(false) {
         log::debug!("cannot disable ctrl-alt-del reboot: {e} (in a container?)");
@@ -104,13 +68,57 @@ pub fn main() -> ! {
     let toplevel = match role {
         Role::Stage1 => {
             debug_panic(&params, Stage::Stage1);
-            boot1::run(&params, &mut times)
+            let toplevel = initramfs::run(&params, &mut times, switched_by_hand);
+            if let Some(t) = &toplevel {
+                exec_foreign_init(&params, t, &times);
+            }
+            toplevel
         }
         Role::Stage2 => params.toplevel.clone(),
     };
     failure::entering_stage2();
     debug_panic(&params, Stage::Stage2);
-    boot2::run(&params, toplevel.as_deref(), times)
+    system::run(&params, toplevel.as_deref(), times)
+}
+
+/// The root was switched by hand at the rescue prompt: start that
+/// system's stage-2 (its `init` if it has one, else ours in this process)
+/// with boot times that start at the switch. Also the panic hook's way on.
+fn switched_by_hand(params: &BootParams, switched: SwitchedRoot) -> ! {
+    let SwitchedRoot { toplevel } = switched;
+    let mut times = BootTimes::default();
+    times.mark("switch_root");
+    if let Some(t) = &toplevel {
+        exec_foreign_init(params, t, &times);
+    }
+    system::run(params, toplevel.as_deref(), times)
+}
+
+/// The not-os/NixOS contract: when `$toplevel/init` exists, exec it with a
+/// clean environment. Our own binary exec'd this way finds `/` is no
+/// longer the initramfs and runs stage-2. Returns when there is no such
+/// `init`, or the exec failed and the person at the console said to go on
+/// (with the built-in stage-2); a root switched by hand then goes on there.
+fn exec_foreign_init(params: &BootParams, toplevel: &Path, times: &BootTimes) {
+    let init = toplevel.join("init");
+    if !init.exists() {
+        return;
+    }
+    times.write(Path::new(BOOT_TIMES));
+    phase(&format!("stage-1: executing {}", init.display()));
+    runit_compat::reset_signal_state();
+    let err = std::process::Command::new(&init)
+        .env_clear()
+        .args(&params.init_args)
+        .exec();
+    let e = anyhow::Error::new(err).context(format!("exec {}", init.display()));
+    block_signals();
+    // On "ignore" (or "retry"), go on with the built-in stage-2 instead.
+    if let Resolution::SwitchedRoot(s) =
+        failure::handle(params, "starting the system's stage-2", &e, false)
+    {
+        switched_by_hand(params, s);
+    }
 }
 
 /// `boot.debug_panic=STAGE`: panic here, on purpose, at the start of
@@ -122,17 +130,6 @@ fn debug_panic(params: &BootParams, stage: Stage) {
         "boot.debug_panic={}: panicking on purpose",
         stage.name()
     );
-}
-
-pub fn block_signals() {
-    let mut set = SigSet::empty();
-    set.add(Signal::SIGCHLD);
-    for s in SIGNALS {
-        set.add(s);
-    }
-    // Cannot fail with a valid `how`; if it did, signals would still arrive
-    // through their default actions, which for PID 1 are ignored.
-    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None);
 }
 
 /// `/proc`, `/sys` and `/dev` before anything else, so that the command
@@ -223,35 +220,6 @@ fn role_from_mountinfo(info: &str) -> Role {
     } else {
         Role::Stage2
     }
-}
-
-/// Wait for `pid` to exit, reaping every other child meanwhile (only used
-/// before the supervisor runs, which then owns reaping).
-pub fn wait_for(pid: Pid) -> Option<WaitStatus> {
-    loop {
-        match waitpid(Pid::from_raw(-1), None) {
-            Ok(st) if st.pid() == Some(pid) => return Some(st),
-            Ok(_) | Err(Errno::EINTR) => {}
-            Err(e) => {
-                log::warn!("waiting for process {pid}: {e}");
-                return None;
-            }
-        }
-    }
-}
-
-/// Reap every zombie there is now, without blocking.
-pub fn reap_zombies() {
-    while let Ok(st) = waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-        if st == WaitStatus::StillAlive {
-            break;
-        }
-    }
-}
-
-/// Log a phase line.
-pub fn phase(msg: &str) {
-    log::info!(target: PHASE, "{msg}");
 }
 
 #[cfg(test)]

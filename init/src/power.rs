@@ -1,10 +1,11 @@
 //! `poweroff`, `reboot`, `halt` (as argv[0] or `init poweroff`): ask PID 1
 //! with the signal busybox and sysvinit users know (SIGUSR2 power off,
 //! SIGTERM reboot, SIGUSR1 halt), or with `-f` act at once.
-use nix::sys::signal::{kill, Signal};
+use nix::sys::signal::kill;
 use nix::unistd::Pid;
 
-use crate::shutdown::{self, Action};
+use crate::action::{signal_for, Action};
+use crate::shutdown;
 
 pub fn main(name: &str, args: &[std::ffi::OsString]) -> i32 {
     let action = match name {
@@ -39,39 +40,5 @@ pub fn main(name: &str, args: &[std::ffi::OsString]) -> i32 {
             eprintln!("{name}: cannot signal PID 1 ({sig}): {e}; are you root?");
             111
         }
-    }
-}
-
-/// The signal PID 1 understands as a request for `action`.
-pub fn signal_for(action: Action) -> Signal {
-    match action {
-        Action::PowerOff => Signal::SIGUSR2,
-        Action::Reboot => Signal::SIGTERM,
-        Action::Halt => Signal::SIGUSR1,
-    }
-}
-
-/// The inverse of [`signal_for`], plus SIGPWR (power off) and SIGINT
-/// (ctrl-alt-del: reboot, as runit does).
-pub fn action_for(sig: Signal) -> Option<Action> {
-    match sig {
-        Signal::SIGUSR2 | Signal::SIGPWR => Some(Action::PowerOff),
-        Signal::SIGTERM | Signal::SIGINT => Some(Action::Reboot),
-        Signal::SIGUSR1 => Some(Action::Halt),
-        _ => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn signals_round_trip() {
-        for a in [Action::PowerOff, Action::Reboot, Action::Halt] {
-            assert_eq!(action_for(signal_for(a)), Some(a));
-        }
-        assert_eq!(action_for(Signal::SIGPWR), Some(Action::PowerOff));
-        assert_eq!(action_for(Signal::SIGHUP), None);
     }
 }

@@ -1,12 +1,16 @@
 //! The built-in rescue prompt, for initramfs images without `/bin/sh`:
-//! enough to look around, fix a missing module or mount, and go on.
+//! enough to look around, fix a missing module or mount, and go on. Its
+//! answer is a [`Resolution`] for the caller to act on; `switch-root`
+//! switches the root itself (errors stay at the prompt) but leaves
+//! starting the system to the PID-1 flow.
 use std::io::{BufRead, Read, Write};
 use std::path::Path;
 
 use stage1::cmdline::BootParams;
 
-use crate::failure::Resolution;
-use crate::shutdown::{self, Action};
+use crate::action::Action;
+use crate::resolution::{Resolution, SwitchedRoot};
+use crate::{network, shutdown};
 
 const HELP: &str = "commands:
   ls [DIR]                 list a directory
@@ -28,7 +32,8 @@ const HELP: &str = "commands:
   continue                 ignore the failure and go on booting
   reboot | poweroff        end here";
 
-/// Read commands from the console until `retry` or `continue`.
+/// Read commands from the console until `retry`, `continue` or a
+/// `switch-root` that worked.
 pub fn prompt(params: &BootParams) -> Resolution {
     println!("init rescue prompt (no /bin/sh in this initramfs); type `help`.");
     let stdin = std::io::stdin();
@@ -61,15 +66,20 @@ pub fn prompt(params: &BootParams) -> Resolution {
             ["mount", rest @ ..] => mount(rest),
             ["mkdir", dir] => report(std::fs::create_dir_all(dir).map_err(anyhow::Error::from)),
             ["plan"] => plan(params),
-            ["ip"] => print!("{}", crate::network::interfaces()),
-            ["ip", spec] => report(crate::network::setup(params, &[spec])),
+            ["ip"] => print!("{}", network::interfaces()),
+            ["ip", spec] => report(network::setup(params, &[spec])),
             ["fetch", url, file] => report(stage1::fetch::fetch_store(url, Path::new(file), None)),
             ["fetch", url, file, sum] => {
                 report(stage1::fetch::fetch_store(url, Path::new(file), Some(sum)));
             }
-            ["switch-root"] => switch_root(params, Path::new(stage1::plan::NEW_ROOT), None),
-            ["switch-root", dir] => switch_root(params, Path::new(dir), None),
-            ["switch-root", dir, top] => switch_root(params, Path::new(dir), Some(Path::new(top))),
+            ["switch-root", rest @ ..] if rest.len() <= 2 => {
+                let dir = rest
+                    .first()
+                    .map_or(Path::new(stage1::plan::NEW_ROOT), Path::new);
+                if let Some(s) = switch_root(params, dir, rest.get(1).map(Path::new)) {
+                    return Resolution::SwitchedRoot(s);
+                }
+            }
             _ => println!("unknown command: {}; type `help`", line.trim()),
         }
     }
@@ -228,10 +238,15 @@ fn plan(params: &BootParams) {
     }
 }
 
-/// Finish the boot by hand: switch to `new_root` and start the system's
-/// stage-2 there (its `init` if it has one, else ours in this process).
-/// Returns only when the switch fails.
-fn switch_root(params: &BootParams, new_root: &Path, toplevel: Option<&Path>) {
+/// Finish the boot by hand: switch to `new_root`, for the system
+/// `toplevel` (default `toplevel=`, or the one system in the store). The
+/// caller starts its stage-2. `None` (said on the console) when no system
+/// can be picked or the switch fails.
+fn switch_root(
+    params: &BootParams,
+    new_root: &Path,
+    toplevel: Option<&Path>,
+) -> Option<SwitchedRoot> {
     let toplevel = match toplevel
         .map(Path::to_path_buf)
         .or_else(|| params.toplevel.clone())
@@ -244,18 +259,14 @@ fn switch_root(params: &BootParams, new_root: &Path, toplevel: Option<&Path>) {
                 for t in all {
                     println!("  {}", t.display());
                 }
-                return;
+                return None;
             }
             stage1::toplevel::Found::None => None,
         },
     };
     if let Err(e) = stage1::switch_root::switch_root(new_root) {
-        return println!("error: switching to {}: {e:#}", new_root.display());
+        println!("error: switching to {}: {e:#}", new_root.display());
+        return None;
     }
-    let mut times = crate::times::BootTimes::default();
-    times.mark("switch_root");
-    if let Some(t) = &toplevel {
-        crate::boot1::exec_foreign_init(params, t, &times);
-    }
-    crate::boot2::run(params, toplevel.as_deref(), times)
+    Some(SwitchedRoot { toplevel })
 }

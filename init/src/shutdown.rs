@@ -1,9 +1,9 @@
 //! The last steps of every shutdown, after services are stopped: kill what
 //! is left, swapoff, unmount in reverse order (read-only where unmount
 //! fails), sync, reboot(2). Each step is logged and bounded in time. A
-//! reboot that `init kexec --exec` asked for (the marker `/run/init/kexec`,
-//! see `kexec.rs`) ends in the loaded kernel instead.
-use std::path::Path;
+//! reboot that `init kexec --exec` asked for ends in the loaded kernel
+//! instead: whether it did, and the kexec itself, are `kexec`'s (its
+//! `handover.rs`).
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -13,25 +13,9 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
+use crate::action::{sync_and_drain, Action};
+use crate::kexec;
 use crate::logger::PHASE;
-
-/// How the machine ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    PowerOff,
-    Reboot,
-    Halt,
-}
-
-impl Action {
-    pub fn verb(self) -> &'static str {
-        match self {
-            Action::PowerOff => "power off",
-            Action::Reboot => "reboot",
-            Action::Halt => "halt",
-        }
-    }
-}
 
 /// How long processes get between SIGTERM and SIGKILL.
 pub const KILL_GRACE: Duration = Duration::from_secs(3);
@@ -39,9 +23,9 @@ pub const KILL_GRACE: Duration = Duration::from_secs(3);
 /// Everything after the services are down. Never returns.
 pub fn finish(action: Action) -> ! {
     // Decided now: the marker is in /run, which is unmounted below.
-    let kexec = crate::kexec::requested(action, Path::new(crate::kexec::MARKER));
-    if kexec {
-        log::info!(target: PHASE, "shutdown: {} asks to start the loaded kernel instead of a reboot", crate::kexec::MARKER);
+    let handover = kexec::handover_requested(action);
+    if handover {
+        kexec::announce_handover();
     }
     log::info!(target: PHASE, "shutdown: sending SIGTERM to all processes");
     signal_all(Signal::SIGTERM);
@@ -53,7 +37,7 @@ pub fn finish(action: Action) -> ! {
     }
     swapoff_all();
     unmount_all();
-    end(action, kexec)
+    end(action, handover)
 }
 
 fn kill_all_and_continue() -> nix::Result<()> {
@@ -154,16 +138,13 @@ fn remount_ro(p: &std::path::Path) {
 /// stay alive but idle rather than exit, because PID 1 exiting panics the
 /// kernel. Inside a PID namespace, reboot(2) ends the namespace instead.
 pub fn reboot_now(action: Action) -> ! {
-    end(
-        action,
-        crate::kexec::requested(action, Path::new(crate::kexec::MARKER)),
-    )
+    end(action, kexec::handover_requested(action))
 }
 
-/// [`reboot_now`], trying the loaded kernel first when `kexec` says so.
-fn end(action: Action, kexec: bool) -> ! {
-    if kexec {
-        start_loaded_kernel();
+/// [`reboot_now`], trying the loaded kernel first when `handover` says so.
+fn end(action: Action, handover: bool) -> ! {
+    if handover {
+        kexec::start_loaded_kernel();
     }
     log::info!(target: PHASE, "shutdown: syncing filesystems and {}", action.verb());
     sync_and_drain();
@@ -176,33 +157,5 @@ fn end(action: Action, kexec: bool) -> ! {
     log::error!("reboot(2) failed: {err:?}; halting in place");
     loop {
         std::thread::park();
-    }
-}
-
-fn sync_and_drain() {
-    nix::unistd::sync();
-    // Let the serial line send what we wrote: reboot(2) does not wait for
-    // a tty's output buffer, and the last lines are the ones people read.
-    let _ = rustix::termios::tcdrain(std::io::stdout());
-}
-
-/// reboot(LINUX_REBOOT_CMD_KEXEC) when an image is loaded. Returns (after
-/// a warning) only when that cannot be done: the caller reboots normally.
-fn start_loaded_kernel() {
-    let loaded = Path::new(crate::kexec::KEXEC_LOADED);
-    if !crate::kexec::image_loaded(loaded) {
-        log::warn!(
-            "shutdown: no kernel is loaded for kexec ({} is not 1); rebooting normally",
-            loaded.display()
-        );
-        return;
-    }
-    log::info!(target: PHASE, "shutdown: syncing filesystems and starting the loaded kernel (kexec)");
-    sync_and_drain();
-    match reboot(RebootMode::RB_KEXEC) {
-        Ok(never) => match never {},
-        Err(e) => {
-            log::warn!("shutdown: reboot(LINUX_REBOOT_CMD_KEXEC) failed: {e}; rebooting normally");
-        }
     }
 }

@@ -9,6 +9,10 @@ use stage1::decimal::Fixed;
 
 use rustix::time::{clock_gettime, ClockId};
 
+/// Where stage-1 (before it execs a system's `init`) and stage-2 (when
+/// supervision starts) append their marks.
+pub const BOOT_TIMES: &str = "/run/init/boot-times";
+
 #[derive(Debug, Default, Clone)]
 pub struct BootTimes {
     marks: Vec<(String, Duration)>,

@@ -1,6 +1,9 @@
-//! Stage-1 as PID 1: plan, load modules, wait for devices, mount, and
-//! switch_root; each step goes through the failure policy on error.
-use std::os::unix::process::CommandExt;
+//! Stage-1 as PID 1, in the kernel's initramfs: plan, load modules, wait
+//! for devices, mount, and switch_root; each step goes through the failure
+//! menu on error and acts on the answer. Named for where it runs: the
+//! crate `stage1` is the library it calls (plan, devices, mounts), this is
+//! PID 1's flow through it. It ends with the new root as `/`; what runs
+//! there is `pid1.rs`'s to start.
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -12,45 +15,80 @@ use stage1::plan::{Plan, DEFAULT_ROOT_TIMEOUT_SECS};
 use stage1::toplevel::Found;
 use stage1::uevent::UeventSocket;
 
-use crate::failure::{self, Resolution};
+use crate::failure;
 use crate::network;
-use crate::pid1::{phase, reap_zombies};
+use crate::process::{phase, reap_zombies};
+use crate::resolution::{Resolution, SwitchedByHand};
 use crate::times::BootTimes;
 
-/// Run `f` until it works, the person at the console says to ignore the
-/// failure (`None`), or the policy ends PID 1.
-fn step<T>(params: &BootParams, what: &str, f: impl FnMut() -> anyhow::Result<T>) -> Option<T> {
-    step_net(params, what, None, f)
+/// How stage-1's steps meet a failure: the menu, and what to do when the
+/// person at the console switched root by hand instead of answering.
+struct Steps<'a> {
+    params: &'a BootParams,
+    /// The PID-1 flow's way on after a root switched by hand: stage-1 is
+    /// over then, whatever step failed, so this never returns (what
+    /// stage-1 holds is not needed any more).
+    by_hand: SwitchedByHand,
 }
 
-/// [`step`] for a step that needs the network: the menu then shows the
-/// interfaces and offers `n`, which sets the network up again (after a
-/// cable was plugged in, say) before the step is retried.
-fn step_net<T>(
-    params: &BootParams,
-    what: &str,
-    mut network: Option<&mut dyn FnMut()>,
-    mut f: impl FnMut() -> anyhow::Result<T>,
-) -> Option<T> {
-    loop {
-        match f() {
-            Ok(v) => return Some(v),
-            Err(e) => match failure::handle(params, what, &e, network.is_some()) {
-                Resolution::Retry => {}
-                Resolution::RetryNetwork => {
-                    if let Some(redo) = network.as_mut() {
-                        redo();
-                    }
+impl Steps<'_> {
+    /// Run `f` until it works (`Some`), the person at the console says to
+    /// ignore the failure (`None`), or the policy ends PID 1.
+    fn step<T>(&self, what: &str, f: impl FnMut() -> anyhow::Result<T>) -> Option<T> {
+        self.step_net(what, None, f)
+    }
+
+    /// [`Steps::step`] for a step that needs the network: the menu then
+    /// shows the interfaces and offers `n`, which sets the network up
+    /// again (after a cable was plugged in, say) before the step is
+    /// retried.
+    fn step_net<T>(
+        &self,
+        what: &str,
+        mut network: Option<&mut dyn FnMut()>,
+        mut f: impl FnMut() -> anyhow::Result<T>,
+    ) -> Option<T> {
+        loop {
+            match f() {
+                Ok(v) => return Some(v),
+                Err(e) if self.retry(what, &e, &mut network) => {}
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// The menu's answer to a failed step, acted on: true to run the step
+    /// again (after setting the network up again when asked), false to go
+    /// on without it. Not generic, so each step's code stays small.
+    fn retry(&self, what: &str, e: &anyhow::Error, network: &mut Option<&mut dyn FnMut()>) -> bool {
+        match failure::handle(self.params, what, e, network.is_some()) {
+            Resolution::Retry => true,
+            Resolution::RetryNetwork => {
+                if let Some(redo) = network.as_mut() {
+                    redo();
                 }
-                Resolution::Ignore => return None,
-            },
+                true
+            }
+            Resolution::Ignore => false,
+            Resolution::SwitchedRoot(s) => (self.by_hand)(self.params, s),
+        }
+    }
+
+    /// A `boot.debug1*` stop point when `on`.
+    fn stop_point(&self, on: bool, why: &str) {
+        if on {
+            if let Some(s) = failure::stop_point(self.params, why) {
+                (self.by_hand)(self.params, s);
+            }
         }
     }
 }
 
-/// Stage-1 from the initramfs to the new root. Returns the toplevel to
-/// run stage-2 for, in this process; or execs `$toplevel/init`.
-pub fn run(params: &BootParams, times: &mut BootTimes) -> Option<PathBuf> {
+/// Stage-1 from the initramfs to the new root. Returns the toplevel the
+/// system is (`None`: none was given or found) once the new root is `/`;
+/// a root switched by hand goes to `by_hand` instead.
+pub fn run(params: &BootParams, times: &mut BootTimes, by_hand: SwitchedByHand) -> Option<PathBuf> {
+    let steps = Steps { params, by_hand };
     phase(&format!(
         "stage-1: init {} starting",
         env!("CARGO_PKG_VERSION")
@@ -68,13 +106,11 @@ pub fn run(params: &BootParams, times: &mut BootTimes) -> Option<PathBuf> {
             );
         })
         .ok();
-    let plan = step(params, "computing the boot plan", || {
+    let plan = steps.step("computing the boot plan", || {
         Plan::compute(params, Path::new("/"), &release)
     })?;
     stage1::coldplug::log_decisions(&plan.coldplug);
-    if params.debug1 {
-        failure::stop_point(params, "boot.debug1");
-    }
+    steps.stop_point(params.debug1, "boot.debug1");
     phase(&format!(
         "stage-1: loading {} kernel modules ({} devices found)",
         plan.modules.steps.len(),
@@ -89,19 +125,17 @@ pub fn run(params: &BootParams, times: &mut BootTimes) -> Option<PathBuf> {
     // Devices that appear while the first batch loads get their drivers
     // at once, on a second thread (see `stage1::hotplug`).
     let mut first = Some(hotplug.load_first(|| load_modules(&plan, &opts)));
-    step(params, "loading kernel modules", || {
+    steps.step("loading kernel modules", || {
         first.take().unwrap_or_else(|| load_modules(&plan, &opts))
     });
     hotplug.settle();
     times.mark("modules");
-    if params.debug1devices {
-        failure::stop_point(params, "boot.debug1devices");
-    }
+    steps.stop_point(params.debug1devices, "boot.debug1devices");
     let network = network::wanted(params);
     if network {
         phase("stage-1: configuring the network");
         // `n` here is the same as `t`: the step is the network setup.
-        step_net(params, "configuring the network", Some(&mut || {}), || {
+        steps.step_net("configuring the network", Some(&mut || {}), || {
             network::setup(params, &[])
         });
         times.mark("network");
@@ -120,7 +154,7 @@ pub fn run(params: &BootParams, times: &mut BootTimes) -> Option<PathBuf> {
     } else {
         None
     };
-    step_net(params, "mounting filesystems", redo, || {
+    steps.step_net("mounting filesystems", redo, || {
         apply(
             &plan,
             &mut ApplyOptions {
@@ -133,13 +167,12 @@ pub fn run(params: &BootParams, times: &mut BootTimes) -> Option<PathBuf> {
         network::carry_resolv_conf(&plan.new_root);
     }
     times.mark("mounts");
-    if params.debug1mounts {
-        failure::stop_point(params, "boot.debug1mounts");
-    }
-    let toplevel = step(params, "finding the system (toplevel=)", || {
-        find_toplevel(params, &plan.new_root)
-    })
-    .flatten();
+    steps.stop_point(params.debug1mounts, "boot.debug1mounts");
+    let toplevel = steps
+        .step("finding the system (toplevel=)", || {
+            find_toplevel(params, &plan.new_root)
+        })
+        .flatten();
     // Drivers for what appeared meanwhile (a NIC behind a bus driver that
     // loaded last): stage-2 has no udev to load them.
     hotplug.settle();
@@ -150,13 +183,10 @@ pub fn run(params: &BootParams, times: &mut BootTimes) -> Option<PathBuf> {
         log::warn!("stage-1: {e:#}; the previous system's handover is lost");
     }
     phase("Switching root filesystem...");
-    step(params, "switching to the new root", || {
+    steps.step("switching to the new root", || {
         stage1::switch_root::switch_root(&plan.new_root)
     });
     times.mark("switch_root");
-    if let Some(t) = &toplevel {
-        exec_foreign_init(params, t, times);
-    }
     toplevel
 }
 
@@ -263,25 +293,4 @@ fn find_toplevel(params: &BootParams, new_root: &Path) -> anyhow::Result<Option<
         shown,
         if seen.len() > 20 { " …" } else { "" }
     )
-}
-
-/// The not-os/NixOS contract: when `$toplevel/init` exists, exec it with a
-/// clean environment. Our own binary exec'd this way finds `/` is no
-/// longer the initramfs and runs stage-2.
-pub fn exec_foreign_init(params: &BootParams, toplevel: &Path, times: &BootTimes) {
-    let init = toplevel.join("init");
-    if !init.exists() {
-        return;
-    }
-    times.write(Path::new(crate::boot2::BOOT_TIMES));
-    phase(&format!("stage-1: executing {}", init.display()));
-    runit_compat::reset_signal_state();
-    let err = std::process::Command::new(&init)
-        .env_clear()
-        .args(&params.init_args)
-        .exec();
-    let e = anyhow::Error::new(err).context(format!("exec {}", init.display()));
-    crate::pid1::block_signals();
-    // On "ignore", go on with the built-in stage-2 instead.
-    let _ = failure::handle(params, "starting the system's stage-2", &e, false);
 }

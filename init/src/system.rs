@@ -1,6 +1,8 @@
-//! Stage-2 as PID 1: system setup from the toplevel, runit's stage 1,
-//! supervision (built-in, or `/etc/runit/2`), runit's stage 3 and the
-//! shutdown. Never returns.
+//! The running system, as PID 1 (stage-2): system setup from the
+//! toplevel, runit's stage 1, supervision (built-in, or `/etc/runit/2`)
+//! with PID 1's side of the event loop, runit's stage 3 and the shutdown.
+//! Never returns. Named for what it runs — the system — rather than
+//! `stage2`, which is the library crate it calls for the setup.
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -11,13 +13,12 @@ use nix::unistd::Pid;
 use runit_compat::{Flow, Host, Options, Supervisor};
 use stage1::cmdline::BootParams;
 
-use crate::pid1::{phase, wait_for, SIGNALS};
-use crate::power::action_for;
-use crate::shutdown::{self, Action};
+use crate::action::{action_for, Action};
+use crate::process::{phase, wait_for, SIGNALS};
+use crate::shutdown;
 use crate::sys;
-use crate::times::BootTimes;
+use crate::times::{BootTimes, BOOT_TIMES};
 
-pub const BOOT_TIMES: &str = "/run/init/boot-times";
 pub const SERVICE_DIR: &str = "/etc/service";
 /// How long services get to stop (TERM, finish scripts) before KILL,
 /// unless `boot.stop_timeout=` says otherwise.
@@ -340,7 +341,7 @@ mod tests {
     /// none.
     #[test]
     fn unusable_stage_script_names_the_file_and_the_fix() {
-        let dir = std::env::temp_dir().join(format!("init-boot2-test-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("init-system-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let script = dir.join("1");
         let path = script.to_str().unwrap();
