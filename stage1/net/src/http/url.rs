@@ -4,7 +4,7 @@ use std::fmt;
 use std::io;
 use std::net::Ipv6Addr;
 
-use super::super::sha256::hex;
+use crate::sha256::hex;
 
 /// An `http://` URL: what `root=` names.
 #[derive(Debug, Clone, PartialEq, Eq)]
