@@ -105,7 +105,8 @@ struct Mib(u64);
 
 impl fmt::Display for Mib {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let tenths = (u128::from(self.0) * 10 + (1 << 19)) >> 20;
+        // At most 10 × 2^44: a u64, printed by the code all u64 share.
+        let tenths = ((u128::from(self.0) * 10 + (1 << 19)) >> 20) as u64;
         write!(f, "{}.{}", tenths / 10, tenths % 10)
     }
 }
@@ -346,11 +347,6 @@ impl Transfer<'_, '_> {
         let mut stream = self.send_request()?;
         let (head, pos, filled) = read_head(&mut stream, buf, timeout)?;
         self.responded = true;
-        let status_error = |reason: String| FetchError::Status {
-            url: self.url.to_string(),
-            status: head.status,
-            reason,
-        };
         let mut body = match (head.status, head.content_range) {
             (301 | 302 | 303 | 307 | 308, _) => return self.redirect(&head, redirects).map(Some),
             (200, _) => {
@@ -379,7 +375,7 @@ impl Transfer<'_, '_> {
                 );
                 return Err(bad(why).into());
             }
-            _ => return Err(status_error(head.reason.clone()).into()),
+            _ => return Err(self.status_error(&head, head.reason.clone())),
         };
         if head.chunked {
             body = Body::Chunked(ChunkDecoder::new());
@@ -431,12 +427,8 @@ impl Transfer<'_, '_> {
             return Err(bad(format!("HTTP {} without a Location", head.status)).into());
         };
         if redirects >= MAX_REDIRECTS {
-            return Err(FetchError::Status {
-                url: self.url.to_string(),
-                status: head.status,
-                reason: format!("{} (after {MAX_REDIRECTS} redirects)", head.reason),
-            }
-            .into());
+            let why = format!("{} (after {MAX_REDIRECTS} redirects)", head.reason);
+            return Err(self.status_error(head, why));
         }
         self.url.join(location).map_err(|to| {
             FetchError::Redirect {
@@ -444,6 +436,15 @@ impl Transfer<'_, '_> {
                 to: Box::new(to),
             }
             .into()
+        })
+    }
+
+    /// `head`'s status, which we cannot use, and why.
+    fn status_error(&self, head: &Head, reason: String) -> Fail {
+        Fail::Fatal(FetchError::Status {
+            url: self.url.to_string(),
+            status: head.status,
+            reason,
         })
     }
 
