@@ -45,7 +45,7 @@ while read -r _ _ size crate; do
 done < <(grep -E '^ *[0-9.]+% +[0-9.]+% ' "$tmp/bloat")
 
 rows=("dist/init (bytes)" "initrd, zstd (bytes)" "initrd, gzip (bytes)")
-for crate in std core alloc stage1 init stage2 runit_compat "[Unknown]" ruzstd miniz_oxide xz4rust anyhow nix rustix; do
+for crate in std core alloc stage1 net init stage2 runit_compat "[Unknown]" ruzstd miniz_oxide xz4rust anyhow nix rustix; do
     rows+=(".text $crate (KiB)")
 done
 

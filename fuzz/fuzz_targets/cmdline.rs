@@ -4,7 +4,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use stage1::cmdline::{split, BootParams};
-use stage1::net::{config, mac};
+use net::{config, mac};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

@@ -1,10 +1,10 @@
-//! `stage1::net::dhcp::Message::decode`; when it decodes, the lease read
+//! `net::dhcp::Message::decode`; when it decodes, the lease read
 //! from it, and the round trip: encoding the message and decoding that
 //! gives the same message back.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use stage1::net::dhcp::Message;
-use stage1::net::lease::Lease;
+use net::dhcp::Message;
+use net::lease::Lease;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(msg) = Message::decode(data) else {

@@ -1,9 +1,9 @@
-//! `stage1::net::dns::parse_answer` on any datagram, for the id its first
+//! `net::dns::parse_answer` on any datagram, for the id its first
 //! two bytes carry and for another id (both must return, never panic), and
 //! `ResolvConf::parse` plus `candidates` on the same bytes as text.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use stage1::net::dns::{encode_query, parse_answer, ResolvConf};
+use net::dns::{encode_query, parse_answer, ResolvConf};
 
 fuzz_target!(|data: &[u8]| {
     let id = data.get(..2).map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));

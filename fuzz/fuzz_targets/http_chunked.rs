@@ -1,9 +1,9 @@
-//! `stage1::net::http::ChunkDecoder::decode`: a chunked body fed in pieces
+//! `net::http::ChunkDecoder::decode`: a chunked body fed in pieces
 //! (the first byte sets the piece size), checked against the same body
 //! fed whole: the data and the outcome must not depend on the split.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use stage1::net::http::ChunkDecoder;
+use net::http::ChunkDecoder;
 
 /// The data of `body` fed `step` bytes at a time, and whether it ended
 /// (`Some(true)`), ran out (`Some(false)`) or failed (`None`).

@@ -1,8 +1,8 @@
-//! `stage1::net::http::parse_head` on a response head, then what `fetch`
+//! `net::http::parse_head` on a response head, then what `fetch`
 //! does with its `Location` (`Url::join`) against a base URL.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use stage1::net::http::{parse_head, Url, MAX_HEAD};
+use net::http::{parse_head, Url, MAX_HEAD};
 
 fuzz_target!(|data: &[u8]| {
     match parse_head(data) {

@@ -1,10 +1,10 @@
-//! `stage1::net::config::parse_all`: `ip=` values, one per line (several
+//! `net::config::parse_all`: `ip=` values, one per line (several
 //! lines are several `ip=` parameters, as on a command line), in the
 //! kernel's and dracut's forms; `BOOTIF=`/`ifname=`/MACs through `mac`.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use stage1::net::config::{netmask_from_prefix, parse_all, prefix_from_netmask};
-use stage1::net::mac::{IfName, Mac};
+use net::config::{netmask_from_prefix, parse_all, prefix_from_netmask};
+use net::mac::{IfName, Mac};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

@@ -1,7 +1,8 @@
 //! Stage-1's network, as PID 1 runs it: `ip=` (or DHCP for a store on an
-//! HTTP server) applied through `stage1::net::setup`, what it found written
+//! HTTP server) applied through `net::setup`, what it found written
 //! where the rest of the boot and people look, and the interfaces as the
 //! failure menu and the rescue prompt show them.
+#[cfg(feature = "net")]
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -14,13 +15,15 @@ pub fn wanted(params: &BootParams) -> bool {
 }
 
 /// Where stage-1 leaves what the network setup found, for stage-2 and
-/// people: one `key=value` block per interface (see `stage1::net::setup`).
+/// people: one `key=value` block per interface (see `net::setup`).
+#[cfg(feature = "net")]
 const RUN_NET: &str = "/run/init/net";
 
 /// `ip=` (or DHCP for an HTTP store) applied: addresses, routes,
 /// `/etc/resolv.conf` (for the fetch, and carried into the new root) and
 /// [`RUN_NET`]. `specs` replace the command line's `ip=` values when not
 /// empty (the rescue prompt's `ip SPEC`).
+#[cfg(feature = "net")]
 pub fn setup(params: &BootParams, specs: &[&str]) -> anyhow::Result<()> {
     let values: Vec<&str> = if !specs.is_empty() {
         specs.to_vec()
@@ -30,15 +33,15 @@ pub fn setup(params: &BootParams, specs: &[&str]) -> anyhow::Result<()> {
     } else {
         params.ip.iter().map(String::as_str).collect()
     };
-    let config = stage1::net::config::parse_all(&values).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let config = net::config::parse_all(&values).map_err(|e| anyhow::anyhow!("{e}"))?;
     for note in &config.notes {
         log::info!("{note}");
     }
-    let states = stage1::net::setup::configure(
+    let states = net::setup::configure(
         &config,
         params.bootif.as_deref(),
         &params.ifname,
-        &stage1::net::setup::Options::default(),
+        &net::setup::Options::default(),
     )?;
     let mut summary = String::new();
     let mut resolv = String::new();
@@ -91,9 +94,10 @@ pub fn carry_resolv_conf(new_root: &Path) {
 
 /// The network interfaces as the menu shows them: name, MAC, up or down,
 /// carrier, and what `/run/init/net` says was configured.
+#[cfg(feature = "net")]
 pub fn interfaces() -> String {
     let mut text = String::from("  network interfaces:\n");
-    match stage1::net::rtnl::Rtnl::open().and_then(|mut r| r.links()) {
+    match net::rtnl::Rtnl::open().and_then(|mut r| r.links()) {
         Ok(links) => {
             for l in links.iter().filter(|l| !l.is_loopback()) {
                 let _ = writeln!(
@@ -109,7 +113,7 @@ pub fn interfaces() -> String {
                     }
                 );
             }
-            if links.iter().all(stage1::net::rtnl::Link::is_loopback) {
+            if links.iter().all(net::rtnl::Link::is_loopback) {
                 text.push_str("     none (is the NIC's driver in the initrd?)\n");
             }
         }
@@ -126,4 +130,17 @@ pub fn interfaces() -> String {
         }
     }
     text
+}
+
+/// Without the network stack (no cargo feature `net`): asked for by `ip=`,
+/// `root=http://…` or the rescue prompt's `ip`, it fails saying so.
+#[cfg(not(feature = "net"))]
+pub fn setup(_params: &BootParams, _specs: &[&str]) -> anyhow::Result<()> {
+    anyhow::bail!("{}", stage1::NO_NETWORK)
+}
+
+/// Without the network stack: no interfaces to show, and why.
+#[cfg(not(feature = "net"))]
+pub fn interfaces() -> String {
+    format!("  network interfaces: unknown, {}\n", stage1::NO_NETWORK)
 }

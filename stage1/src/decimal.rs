@@ -1,5 +1,5 @@
 //! Decimal fractions without floating point: parsing `1.5` seconds from the
-//! command line and printing `12.345678` s or `3.2` MiB on the console.
+//! command line and printing `12.345678` s on the console.
 //!
 //! PID 1 never needs more than fixed-point arithmetic, and std's float
 //! parsing and printing (with their tables) are about 18 KiB of `dist/init`.
@@ -46,16 +46,6 @@ impl Fixed {
         let unit = 10u128.pow(9 - places);
         Fixed::new((d.as_nanos() + unit / 2) / unit, places)
     }
-
-    /// `numerator / denominator` with `places` decimals; 0 when the
-    /// denominator is 0.
-    pub fn ratio(numerator: u128, denominator: u128, places: u32) -> Fixed {
-        if denominator == 0 {
-            return Fixed::new(0, places);
-        }
-        let scaled = numerator * 10u128.pow(places);
-        Fixed::new((scaled + denominator / 2) / denominator, places)
-    }
 }
 
 impl fmt::Display for Fixed {
@@ -69,11 +59,6 @@ impl fmt::Display for Fixed {
         let width = self.places as usize;
         write!(f, "{whole}.{frac:0width$}")
     }
-}
-
-/// Bytes as MiB with one decimal: `3.2`.
-pub fn mib(bytes: u64) -> Fixed {
-    Fixed::ratio(u128::from(bytes), 1 << 20, 1)
 }
 
 #[cfg(test)]
@@ -122,11 +107,6 @@ mod tests {
             Fixed::secs(Duration::from_millis(1950), 1).to_string(),
             "2.0"
         );
-        assert_eq!(Fixed::ratio(1, 3, 2).to_string(), "0.33");
-        assert_eq!(Fixed::ratio(5, 0, 1).to_string(), "0.0");
-        assert_eq!(mib(0).to_string(), "0.0");
-        assert_eq!(mib(3 * 1_048_576 + 524_288).to_string(), "3.5");
-        assert_eq!(mib(1_048_575).to_string(), "1.0");
     }
 
     proptest::proptest! {

@@ -8,17 +8,31 @@
 //! resumes a dropped connection, and shows a progress line every 3 s. With
 //! `sha256=` the checksum is compared before anything mounts the file; a
 //! file that failed in any way is removed.
-use std::fs::File;
+//!
+//! A build without the cargo feature `net` has no network stack: there the
+//! step fails at once, saying so.
 use std::path::Path;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::Result;
+#[cfg(feature = "net")]
+use {
+    anyhow::{anyhow, Context},
+    net::{http, meminfo, sha256},
+    std::fs::File,
+};
 
-use crate::net::{http, meminfo, sha256};
+/// Without the network stack: fails, naming the URL and why.
+#[cfg(not(feature = "net"))]
+pub fn fetch_store(url: &str, _to: &Path, _expected: Option<&str>) -> Result<()> {
+    anyhow::bail!("{url}: {}", crate::NO_NETWORK)
+}
 
 /// RAM kept free for the system besides the image.
+#[cfg(feature = "net")]
 const RESERVE: u64 = 64 << 20;
 
 /// Fetches `url` into `to`, checking `expected` (a hex SHA-256) if given.
+#[cfg(feature = "net")]
 pub fn fetch_store(url: &str, to: &Path, expected: Option<&str>) -> Result<()> {
     let expected = if let Some(hex) = expected {
         Some(sha256::parse_hex_digest(hex).ok_or_else(|| {

@@ -375,6 +375,8 @@ impl fmt::Display for Plan {
                         Some(h) => writeln!(f, " (sha256 {h})")?,
                         None => writeln!(f, " (no sha256= given: not verified)")?,
                     }
+                    #[cfg(not(feature = "net"))]
+                    writeln!(f, "  the fetch will fail: {}", crate::NO_NETWORK)?;
                 }
             }
         }
@@ -483,5 +485,15 @@ mod tests {
             .position(|s| matches!(s, Step::Mount(m) if m.fstype == "squashfs"))
             .unwrap();
         assert!(copy < sq);
+    }
+
+    #[test]
+    fn an_http_store_is_fetched_and_a_build_without_net_says_it_cannot() {
+        let text = plan_for("root=http://10.0.2.2/store.squashfs").to_string();
+        let fetch = "  fetch http://10.0.2.2/store.squashfs to \
+                     /mnt-root/nix/.rw-store/nix-store.squashfs (no sha256= given: not verified)\n";
+        assert!(text.contains(fetch), "{text}");
+        let note = "  the fetch will fail: this init was built without network support";
+        assert_eq!(text.contains(note), cfg!(not(feature = "net")), "{text}");
     }
 }

@@ -210,15 +210,14 @@ mod fetch_tests {
         let body: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
         let srv = HttpServer::start(vec![("/img".into(), body.clone())]).unwrap();
         srv.drop_once_after(300_000);
-        let url =
-            stage1::net::http::Url::parse(&format!("http://127.0.0.1:{}/img", srv.port())).unwrap();
+        let url = net::http::Url::parse(&format!("http://127.0.0.1:{}/img", srv.port())).unwrap();
         let path = std::env::temp_dir().join(format!("fetch-resume-{}", std::process::id()));
         let mut file = std::fs::File::create(&path).unwrap();
-        let opts = stage1::net::http::FetchOptions {
+        let opts = net::http::FetchOptions {
             read_timeout: Duration::from_secs(5),
             ..Default::default()
         };
-        let report = stage1::net::http::fetch(&url, &mut file, &opts, &mut |_| {}).unwrap();
+        let report = net::http::fetch(&url, &mut file, &opts, &mut |_| {}).unwrap();
         let got = std::fs::read(&path).unwrap();
         std::fs::remove_file(&path).unwrap();
         assert_eq!(report.resumes, 1, "{:?}", srv.requests());

@@ -1,7 +1,9 @@
 //! Pure parsers of what a server sends: the response head and chunked
 //! bodies. They take any bytes and never panic.
 use super::url::{bad, FetchError};
-use super::MAX_HEAD;
+
+/// The most bytes a response head may take.
+pub const MAX_HEAD: usize = 16 * 1024;
 
 /// A response's status line and the headers we use.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 use std::collections::VecDeque;
 
 use super::*;
-use crate::net::dhcp::{code, Op, FLAG_BROADCAST};
+use crate::dhcp::{code, Op, FLAG_BROADCAST};
 use proptest::prelude::*;
 
 const MAC: Mac = Mac([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]);

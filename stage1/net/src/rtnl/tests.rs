@@ -1,4 +1,8 @@
+use std::net::Ipv4Addr;
+
+use super::wire::*;
 use super::*;
+use crate::mac::Mac;
 use proptest::prelude::*;
 
 fn hex(s: &str) -> Vec<u8> {

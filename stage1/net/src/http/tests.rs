@@ -1,5 +1,5 @@
 use super::*;
-use crate::net::sha256::digest;
+use crate::sha256::digest;
 use proptest::prelude::*;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -749,7 +749,7 @@ fn drops_until_retries_run_out() {
 fn size_check_refuses() {
     let body = image();
     let server = Server::start(move |_, _| ok(&body));
-    let check = |size: u64| crate::net::meminfo::check_fits(size, 200 << 10, 64 << 10);
+    let check = |size: u64| crate::meminfo::check_fits(size, 200 << 10, 64 << 10);
     let options = FetchOptions {
         expected_size_check: Some(&check),
         ..opts()
@@ -848,6 +848,16 @@ fn progress_reports() {
         eta: None,
     };
     assert_eq!(p.to_string(), "0.0 MiB, 0.0 MiB/s");
+}
+
+#[test]
+fn mib_rounds_half_up_to_one_decimal() {
+    assert_eq!(Mib(0).to_string(), "0.0");
+    assert_eq!(Mib(3 * 1_048_576 + 524_288).to_string(), "3.5");
+    assert_eq!(Mib(1_048_575).to_string(), "1.0");
+    assert_eq!(Mib(52_428).to_string(), "0.0");
+    assert_eq!(Mib(52_429).to_string(), "0.1");
+    assert_eq!(Mib(u64::MAX).to_string(), "17592186044416.0");
 }
 
 #[test]

@@ -4,8 +4,8 @@
 use std::fmt;
 use std::net::Ipv4Addr;
 
-use super::config::{class_prefix, prefix_from_netmask};
-use super::dhcp::{code, DhcpOption, Message, MessageType, Op};
+use crate::config::{class_prefix, prefix_from_netmask};
+use crate::dhcp::{code, DhcpOption, Message, MessageType, Op};
 
 /// What an OFFER or ACK gives us.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,7 +142,7 @@ impl Lease {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::net::dhcp::tests::{captured_ack, captured_offer, MAC};
+    use crate::dhcp::tests::{captured_ack, captured_offer, MAC};
 
     fn offer() -> Message {
         Message::decode(&captured_offer()).unwrap()
@@ -227,7 +227,7 @@ mod tests {
         );
         msg.options.retain(|o| o.code() != code::MESSAGE_TYPE);
         assert_eq!(Lease::from_reply(&msg), Err(LeaseError::Unexpected(None)));
-        let discover = crate::net::dhcp::discover(MAC, 1);
+        let discover = crate::dhcp::discover(MAC, 1);
         assert_eq!(Lease::from_reply(&discover), Err(LeaseError::NotReply));
         let mut msg = offer();
         msg.yiaddr = Ipv4Addr::UNSPECIFIED;

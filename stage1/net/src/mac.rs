@@ -3,7 +3,35 @@
 
 use std::fmt;
 
-use super::config::ConfigError;
+/// A bad network parameter (`ip=`, `ifname=` or `BOOTIF=`): which one, its
+/// value, and why. Defined here, below [`crate::config`], which re-exports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// `ip`, `ifname` or `BOOTIF`.
+    pub param: &'static str,
+    /// The value as given.
+    pub value: String,
+    /// What is wrong and what is accepted.
+    pub reason: String,
+}
+
+impl ConfigError {
+    pub(crate) fn new(param: &'static str, value: &str, reason: impl Into<String>) -> Self {
+        Self {
+            param,
+            value: value.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={}: {}", self.param, self.value, self.reason)
+    }
+}
+
+impl std::error::Error for ConfigError {}
 
 /// A MAC-48 (Ethernet) address; shown as `aa:bb:cc:dd:ee:ff`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

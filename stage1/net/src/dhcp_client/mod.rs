@@ -42,20 +42,19 @@ use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::io::Errno;
 use rustix::net::{
     bind, ipproto, recvfrom, sendto, socket_with, sockopt, AddressFamily, RecvFlags, SendFlags,
     SocketAddrAny, SocketFlags, SocketType,
 };
 
-use super::dhcp::{self, DhcpOption, Message, MessageType, CLIENT_PORT, SERVER_PORT};
-use super::lease::{Lease, LeaseError};
-use super::mac::Mac;
-use super::rtnl::{Route, RouteOp, Rtnl};
+use crate::dhcp::{self, DhcpOption, Message, MessageType, CLIENT_PORT, SERVER_PORT};
+use crate::lease::{Lease, LeaseError};
+use crate::mac::Mac;
+use crate::rtnl::{Route, RouteOp, Rtnl};
 
 /// The largest datagram we read: an Ethernet MTU's worth, with room.
 const MAX_PACKET: usize = 2048;
@@ -445,14 +444,7 @@ impl Transport for UdpTransport {
             if left.is_zero() {
                 return Ok(None);
             }
-            let ts = Timespec {
-                tv_sec: left.as_secs() as _,
-                tv_nsec: left.subsec_nanos() as _,
-            };
-            match poll(&mut [PollFd::new(&self.fd, PollFlags::IN)], Some(&ts)) {
-                Ok(_) | Err(Errno::INTR) => {}
-                Err(e) => return Err(e.into()),
-            }
+            crate::wait::readable(self.fd.as_fd(), deadline)?;
         }
     }
 
@@ -477,5 +469,4 @@ pub fn obtain(iface: &str, index: u32, mac: Mac, opts: Options) -> Result<Lease,
 }
 
 #[cfg(test)]
-#[path = "dhcp_client_tests.rs"]
 mod tests;

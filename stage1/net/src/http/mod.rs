@@ -32,18 +32,16 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-pub use head::{parse_head, ChunkDecoder, Head};
+pub use head::{parse_head, ChunkDecoder, Head, MAX_HEAD};
 pub use url::{FetchError, Url};
 
-use super::dns;
-use super::sha256::Sha256;
+use crate::dns;
+use crate::sha256::Sha256;
 use url::bad;
 
 /// Where the network setup leaves the nameservers for the fetch.
 const RESOLV_CONF: &str = "/etc/resolv.conf";
 
-/// The most bytes a response head may take.
-pub const MAX_HEAD: usize = 16 * 1024;
 /// The one buffer the body streams through.
 pub const BUF_SIZE: usize = 64 * 1024;
 /// Redirects followed before giving up.
@@ -101,15 +99,26 @@ pub struct Progress {
     pub eta: Option<Duration>,
 }
 
+/// Bytes as MiB with one decimal, rounded half up: `3.2` (fixed point: no
+/// floating point in the binary).
+struct Mib(u64);
+
+impl fmt::Display for Mib {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // At most 10 × 2^44: a u64, printed by the code all u64 share.
+        let tenths = ((u128::from(self.0) * 10 + (1 << 19)) >> 20) as u64;
+        write!(f, "{}.{}", tenths / 10, tenths % 10)
+    }
+}
+
 impl fmt::Display for Progress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use crate::decimal::mib;
-        write!(f, "{} MiB", mib(self.done))?;
+        write!(f, "{} MiB", Mib(self.done))?;
         if let Some(total) = self.total.filter(|&t| t > 0) {
             let percent = self.done.saturating_mul(100) / total;
-            write!(f, " of {} MiB ({percent}%)", mib(total))?;
+            write!(f, " of {} MiB ({percent}%)", Mib(total))?;
         }
-        write!(f, ", {} MiB/s", mib(self.rate_bytes_per_s))?;
+        write!(f, ", {} MiB/s", Mib(self.rate_bytes_per_s))?;
         match self.eta {
             Some(eta) => write!(f, ", {} s left", eta.as_secs()),
             None => Ok(()),
@@ -335,53 +344,11 @@ impl Transfer<'_, '_> {
     /// One connection: `Some(url)` for a redirect, `None` when the image is whole.
     fn attempt(&mut self, buf: &mut [u8], redirects: u32) -> Result<Option<Url>, Fail> {
         let timeout = self.opts.read_timeout;
-        let mut stream = match connect(&self.url, self.opts) {
-            Err(FetchError::Connect { addr, error, .. }) if self.responded => {
-                return Err(Fail::Retry(format!("cannot reconnect to {addr}: {error}")))
-            }
-            connected => connected?,
-        };
-        let mut request = format!(
-            "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: {USER_AGENT}\r\nAccept: */*\r\n\
-             Accept-Encoding: identity\r\nConnection: close\r\n",
-            self.url.path,
-            self.url.authority()
-        );
-        if self.have > 0 {
-            let _ = write!(request, "Range: bytes={}-\r\n", self.have);
-            if let Some(validator) = &self.validator {
-                let _ = write!(request, "If-Range: {validator}\r\n");
-            }
-        }
-        request += "\r\n";
-        stream
-            .write_all(request.as_bytes())
-            .map_err(|e| io_failure(&e, timeout))?;
-        let (head, mut pos, mut filled) = read_head(&mut stream, buf, timeout)?;
+        let mut stream = self.send_request()?;
+        let (head, pos, filled) = read_head(&mut stream, buf, timeout)?;
         self.responded = true;
-        let status_error = |reason: String| FetchError::Status {
-            url: self.url.to_string(),
-            status: head.status,
-            reason,
-        };
         let mut body = match (head.status, head.content_range) {
-            (301 | 302 | 303 | 307 | 308, _) => {
-                let Some(location) = &head.location else {
-                    return Err(bad(format!("HTTP {} without a Location", head.status)).into());
-                };
-                if redirects >= MAX_REDIRECTS {
-                    let why = format!("{} (after {MAX_REDIRECTS} redirects)", head.reason);
-                    return Err(status_error(why).into());
-                }
-                return match self.url.join(location) {
-                    Ok(next) => Ok(Some(next)),
-                    Err(to) => Err(FetchError::Redirect {
-                        from: self.url.to_string(),
-                        to: Box::new(to),
-                    }
-                    .into()),
-                };
-            }
+            (301 | 302 | 303 | 307 | 308, _) => return self.redirect(&head, redirects).map(Some),
             (200, _) => {
                 if self.have > 0 {
                     self.restart()?;
@@ -408,7 +375,7 @@ impl Transfer<'_, '_> {
                 );
                 return Err(bad(why).into());
             }
-            _ => return Err(status_error(head.reason.clone()).into()),
+            _ => return Err(self.status_error(&head, head.reason.clone())),
         };
         if head.chunked {
             body = Body::Chunked(ChunkDecoder::new());
@@ -417,6 +384,81 @@ impl Transfer<'_, '_> {
             self.check(total)?;
             self.checked = Some(total);
         }
+        self.receive(&mut stream, buf, (pos, filled), body)?;
+        match self.total {
+            Some(total) if self.have < total => Err(Fail::Retry("the response ended early".into())),
+            _ => Ok(None),
+        }
+    }
+
+    /// Connects and sends the `GET` (with `Range` and `If-Range` when
+    /// resuming). A failed reconnection, once a server has answered, is
+    /// retried.
+    fn send_request(&self) -> Result<TcpStream, Fail> {
+        let mut stream = match connect(&self.url, self.opts) {
+            Err(FetchError::Connect { addr, error, .. }) if self.responded => {
+                return Err(Fail::Retry(format!("cannot reconnect to {addr}: {error}")))
+            }
+            connected => connected?,
+        };
+        let mut request = format!(
+            "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: {USER_AGENT}\r\nAccept: */*\r\n\
+             Accept-Encoding: identity\r\nConnection: close\r\n",
+            self.url.path,
+            self.url.authority()
+        );
+        if self.have > 0 {
+            let _ = write!(request, "Range: bytes={}-\r\n", self.have);
+            if let Some(validator) = &self.validator {
+                let _ = write!(request, "If-Range: {validator}\r\n");
+            }
+        }
+        request += "\r\n";
+        stream
+            .write_all(request.as_bytes())
+            .map_err(|e| io_failure(&e, self.opts.read_timeout))?;
+        Ok(stream)
+    }
+
+    /// Where a 3xx head sends us, unless it has no `Location`, leaves
+    /// `http://` or is one redirect too many.
+    fn redirect(&self, head: &Head, redirects: u32) -> Result<Url, Fail> {
+        let Some(location) = &head.location else {
+            return Err(bad(format!("HTTP {} without a Location", head.status)).into());
+        };
+        if redirects >= MAX_REDIRECTS {
+            let why = format!("{} (after {MAX_REDIRECTS} redirects)", head.reason);
+            return Err(self.status_error(head, why));
+        }
+        self.url.join(location).map_err(|to| {
+            FetchError::Redirect {
+                from: self.url.to_string(),
+                to: Box::new(to),
+            }
+            .into()
+        })
+    }
+
+    /// `head`'s status, which we cannot use, and why.
+    fn status_error(&self, head: &Head, reason: String) -> Fail {
+        Fail::Fatal(FetchError::Status {
+            url: self.url.to_string(),
+            status: head.status,
+            reason,
+        })
+    }
+
+    /// Streams `body` into the file: first what is already in
+    /// `buf[pos..filled]` (read with the head), then from `stream`, until
+    /// the body's framing says it ended (or, for [`Body::Close`], the
+    /// server closes).
+    fn receive(
+        &mut self,
+        stream: &mut TcpStream,
+        buf: &mut [u8],
+        (mut pos, mut filled): (usize, usize),
+        mut body: Body,
+    ) -> Result<(), Fail> {
         let ended = |body: &Body| match body {
             Body::Length(left) => *left == 0,
             Body::Chunked(decoder) => decoder.is_done(),
@@ -442,17 +484,14 @@ impl Transfer<'_, '_> {
             if ended(&body) {
                 break;
             }
-            (pos, filled) = match read(&mut stream, buf) {
+            (pos, filled) = match read(stream, buf) {
                 Ok(0) if matches!(body, Body::Close) => break,
                 Ok(0) => return Err(Fail::Retry("the server closed the connection".into())),
                 Ok(n) => (0, n),
-                Err(e) => return Err(io_failure(&e, timeout)),
+                Err(e) => return Err(io_failure(&e, self.opts.read_timeout)),
             };
         }
-        match self.total {
-            Some(total) if self.have < total => Err(Fail::Retry("the response ended early".into())),
-            _ => Ok(None),
-        }
+        Ok(())
     }
 
     fn write(&mut self, data: &[u8]) -> Result<(), FetchError> {
@@ -533,5 +572,4 @@ impl Transfer<'_, '_> {
 }
 
 #[cfg(test)]
-#[path = "../http_tests.rs"]
 mod tests;

@@ -361,7 +361,7 @@ proptest! {
     #[test]
     fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..700)) {
         if let Ok(msg) = Message::decode(&bytes) {
-            let _ = crate::net::lease::Lease::from_reply(&msg);
+            let _ = crate::lease::Lease::from_reply(&msg);
         }
     }
 
@@ -372,7 +372,7 @@ proptest! {
         bytes.truncate(HEADER_LEN + 4);
         bytes.extend(tail);
         if let Ok(msg) = Message::decode(&bytes) {
-            let _ = crate::net::lease::Lease::from_reply(&msg);
+            let _ = crate::lease::Lease::from_reply(&msg);
             let _ = msg.encode();
         }
     }
@@ -390,7 +390,7 @@ proptest! {
         }
         let cut = cut.index(bytes.len() + 1);
         if let Ok(msg) = Message::decode(&bytes[..cut]) {
-            let _ = crate::net::lease::Lease::from_reply(&msg);
+            let _ = crate::lease::Lease::from_reply(&msg);
         }
     }
 }

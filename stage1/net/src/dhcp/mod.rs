@@ -1,6 +1,6 @@
 //! DHCPv4 messages (RFC 2131) and their options (RFC 2132): encode,
 //! decode, and the two messages a client sends ([`discover`], [`request`]).
-//! The lease in a reply is read by [`super::lease`].
+//! The lease in a reply is read by [`crate::lease`].
 //!
 //! Pure: no sockets. [`Message::decode`] takes any bytes from the network
 //! and never panics.
@@ -22,7 +22,7 @@
 use std::fmt;
 use std::net::Ipv4Addr;
 
-use super::mac::Mac;
+use crate::mac::Mac;
 
 /// The server's UDP port.
 pub const SERVER_PORT: u16 = 67;
@@ -459,5 +459,4 @@ pub fn request(mac: Mac, xid: u32, requested: Ipv4Addr, server: Ipv4Addr) -> Mes
 }
 
 #[cfg(test)]
-#[path = "dhcp_tests.rs"]
 pub(super) mod tests;

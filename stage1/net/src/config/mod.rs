@@ -1,7 +1,7 @@
 //! The `ip=` kernel parameter as a typed value ([`NetConfig`]).
 //!
 //! Pure parsing; nothing here touches an interface. Start at [`parse_all`].
-//! `ifname=` and `BOOTIF=` are in [`super::mac`].
+//! `ifname=` and `BOOTIF=` are in [`crate::mac`].
 //!
 //! # `ip=` forms (IPv4 only)
 //!
@@ -36,10 +36,10 @@
 //! what is accepted; [`NetConfig::notes`] collects what was interpreted or
 //! ignored, one line each, for the console.
 
-use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use super::mac::{check_iface, Mac};
+pub use crate::mac::ConfigError;
+use crate::mac::{check_iface, Mac};
 
 /// The accepted `ip=` forms, for error messages.
 const FORMS: &str = "expected ip=dhcp|on|any|off|none, ip=<iface>:dhcp or \
@@ -48,35 +48,6 @@ const FORMS: &str = "expected ip=dhcp|on|any|off|none, ip=<iface>:dhcp or \
 const AUTOCONF: &str = "off, none, on, any, dhcp, bootp, rarp or both";
 /// The kernel's hostname limit (`__NEW_UTS_LEN`).
 const MAX_HOSTNAME: usize = 64;
-
-/// A bad parameter: which one, its value, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    /// `ip`, `ifname` or `BOOTIF`.
-    pub param: &'static str,
-    /// The value as given.
-    pub value: String,
-    /// What is wrong and what is accepted.
-    pub reason: String,
-}
-
-impl ConfigError {
-    pub(super) fn new(param: &'static str, value: &str, reason: impl Into<String>) -> Self {
-        Self {
-            param,
-            value: value.to_owned(),
-            reason: reason.into(),
-        }
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}={}: {}", self.param, self.value, self.reason)
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 /// How an interface gets its address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -523,5 +494,4 @@ pub fn class_prefix(address: Ipv4Addr) -> Option<u8> {
 }
 
 #[cfg(test)]
-#[path = "config_tests.rs"]
 mod tests;

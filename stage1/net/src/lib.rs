@@ -1,4 +1,7 @@
-//! Networking for stage-1: netboot from kernel parameters alone.
+//! Networking for stage-1: netboot from kernel parameters alone. A library
+//! of its own (`stage1` and `init` use it; it uses nothing of theirs), left
+//! out of a build without the cargo feature `net`; README.md says what it
+//! implements of each protocol and what it refuses.
 //!
 //! The kernel's own `ip=` autoconfiguration (`CONFIG_IP_PNP`) runs before
 //! the initramfs, so it cannot bring up a NIC whose driver is a module that
@@ -46,3 +49,4 @@ pub mod rtnl;
 pub mod setup;
 /// SHA-256, incremental, for `sha256=<hex>`.
 pub mod sha256;
+mod wait;
