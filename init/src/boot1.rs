@@ -6,11 +6,11 @@ use std::time::{Duration, Instant};
 
 use stage1::apply::{apply, ApplyOptions};
 use stage1::cmdline::BootParams;
-use stage1::device::DeviceEvents;
-use stage1::hotplug::Hotplug;
+use stage1::devices::block::DeviceEvents;
+use stage1::devices::hotplug::Hotplug;
+use stage1::devices::uevent::UeventSocket;
 use stage1::plan::{Plan, DEFAULT_ROOT_TIMEOUT_SECS};
 use stage1::toplevel::Found;
-use stage1::uevent::UeventSocket;
 
 use crate::failure::{self, Resolution};
 use crate::network;
@@ -71,7 +71,7 @@ pub fn run(params: &BootParams, times: &mut BootTimes) -> Option<PathBuf> {
     let plan = step(params, "computing the boot plan", || {
         Plan::compute(params, Path::new("/"), &release)
     })?;
-    stage1::coldplug::log_decisions(&plan.coldplug);
+    stage1::devices::coldplug::log_decisions(&plan.coldplug);
     if params.debug1 {
         failure::stop_point(params, "boot.debug1");
     }
@@ -87,7 +87,7 @@ pub fn run(params: &BootParams, times: &mut BootTimes) -> Option<PathBuf> {
     opts.threads = params.module_threads.unwrap_or(0);
     let mut hotplug = Hotplug::new(&plan, params, socket, PathBuf::from("/sys"), opts.clone());
     // Devices that appear while the first batch loads get their drivers
-    // at once, on a second thread (see `stage1::hotplug`).
+    // at once, on a second thread (see `stage1::devices::hotplug`).
     let mut first = Some(hotplug.load_first(|| load_modules(&plan, &opts)));
     step(params, "loading kernel modules", || {
         first.take().unwrap_or_else(|| load_modules(&plan, &opts))

@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use nix::mount::MsFlags;
 
 use crate::cmdline::{BootParams, RootSpec};
-use crate::coldplug::{self, Decision};
+use crate::devices::coldplug::{self, Decision};
 use crate::modules::{self, ModuleConfig, ModuleIndex, ModulePlan, ModuleRequest};
 
 /// Where stage-1 builds the new root before switching to it.
