@@ -127,6 +127,8 @@ impl Plan {
         new_root: &Path,
         sys: &Path,
     ) -> Result<Self> {
+        // A root= that can name nothing stops here, not after a 20 s wait.
+        params.check()?;
         let module_dir = root.join("lib/modules").join(kernel_release);
         let index = if module_dir.join("modules.dep").exists() {
             ModuleIndex::load(&module_dir)?
@@ -483,5 +485,17 @@ mod tests {
             .position(|s| matches!(s, Step::Mount(m) if m.fstype == "squashfs"))
             .unwrap();
         assert!(copy < sq);
+    }
+
+    #[test]
+    fn a_root_that_can_name_nothing_is_refused_before_planning() {
+        let dir = std::env::temp_dir().join(format!("plan-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let params = BootParams::parse("root=UUID=zz");
+        let err = Plan::compute(&params, &dir, "6.1.0-test").unwrap_err();
+        assert!(
+            format!("{err:#}").starts_with("kernel command line: root=UUID=zz: not a UUID"),
+            "{err:#}"
+        );
     }
 }
