@@ -201,8 +201,8 @@ fn plan_checks_the_command_line() {
     assert_eq!(code, 0, "{text}");
     for line in [
         "warning: kernel command line: boot.shel_on_fail: unknown parameter, ignored; did you mean boot.shell_on_fail?",
-        "warning: kernel command line: boot.tmpfs_size=-5: not a size like 512M, 2G or 50% (of RAM), ignored",
-        "warning: kernel command line: rd.luks.uuid: not a parameter of this init, ignored",
+        "warning: kernel command line: boot.tmpfs_size=-5: not a size like 512M or 50% (of RAM), ignored",
+        "warning: kernel command line: rd.luks.uuid: unknown parameter, ignored",
     ] {
         assert!(text.lines().any(|l| l == line), "no line {line:?} in:\n{text}");
     }
@@ -213,21 +213,30 @@ fn plan_checks_the_command_line() {
     );
     assert!(text.contains("size=50%"), "the default tmpfs size:\n{text}");
     for (cmdline, error) in [
-        ("root=http://", "root=http://: no host; expected http://host[:port]/path"),
+        (
+            "root=http://",
+            "root=http://: no host; expected http://host[:port]/path",
+        ),
         (
             "root=http://[::1/x",
             "root=http://[::1/x: no ] after the IPv6 address; expected http://host[:port]/path",
         ),
         (
             "root=UUID=zz",
-            "root=UUID=zz: not a UUID: 32 hex digits in groups 8-4-4-4-12, as blkid prints it (UUID=0a1b2c3d-4e5f-6789-abcd-ef0123456789)",
+            "root=UUID=zz: not a UUID: 8-4-4-4-12 hex digits, as blkid prints it",
         ),
     ] {
         let (text, code) = plan(&root, cmdline);
         assert_eq!(code, 111, "{cmdline}: {text}");
         let want = format!("init plan: kernel command line: {error}");
-        assert!(text.lines().any(|l| l == want), "no line {want:?} in:\n{text}");
-        assert!(!text.contains("mount "), "{cmdline}: planned anyway:\n{text}");
+        assert!(
+            text.lines().any(|l| l == want),
+            "no line {want:?} in:\n{text}"
+        );
+        assert!(
+            !text.contains("mount "),
+            "{cmdline}: planned anyway:\n{text}"
+        );
     }
     let _ = std::fs::remove_dir_all(&root);
 }

@@ -1,25 +1,13 @@
-//! Checks of values and names that cost nothing at parse time and save a
+//! Checks of names and values that are cheap at parse time and save a
 //! boot: a misspelled parameter of ours is named with the one it is
 //! probably meant to be, a value that can never work says what would.
 
 /// Every parameter of our own namespaces (`boot.`, `rd.`), normalized: an
-/// unknown name there is most likely one of these misspelled.
-const OURS: [&str; 14] = [
-    "boot.coldplug",
-    "boot.debug1",
-    "boot.debug1devices",
-    "boot.debug1mounts",
-    "boot.debug_panic",
-    "boot.module_threads",
-    "boot.panic_on_fail",
-    "boot.root_timeout",
-    "boot.shell_on_fail",
-    "boot.stop_timeout",
-    "boot.tmpfs_size",
-    "boot.trace",
-    "rd.driver.blacklist",
-    "rd.modules_load",
-];
+/// unknown name there is most likely one of these misspelled. One string,
+/// not an array of them: no table of pointers in the binary.
+pub(super) const OURS: &str = "boot.coldplug boot.debug1 boot.debug1devices boot.debug1mounts \
+    boot.debug_panic boot.module_threads boot.panic_on_fail boot.root_timeout boot.shell_on_fail \
+    boot.stop_timeout boot.tmpfs_size boot.trace rd.driver.blacklist rd.modules_load";
 
 /// Further than this many edits, a suggestion would be a guess.
 const MAX_EDITS: usize = 3;
@@ -31,24 +19,36 @@ pub(super) fn unknown_name(raw_name: &str, key: &str) -> Option<String> {
     if !(key.starts_with("boot.") || key.starts_with("rd.")) {
         return None;
     }
-    let (edits, near) = OURS
-        .iter()
-        .map(|known| (distance(key, known), known))
-        .min()
-        .expect("OURS is not empty");
-    Some(if edits <= MAX_EDITS {
-        format!("{raw_name}: unknown parameter, ignored; did you mean {near}?")
-    } else {
-        format!("{raw_name}: not a parameter of this init, ignored")
-    })
+    let mut warning = raw_name.to_owned();
+    warning.push_str(": unknown parameter, ignored");
+    let mut best = (MAX_EDITS + 1, "");
+    for known in OURS.split(' ') {
+        let edits = distance(key.as_bytes(), known.as_bytes());
+        if edits < best.0 {
+            best = (edits, known);
+        }
+    }
+    if !best.1.is_empty() {
+        warning.push_str("; did you mean ");
+        warning.push_str(best.1);
+        warning.push('?');
+    }
+    Some(warning)
 }
 
-/// Levenshtein distance over bytes (our names are ASCII), one row of
-/// the table at a time.
-fn distance(a: &str, b: &str) -> usize {
-    let b = b.as_bytes();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, &x) in a.as_bytes().iter().enumerate() {
+/// The longest name in [`OURS`], and then some: the row of the table.
+const ROW: usize = 24;
+
+/// Levenshtein distance from `a` to `b` (one of [`OURS`]: shorter than
+/// [`ROW`]), over bytes (our names are ASCII), one row of the table at a
+/// time and on the stack.
+fn distance(a: &[u8], b: &[u8]) -> usize {
+    let b = &b[..b.len().min(ROW - 1)];
+    let mut row = [0; ROW];
+    for (j, cell) in row.iter_mut().enumerate() {
+        *cell = j;
+    }
+    for (i, &x) in a.iter().enumerate() {
         let mut diagonal = row[0];
         row[0] = i + 1;
         for (j, &y) in b.iter().enumerate() {
@@ -64,16 +64,15 @@ fn distance(a: &str, b: &str) -> usize {
 /// decimal or `0x` hex number, an optional `k`/`m`/`g`/`t`/`p`/`e`
 /// suffix, and an optional `%` (of RAM).
 pub(super) fn is_tmpfs_size(v: &str) -> bool {
-    let (digits, radix) = match v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
-        Some(hex) => (hex, 16),
-        None => (v, 10),
-    };
-    let end = digits
-        .find(|c: char| !c.is_digit(radix))
-        .unwrap_or(digits.len());
-    let rest = &digits[end..];
-    let rest = rest.strip_suffix('%').unwrap_or(rest);
-    end > 0 && rest.len() <= 1 && "kKmMgGtTpPeE".contains(rest)
+    let v = v.strip_suffix('%').unwrap_or(v);
+    let (digits, is_digit): (_, fn(&u8) -> bool) =
+        match v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
+            Some(hex) => (hex, u8::is_ascii_hexdigit),
+            None => (v, u8::is_ascii_digit),
+        };
+    let n = digits.bytes().take_while(is_digit).count();
+    let suffix = &digits[n..];
+    n > 0 && suffix.len() <= 1 && "kKmMgGtTpPeE".contains(suffix)
 }
 
 /// Whether `v` is groups of hex digits of these lengths joined by `-`
@@ -93,16 +92,18 @@ mod tests {
 
     #[test]
     fn edit_distance() {
-        assert_eq!(distance("", ""), 0);
-        assert_eq!(distance("boot.shel_on_fail", "boot.shell_on_fail"), 1);
-        assert_eq!(distance("boot.trcae", "boot.trace"), 2);
-        assert_eq!(distance("abc", ""), 3);
-        assert_eq!(distance("kitten", "sitting"), 3);
+        let d = |a: &str, b: &str| distance(a.as_bytes(), b.as_bytes());
+        assert_eq!(d("", ""), 0);
+        assert_eq!(d("boot.shel_on_fail", "boot.shell_on_fail"), 1);
+        assert_eq!(d("boot.trcae", "boot.trace"), 2);
+        assert_eq!(d("abc", ""), 3);
+        assert_eq!(d("kitten", "sitting"), 3);
     }
 
     #[test]
     fn our_names_are_known_to_the_parser() {
-        for name in OURS {
+        for name in OURS.split(' ') {
+            assert!(name.len() < ROW, "{name}: longer than a row");
             let b = super::super::BootParams::parse(&format!("{name}=1"));
             assert!(
                 b.unknown.is_empty(),

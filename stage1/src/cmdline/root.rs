@@ -61,30 +61,38 @@ impl RootSpec {
     }
 
     /// Why this spec can never name anything, saying what would: a
-    /// `UUID=` no blkid prints, an empty `LABEL=`, a URL with no host.
-    /// Whether a well-formed one is there is for the device wait to see.
-    pub fn check(&self) -> Result<(), String> {
+    /// `UUID=` no blkid prints, an empty `LABEL=`, a URL with no host, a
+    /// URL where only a disk will do (`disk`: `realroot=`). Whether a
+    /// well-formed one is there is for the device wait to see.
+    pub fn check(&self, disk: bool) -> Result<(), String> {
         let why = match self {
             Self::Label(l) | Self::PartLabel(l) if l.is_empty() => "no label after the =",
             Self::Uuid(u) if !hex_groups(u, UUID) => {
-                "not a UUID: 32 hex digits in groups 8-4-4-4-12, as blkid prints it \
-                 (UUID=0a1b2c3d-4e5f-6789-abcd-ef0123456789)"
+                "not a UUID: 8-4-4-4-12 hex digits, as blkid prints it"
             }
             Self::PartUuid(u) if !hex_groups(u, UUID) && !hex_groups(u, MBR_PARTUUID) => {
-                "not a PARTUUID: a GPT partition GUID (8-4-4-4-12 hex digits) or an MBR \
-                 disk signature and partition number (1234abcd-01), as blkid prints it"
+                "not a PARTUUID: 8-4-4-4-12 hex digits (GPT) or 1234abcd-01 (MBR), as blkid \
+                 prints it"
+            }
+            Self::Url(_) if disk => {
+                "not a disk (a /dev path, LABEL=, UUID=, PARTUUID=, PARTLABEL=)"
+            }
+            Self::Url(u)
+                if u.as_bytes()
+                    .get(4)
+                    .is_some_and(|c| c.eq_ignore_ascii_case(&b's')) =>
+            {
+                "no TLS in the initrd: serve the image over http:// and pin it with sha256=<hex>"
             }
             Self::Url(u) => {
-                return match Url::parse(u) {
-                    Ok(_) => Ok(()),
-                    Err(FetchError::BadUrl { why, .. }) => {
-                        Err(format!("{why}; expected http://host[:port]/path"))
-                    }
-                    Err(FetchError::Https { .. }) => Err("no TLS in the initrd: serve the \
-                         image over http:// and pin it with sha256=<hex>"
-                        .into()),
-                    Err(e) => Err(e.to_string()),
-                };
+                return Url::parse(u).map(drop).map_err(|e| {
+                    let mut why = match e {
+                        FetchError::BadUrl { why, .. } => why,
+                        e => e.to_string(),
+                    };
+                    why.push_str("; expected http://host[:port]/path");
+                    why
+                });
             }
             _ => return Ok(()),
         };
