@@ -1,6 +1,6 @@
-//! The kernel command line: `stage1::cmdline::BootParams::parse`, and what
-//! stage-1 does next with its values (`root=` device paths, `ip=`,
-//! `BOOTIF=`, `ifname=`, per-module parameters).
+//! The kernel command line: `stage1::cmdline::BootParams::parse` with its
+//! checks, and what stage-1 does next with its values (`root=` device
+//! paths, `ip=`, `BOOTIF=`, `ifname=`, per-module parameters).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use stage1::cmdline::{split, BootParams};
@@ -13,6 +13,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = split(text);
     let p = BootParams::parse(text);
     let _ = p.warnings();
+    let _ = p.check();
     let _ = p.console_device();
     for spec in p.root.iter().chain(p.realroot.iter()) {
         let _ = spec.device_path();

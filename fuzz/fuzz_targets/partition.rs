@@ -1,10 +1,10 @@
-//! `stage1::partition::parse`: the input is the whole disk, read with
+//! `stage1::devices::partition::parse`: the input is the whole disk, read with
 //! 512- and 4096-byte logical blocks. Checks what the doc promises: no read
 //! outside the disk, no panic, and kernel-style numbers (1 to 255, each
 //! once, ascending).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use stage1::partition::{parse, Key};
+use stage1::devices::partition::{parse, Key};
 
 fuzz_target!(|disk: &[u8]| {
     for sector in [512, 4096] {

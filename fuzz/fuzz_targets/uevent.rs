@@ -1,8 +1,8 @@
-//! `stage1::uevent::Uevent::parse`: one datagram from the kernel's uevent
+//! `stage1::devices::uevent::Uevent::parse`: one datagram from the kernel's uevent
 //! socket (`ACTION@DEVPATH\0KEY=value\0…`).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use stage1::uevent::Uevent;
+use stage1::devices::uevent::Uevent;
 
 fuzz_target!(|data: &[u8]| {
     if let Some(ev) = Uevent::parse(data) {

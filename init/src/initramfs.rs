@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 
 use stage1::apply::{apply, ApplyOptions};
 use stage1::cmdline::BootParams;
-use stage1::device::DeviceEvents;
-use stage1::hotplug::Hotplug;
+use stage1::devices::block::DeviceEvents;
+use stage1::devices::hotplug::Hotplug;
+use stage1::devices::uevent::UeventSocket;
 use stage1::plan::{Plan, DEFAULT_ROOT_TIMEOUT_SECS};
 use stage1::toplevel::Found;
-use stage1::uevent::UeventSocket;
 
 use crate::failure;
 use crate::network;
@@ -109,7 +109,7 @@ pub fn run(params: &BootParams, times: &mut BootTimes, by_hand: SwitchedByHand) 
     let plan = steps.step("computing the boot plan", || {
         Plan::compute(params, Path::new("/"), &release)
     })?;
-    stage1::coldplug::log_decisions(&plan.coldplug);
+    stage1::devices::coldplug::log_decisions(&plan.coldplug);
     steps.stop_point(params.debug1, "boot.debug1");
     phase(&format!(
         "stage-1: loading {} kernel modules ({} devices found)",
@@ -123,7 +123,7 @@ pub fn run(params: &BootParams, times: &mut BootTimes, by_hand: SwitchedByHand) 
     opts.threads = params.module_threads.unwrap_or(0);
     let mut hotplug = Hotplug::new(&plan, params, socket, PathBuf::from("/sys"), opts.clone());
     // Devices that appear while the first batch loads get their drivers
-    // at once, on a second thread (see `stage1::hotplug`).
+    // at once, on a second thread (see `stage1::devices::hotplug`).
     let mut first = Some(hotplug.load_first(|| load_modules(&plan, &opts)));
     steps.step("loading kernel modules", || {
         first.take().unwrap_or_else(|| load_modules(&plan, &opts))

@@ -156,8 +156,8 @@ fn dmesg() {
 }
 
 fn blkid() {
-    for dev in stage1::device::block_devices() {
-        match stage1::device::probe(&dev) {
+    for dev in stage1::devices::block::block_devices() {
+        match stage1::devices::block::probe(&dev) {
             Ok(p) => println!(
                 "{}: TYPE={} LABEL={} UUID={}",
                 dev.display(),
@@ -218,7 +218,7 @@ fn mount(args: &[&str]) {
         return println!("usage: mount [-t TYPE] [-o OPTS] SOURCE DIR");
     };
     let fstype = fstype.map(str::to_owned).or_else(|| {
-        stage1::device::probe(Path::new(source))
+        stage1::devices::block::probe(Path::new(source))
             .ok()
             .and_then(|p| p.fstype.map(str::to_owned))
     });

@@ -7,15 +7,15 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use nix::mount::mount;
 
-use crate::device;
+use crate::devices::block;
 use crate::plan::{MountSpec, Plan, Source, Step, AUTO_FSTYPE};
 
 /// Options for [`apply`] that come from the command line.
 pub struct ApplyOptions<'a> {
     pub device_timeout: Duration,
     /// What a wait for a device blocks on: uevents (loading the drivers
-    /// they call for) when booting, [`device::Rescan`] in tests.
-    pub events: &'a mut dyn device::DeviceEvents,
+    /// they call for) when booting, [`block::Rescan`] in tests.
+    pub events: &'a mut dyn block::DeviceEvents,
 }
 
 /// Run every step of the plan's mount list, in order.
@@ -51,7 +51,7 @@ fn mkdir(path: &Path, mode: u32) -> Result<()> {
 /// image files to loop devices.
 fn resolve(source: &Source, opts: &mut ApplyOptions<'_>) -> Result<PathBuf> {
     match source {
-        Source::Device(spec) => device::wait_for(spec, opts.device_timeout, &mut *opts.events),
+        Source::Device(spec) => block::wait_for(spec, opts.device_timeout, &mut *opts.events),
         Source::LoopFile(file) => attach_loop(file),
         Source::Virtual(name) => Ok(PathBuf::from(name)),
         // The plan fetches an HTTP image into a file first and mounts that.
@@ -94,7 +94,7 @@ fn mount_one(spec: &MountSpec, opts: &mut ApplyOptions<'_>) -> Result<()> {
     // store image's checks.
     let probed = if spec.fstype == AUTO_FSTYPE || spec.fstype == "squashfs" {
         Some(
-            device::probe(&source)
+            block::probe(&source)
                 .with_context(|| format!("reading the superblock of {}", source.display()))?,
         )
     } else {
@@ -148,7 +148,7 @@ fn mount_one(spec: &MountSpec, opts: &mut ApplyOptions<'_>) -> Result<()> {
 /// A clear message for a corrupt, wrong or truncated store image beats
 /// mount's bare EINVAL: the `hsqs` magic must be there, and the device must
 /// be at least as long as the superblock's `bytes_used`.
-fn check_squashfs(source: &Path, probed: &device::Probe) -> Result<()> {
+fn check_squashfs(source: &Path, probed: &block::Probe) -> Result<()> {
     if probed.fstype != Some("squashfs") {
         bail!(
             "{} is not a squashfs image (no `hsqs` magic): check root= and the image",
@@ -207,7 +207,7 @@ mod tests {
     }
 
     fn check(p: &Path) -> Result<()> {
-        check_squashfs(p, &device::probe(p)?)
+        check_squashfs(p, &block::probe(p)?)
     }
 
     #[test]

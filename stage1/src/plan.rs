@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use nix::mount::MsFlags;
 
 use crate::cmdline::{BootParams, RootSpec};
-use crate::coldplug::{self, Decision};
+use crate::devices::coldplug::{self, Decision};
 use crate::modules::{self, ModuleConfig, ModuleIndex, ModulePlan, ModuleRequest};
 
 /// Where stage-1 builds the new root before switching to it.
@@ -127,6 +127,8 @@ impl Plan {
         new_root: &Path,
         sys: &Path,
     ) -> Result<Self> {
+        // A root= that can name nothing stops here, not after a 20 s wait.
+        params.check()?;
         let module_dir = root.join("lib/modules").join(kernel_release);
         let index = if module_dir.join("modules.dep").exists() {
             ModuleIndex::load(&module_dir)?
@@ -495,5 +497,17 @@ mod tests {
         assert!(text.contains(fetch), "{text}");
         let note = "  the fetch will fail: this init was built without network support";
         assert_eq!(text.contains(note), cfg!(not(feature = "net")), "{text}");
+    }
+
+    #[test]
+    fn a_root_that_can_name_nothing_is_refused_before_planning() {
+        let dir = std::env::temp_dir().join(format!("plan-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let params = BootParams::parse("root=UUID=zz");
+        let err = Plan::compute(&params, &dir, "6.1.0-test").unwrap_err();
+        assert!(
+            format!("{err:#}").starts_with("kernel command line: root=UUID=zz: not a UUID"),
+            "{err:#}"
+        );
     }
 }

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use stage1::cmdline::BootParams;
-use stage1::coldplug::{decide, DeviceAlias, Driver};
+use stage1::devices::coldplug::{decide, DeviceAlias, Driver};
 use stage1::modules::{decompress, Compression, ModuleConfig, ModuleIndex, Resolved};
 
 fn fixture() -> PathBuf {

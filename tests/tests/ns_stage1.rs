@@ -143,7 +143,7 @@ fn inner_mount_plan_and_switch_root() {
         &plan,
         &mut stage1::apply::ApplyOptions {
             device_timeout: std::time::Duration::from_secs(5),
-            events: &mut stage1::device::Rescan,
+            events: &mut stage1::devices::block::Rescan,
         },
     )
     .unwrap();
@@ -235,7 +235,7 @@ fn inner_corrupt_image() {
         &plan,
         &mut stage1::apply::ApplyOptions {
             device_timeout: std::time::Duration::from_secs(1),
-            events: &mut stage1::device::Rescan,
+            events: &mut stage1::devices::block::Rescan,
         },
     )
     .unwrap_err();

@@ -186,3 +186,57 @@ fn plan_rejects_bad_usage_with_100() {
     assert_eq!(out.status.code(), Some(100));
     assert!(String::from_utf8_lossy(&out.stderr).contains("usage: init plan"));
 }
+
+/// Mistakes on the command line cost one line each: a misspelled name of
+/// ours names the nearest one and a useless value is ignored, with the
+/// plan printed as it will be; a `root=` that can name nothing stops the
+/// plan (exit 111) instead of becoming a fetch or a 20 s device wait.
+#[test]
+fn plan_checks_the_command_line() {
+    let root = fixture("check");
+    let (text, code) = plan(
+        &root,
+        "root=/dev/vda boot.shel_on_fail boot.tmpfs_size=-5 panic=-1 rd.luks.uuid=1",
+    );
+    assert_eq!(code, 0, "{text}");
+    for line in [
+        "warning: kernel command line: boot.shel_on_fail: unknown parameter, ignored; did you mean boot.shell_on_fail?",
+        "warning: kernel command line: boot.tmpfs_size=-5: not a size like 512M or 50% (of RAM), ignored",
+        "warning: kernel command line: rd.luks.uuid: unknown parameter, ignored",
+    ] {
+        assert!(text.lines().any(|l| l == line), "no line {line:?} in:\n{text}");
+    }
+    assert_eq!(
+        text.matches("warning: kernel command line").count(),
+        3,
+        "{text}"
+    );
+    assert!(text.contains("size=50%"), "the default tmpfs size:\n{text}");
+    for (cmdline, error) in [
+        (
+            "root=http://",
+            "root=http://: no host; expected http://host[:port]/path",
+        ),
+        (
+            "root=http://[::1/x",
+            "root=http://[::1/x: no ] after the IPv6 address; expected http://host[:port]/path",
+        ),
+        (
+            "root=UUID=zz",
+            "root=UUID=zz: not a UUID: 8-4-4-4-12 hex digits, as blkid prints it",
+        ),
+    ] {
+        let (text, code) = plan(&root, cmdline);
+        assert_eq!(code, 111, "{cmdline}: {text}");
+        let want = format!("init plan: kernel command line: {error}");
+        assert!(
+            text.lines().any(|l| l == want),
+            "no line {want:?} in:\n{text}"
+        );
+        assert!(
+            !text.contains("mount "),
+            "{cmdline}: planned anyway:\n{text}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 
+use super::partition::{self, Key};
 use crate::cmdline::RootSpec;
-use crate::partition::{self, Key};
 
 /// Where the kernel lists every block device and partition.
 const SYS_CLASS_BLOCK: &str = "/sys/class/block";

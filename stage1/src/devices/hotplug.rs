@@ -25,12 +25,12 @@ use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use super::block::{DeviceEvents, Rescan};
+use super::coldplug::{self, DeviceAlias};
+use super::uevent::{Uevent, UeventSocket};
 use crate::cmdline::BootParams;
-use crate::coldplug::{self, DeviceAlias};
-use crate::device::{DeviceEvents, Rescan};
 use crate::modules::{self, LoadOptions, SysKernel};
 use crate::plan::Plan;
-use crate::uevent::{Uevent, UeventSocket};
 
 /// Loads drivers for new devices; see the module docs.
 pub struct Hotplug<'a> {
