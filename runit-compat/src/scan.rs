@@ -5,7 +5,7 @@
 use std::ffi::OsString;
 use std::io;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 
 /// One service directory found by a scan.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,6 +39,56 @@ pub fn list(dir: &Path) -> io::Result<Vec<Found>> {
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
+}
+
+/// The directories whose entries decide where `path` (absolute) leads:
+/// the directory holding each symlink met while resolving it (so a link
+/// renamed over, as `runsvchdir` does with `current`, is seen), then the
+/// directory it resolves to. A supervisor watches all of them to follow
+/// its service directory by name.
+pub fn watch_dirs(path: &Path) -> Vec<PathBuf> {
+    // Names still to resolve, the next one last ("/" restarts at the root).
+    fn push(todo: &mut Vec<OsString>, p: &Path) {
+        let at = todo.len();
+        for c in p.components() {
+            match c {
+                Component::RootDir => todo.push("/".into()),
+                Component::ParentDir => todo.push("..".into()),
+                Component::Normal(n) => todo.push(n.into()),
+                Component::CurDir | Component::Prefix(_) => {}
+            }
+        }
+        todo[at..].reverse();
+    }
+    let mut out: Vec<PathBuf> = Vec::new();
+    let mut cur = PathBuf::from("/");
+    let mut todo = Vec::new();
+    push(&mut todo, path);
+    // The kernel's own limit on symlinks in one resolution.
+    let mut hops = 40;
+    while let Some(name) = todo.pop() {
+        if name == "/" {
+            cur = PathBuf::from("/");
+        } else if name == ".." {
+            cur.pop();
+        } else {
+            let next = cur.join(&name);
+            match std::fs::read_link(&next) {
+                Ok(target) if hops > 0 => {
+                    hops -= 1;
+                    if !out.contains(&cur) {
+                        out.push(cur.clone());
+                    }
+                    push(&mut todo, &target);
+                }
+                _ => cur = next,
+            }
+        }
+    }
+    if !out.contains(&cur) {
+        out.push(cur);
+    }
+    out
 }
 
 /// What changed between the supervised set (`have`, by id) and a scan.
@@ -85,6 +135,36 @@ mod tests {
         assert_eq!(d.added, vec![f("c", 3)]);
         assert_eq!(d.removed, vec![(1, 2)]);
         assert_eq!(diff(&[], &[]), Diff::default());
+    }
+
+    /// Every directory holding a link on the way is watched, then the
+    /// directory the path leads to: `service -> runsvdir/current -> a`.
+    #[test]
+    fn watch_dirs_follow_each_link() {
+        let d = std::env::temp_dir().join(format!("rc-watch-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(d.join("runsvdir/a")).unwrap();
+        fs::create_dir_all(d.join("etc")).unwrap();
+        std::os::unix::fs::symlink("a", d.join("runsvdir/current")).unwrap();
+        std::os::unix::fs::symlink(d.join("runsvdir/current"), d.join("etc/service")).unwrap();
+        std::os::unix::fs::symlink("../runsvdir/./a", d.join("etc/rel")).unwrap();
+        let d = fs::canonicalize(&d).unwrap();
+        assert_eq!(
+            watch_dirs(&d.join("etc/service")),
+            [d.join("etc"), d.join("runsvdir"), d.join("runsvdir/a")]
+        );
+        assert_eq!(
+            watch_dirs(&d.join("etc/rel")),
+            [d.join("etc"), d.join("runsvdir/a")]
+        );
+        assert_eq!(watch_dirs(&d.join("runsvdir/a")), [d.join("runsvdir/a")]);
+        // A loop ends after 40 hops instead of spinning.
+        std::os::unix::fs::symlink("loop", d.join("etc/loop")).unwrap();
+        assert_eq!(
+            watch_dirs(&d.join("etc/loop")),
+            [d.join("etc"), d.join("etc/loop")]
+        );
+        fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]

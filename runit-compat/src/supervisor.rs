@@ -6,7 +6,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
 use nix::sys::wait::WaitStatus;
 use rustix::event::epoll;
 
@@ -32,6 +32,9 @@ pub struct Supervisor {
     svdir: Option<PathBuf>,
     pub(crate) epoll: OwnedFd,
     inotify: Option<Inotify>,
+    /// The watched directories: every one holding a symlink of the
+    /// service directory's path, and the directory it leads to now.
+    watches: Vec<WatchDescriptor>,
     services: Vec<Option<Service>>,
     pids: HashMap<u32, Owner>,
     shutting_down: bool,
@@ -64,6 +67,7 @@ impl Supervisor {
             svdir: None,
             epoll,
             inotify: None,
+            watches: Vec::new(),
             services: Vec::new(),
             pids: HashMap::new(),
             shutting_down: false,
@@ -319,6 +323,38 @@ impl Supervisor {
         }
     }
 
+    /// Watch `svdir` by name: the directories of each symlink on its path
+    /// and the directory it leads to; watches no longer on the path are
+    /// dropped (a swapped `current` moves the watch to the new directory).
+    fn watch(&mut self, svdir: &Path) {
+        let Some(ino) = &self.inotify else {
+            return;
+        };
+        let mask = AddWatchFlags::IN_CREATE
+            | AddWatchFlags::IN_DELETE
+            | AddWatchFlags::IN_MOVED_FROM
+            | AddWatchFlags::IN_MOVED_TO
+            | AddWatchFlags::IN_DELETE_SELF
+            | AddWatchFlags::IN_MOVE_SELF;
+        let mut now = Vec::new();
+        for dir in scan::watch_dirs(svdir) {
+            match ino.add_watch(&dir, mask) {
+                Ok(wd) => now.push(wd),
+                Err(e) => log::warn!(
+                    "runsvdir {}: unable to add watch to inotify instance: {}: {e}",
+                    svdir.display(),
+                    dir.display()
+                ),
+            }
+        }
+        for wd in self.watches.drain(..) {
+            if !now.contains(&wd) {
+                let _ = ino.rm_watch(wd);
+            }
+        }
+        self.watches = now;
+    }
+
     /// Scan the service directory: start new services, stop removed ones.
     pub fn rescan(&mut self) {
         let Some(svdir) = self.svdir.clone() else {
@@ -328,20 +364,7 @@ impl Supervisor {
             return;
         }
         self.last_scan = Instant::now();
-        if let Some(ino) = &self.inotify {
-            let mask = AddWatchFlags::IN_CREATE
-                | AddWatchFlags::IN_DELETE
-                | AddWatchFlags::IN_MOVED_FROM
-                | AddWatchFlags::IN_MOVED_TO
-                | AddWatchFlags::IN_DELETE_SELF
-                | AddWatchFlags::IN_MOVE_SELF;
-            if let Err(e) = ino.add_watch(&svdir, mask) {
-                log::warn!(
-                    "runsvdir {}: unable to add watch to inotify instance: {e}",
-                    svdir.display()
-                );
-            }
-        }
+        self.watch(&svdir);
         let found = match scan::list(&svdir) {
             Ok(f) => f,
             Err(e) => {
@@ -377,7 +400,11 @@ impl Supervisor {
         }
         for f in d.added {
             let name = f.name.to_string_lossy().into_owned();
-            match Service::open(0, name.clone(), &svdir.join(&f.name), f.id) {
+            // The real directory, as runsv's cwd: writes keep reaching it
+            // after the service root's links have been swapped.
+            let dir = svdir.join(&f.name);
+            let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+            match Service::open(0, name.clone(), &dir, f.id) {
                 Ok(svc) => self.insert(svc),
                 Err(e) => log::warn!("runsv {name}: fatal: {e}"),
             }

@@ -3,10 +3,12 @@
 //! [`dispatch`]. Each program keeps runit's usage lines, messages and
 //! exit codes (README.md, per program).
 use std::ffi::OsString;
+use std::io::Write;
 
 use crate::Options;
 
 mod runsv;
+mod runsvchdir;
 mod runsvdir;
 mod sv;
 
@@ -22,8 +24,22 @@ pub fn dispatch(name: &str, args: Vec<OsString>) -> Option<i32> {
         "sv" => sv_main(args),
         "runsv" => runsv_main(args),
         "runsvdir" => runsvdir_main(args),
+        "runsvchdir" => runsvchdir::runsvchdir_main(args),
         _ => return None,
     })
+}
+
+/// Write runit's one-line message `PARTS…` (with `: ERROR` in runit's
+/// words when `err` is given) to stderr and return `code` (strerr_die).
+pub(crate) fn die(code: i32, parts: &[&str], err: Option<&std::io::Error>) -> i32 {
+    let mut line = parts.concat();
+    if let Some(e) = err {
+        line.push_str(": ");
+        line.push_str(crate::errstr::io_error_str(e));
+    }
+    line.push('\n');
+    let _ = std::io::stderr().write_all(line.as_bytes());
+    code
 }
 
 /// Log records go to stderr, one line each (the applets have no kmsg).
