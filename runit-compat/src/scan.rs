@@ -44,7 +44,8 @@ pub fn list(dir: &Path) -> io::Result<Vec<Found>> {
 /// The directories whose entries decide where `path` (absolute) leads:
 /// the directory holding each symlink met while resolving it (so a link
 /// renamed over, as `runsvchdir` does with `current`, is seen), then the
-/// directory it resolves to. A supervisor watches all of them to follow
+/// directory it resolves to, or the deepest one that exists while a name
+/// on the way is missing. A supervisor watches all of them to follow
 /// its service directory by name.
 pub fn watch_dirs(path: &Path) -> Vec<PathBuf> {
     // Names still to resolve, the next one last ("/" restarts at the root).
@@ -81,6 +82,9 @@ pub fn watch_dirs(path: &Path) -> Vec<PathBuf> {
                     }
                     push(&mut todo, &target);
                 }
+                // Missing (a link between two renames): its directory is
+                // where it will appear.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => break,
                 _ => cur = next,
             }
         }
@@ -158,6 +162,12 @@ mod tests {
             [d.join("etc"), d.join("runsvdir/a")]
         );
         assert_eq!(watch_dirs(&d.join("runsvdir/a")), [d.join("runsvdir/a")]);
+        // `current` between runsvchdir's two renames: its directory.
+        fs::remove_file(d.join("runsvdir/current")).unwrap();
+        assert_eq!(
+            watch_dirs(&d.join("etc/service")),
+            [d.join("etc"), d.join("runsvdir")]
+        );
         // A loop ends after 40 hops instead of spinning.
         std::os::unix::fs::symlink("loop", d.join("etc/loop")).unwrap();
         assert_eq!(

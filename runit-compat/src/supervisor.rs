@@ -367,6 +367,12 @@ impl Supervisor {
         self.watch(&svdir);
         let found = match scan::list(&svdir) {
             Ok(f) => f,
+            // Missing: most likely a link between two renames (runsvchdir);
+            // the rename's event rescans.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                log::info!("runsvdir {}: {e}", svdir.display());
+                return;
+            }
             Err(e) => {
                 log::warn!(
                     "runsvdir {}: unable to read directory: {e}",

@@ -48,6 +48,12 @@ pub fn dispatch(args: Vec<OsString>) -> Option<i32> {
     })
 }
 
+/// argv[0] as given (runit's messages name the program so), or `name`.
+pub(crate) fn arg0(args: &[OsString], name: &str) -> String {
+    args.first()
+        .map_or(name.into(), |a| a.to_string_lossy().into_owned())
+}
+
 /// Write runit's one-line message `PARTS…` (with `: ERROR` in runit's
 /// words when `err` is given) to stderr and return `code` (strerr_die).
 pub(crate) fn die(code: i32, parts: &[&str], err: Option<&std::io::Error>) -> i32 {

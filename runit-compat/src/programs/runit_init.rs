@@ -8,7 +8,7 @@ use std::fs::{self, OpenOptions, Permissions};
 use std::io::ErrorKind;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 
-use super::die;
+use super::{arg0, die};
 
 /// runit's (upstream) flag files; Debian's build uses `/run/runit.stopit`
 /// and `/run/runit.reboot`, which PID 1 also honours.
@@ -47,9 +47,7 @@ fn chmod(path: &str, mode: u32, missing_ok: bool) -> Result<(), i32> {
 /// Exit codes: 0, or 111 when a flag file cannot be made.
 #[allow(clippy::needless_pass_by_value)] // the signature is the applet contract
 pub fn runit_init_main(args: Vec<OsString>) -> i32 {
-    let prog = args
-        .first()
-        .map_or("runit-init".into(), |a| a.to_string_lossy().into_owned());
+    let prog = arg0(&args, "runit-init");
     let first = args
         .get(1)
         .and_then(|a| a.as_encoded_bytes().first().copied());

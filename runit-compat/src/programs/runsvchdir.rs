@@ -8,7 +8,7 @@ use std::fs;
 use std::io::{self, ErrorKind, Write};
 use std::os::unix::fs::MetadataExt;
 
-use super::die;
+use super::{arg0, die};
 
 /// runit's fixed base (runit 2.1.2 has no `$RUNSVDIR`).
 const BASE: &str = "/etc/runit/runsvdir";
@@ -25,9 +25,7 @@ fn unlink(name: &str) -> io::Result<()> {
 /// 111 failure; messages as runit's (`PROG: fatal: …`).
 #[allow(clippy::needless_pass_by_value)] // the signature is the applet contract
 pub fn runsvchdir_main(args: Vec<OsString>) -> i32 {
-    let prog = args
-        .first()
-        .map_or("runsvchdir".into(), |a| a.to_string_lossy().into_owned());
+    let prog = arg0(&args, "runsvchdir");
     let Some(new) = args.get(1).map(|a| a.to_string_lossy().into_owned()) else {
         return die(1, &["usage: ", &prog, " dir\n"], None);
     };

@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rustix::fs::{flock, FlockOperation};
 
-use super::die;
+use super::{arg0, die};
 
 /// `_PATH_UTMP` and `_PATH_WTMP` of glibc, as runit uses them.
 const UTMP: &str = "/var/run/utmp";
@@ -95,9 +95,7 @@ fn wtmp_logout(f: &mut File, line: &[u8]) -> io::Result<()> {
 /// when `line` has no record in utmp), with runit's messages.
 #[allow(clippy::needless_pass_by_value)] // the signature is the applet contract
 pub fn utmpset_main(args: Vec<OsString>) -> i32 {
-    let prog = args
-        .first()
-        .map_or("utmpset".into(), |a| a.to_string_lossy().into_owned());
+    let prog = arg0(&args, "utmpset");
     let usage = || die(1, &["usage: ", &prog, " [-w] line\n"], None);
     let mut wtmp = false;
     let mut rest = args.iter().skip(1).peekable();
