@@ -87,9 +87,9 @@ fn dispatch(args: &[OsString]) -> i32 {
 fn applet(name: &str, args: &[OsString]) -> Option<i32> {
     let args = args.to_vec();
     match name {
-        // The supervisors log through init's logger, to stderr.
         // A link in an init.d directory is sv's LSB mode, whatever its name.
         _ if runit_compat::is_init_script(&args) => runit_compat::dispatch(args),
+        // The supervisors log through init's logger, to stderr.
         "runsv" | "runsvdir" => with_stderr_logger(|| runit_compat::dispatch(args)),
         "poweroff" | "reboot" | "halt" => Some(power::main(name, &args[1..])),
         "kexec" => Some(kexec::main(&args[1..])),

@@ -424,6 +424,74 @@ mod tests {
 
     use super::*;
 
+    fn names(sup: &Supervisor) -> Vec<&str> {
+        let mut v: Vec<&str> = sup
+            .services
+            .iter()
+            .flatten()
+            .map(|s| s.name.as_str())
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// PID 1's own supervisor follows `service -> runsvdir/current -> a`
+    /// when `current` is renamed over (runsvchdir): x (only in a) goes, y
+    /// (only in b) comes, c (in both) is the same entry throughout.
+    #[test]
+    fn follows_a_swapped_current_link() {
+        use std::os::unix::fs::symlink;
+        let dir = std::env::temp_dir().join(format!("runit-follow-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for name in ["x", "y", "c"] {
+            let svc = dir.join("sv").join(name);
+            std::fs::create_dir_all(&svc).unwrap();
+            // Down: nothing is started, and x is released at once.
+            std::fs::write(svc.join("down"), "").unwrap();
+        }
+        let rsv = dir.join("runsvdir");
+        for (lvl, name) in [("a", "x"), ("a", "c"), ("b", "y"), ("b", "c")] {
+            std::fs::create_dir_all(rsv.join(lvl)).unwrap();
+            symlink(dir.join("sv").join(name), rsv.join(lvl).join(name)).unwrap();
+        }
+        symlink("a", rsv.join("current")).unwrap();
+        symlink(rsv.join("current"), dir.join("service")).unwrap();
+        let mut sup = Supervisor::new(Some(&dir.join("service")), Options::default()).unwrap();
+        assert_eq!(names(&sup), ["c", "x"]);
+        let c_idx = sup
+            .services
+            .iter()
+            .flatten()
+            .find(|s| s.name == "c")
+            .unwrap()
+            .idx;
+        symlink("b", rsv.join("current.new")).unwrap();
+        std::fs::rename(rsv.join("current.new"), rsv.join("current")).unwrap();
+        // The rename is an inotify event on runsvdir/, which is watched.
+        let ino = sup.inotify.as_ref().unwrap();
+        let mut fds = [rustix::event::PollFd::new(
+            ino,
+            rustix::event::PollFlags::IN,
+        )];
+        let timeout = rustix::event::Timespec {
+            tv_sec: 2,
+            tv_nsec: 0,
+        };
+        assert_eq!(rustix::event::poll(&mut fds, Some(&timeout)).unwrap(), 1);
+        sup.ready(TOKEN_INOTIFY);
+        assert_eq!(names(&sup), ["c", "y"]);
+        let c = sup
+            .services
+            .iter()
+            .flatten()
+            .find(|s| s.name == "c")
+            .unwrap();
+        assert!(c.idx == c_idx && !c.removed);
+        // Supervised in its real directory, whatever the links do later.
+        assert_eq!(c.dir, std::fs::canonicalize(dir.join("sv/c")).unwrap());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     /// `running()` names the services that still have a process, and only
     /// those: what the shutdown's SIGKILL line reports.
     #[test]
