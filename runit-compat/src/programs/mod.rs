@@ -56,11 +56,11 @@ pub(crate) fn arg0(args: &[OsString], name: &str) -> String {
 
 /// Write runit's one-line message `PARTS…` (with `: ERROR` in runit's
 /// words when `err` is given) to stderr and return `code` (strerr_die).
-pub(crate) fn die(code: i32, parts: &[&str], err: Option<&std::io::Error>) -> i32 {
+pub(crate) fn die(code: i32, parts: &[&str], err: Option<rustix::io::Errno>) -> i32 {
     let mut line = parts.concat();
     if let Some(e) = err {
         line.push_str(": ");
-        line.push_str(crate::errstr::io_error_str(e));
+        line.push_str(crate::errstr::error_str(crate::errstr::from_rustix(e)));
     }
     line.push('\n');
     let _ = std::io::stderr().write_all(line.as_bytes());
