@@ -5,7 +5,7 @@
 use std::ffi::OsString;
 use std::io;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 /// One service directory found by a scan.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,57 +41,33 @@ pub fn list(dir: &Path) -> io::Result<Vec<Found>> {
     Ok(out)
 }
 
-/// The directories whose entries decide where `path` (absolute) leads:
-/// the directory holding each symlink met while resolving it (so a link
-/// renamed over, as `runsvchdir` does with `current`, is seen), then the
-/// directory it resolves to, or the deepest one that exists while a name
-/// on the way is missing. A supervisor watches all of them to follow
-/// its service directory by name.
+/// The directories whose entries decide where `path` leads: the (real)
+/// directory holding each symlink of its chain (`/etc/service` ->
+/// `/etc/runit/runsvdir/current` -> `default`), so a link renamed over,
+/// as `runsvchdir` does with `current`, is seen; then the directory it
+/// resolves to, or, while the chain's last name is missing (between two
+/// renames), the directory where it will appear. Links among the parent
+/// directories are resolved, not watched (the safety rescan covers them).
 pub fn watch_dirs(path: &Path) -> Vec<PathBuf> {
-    // Names still to resolve, the next one last ("/" restarts at the root).
-    fn push(todo: &mut Vec<OsString>, p: &Path) {
-        let at = todo.len();
-        for c in p.components() {
-            match c {
-                Component::RootDir => todo.push("/".into()),
-                Component::ParentDir => todo.push("..".into()),
-                Component::Normal(n) => todo.push(n.into()),
-                Component::CurDir | Component::Prefix(_) => {}
-            }
-        }
-        todo[at..].reverse();
-    }
-    let mut out: Vec<PathBuf> = Vec::new();
-    let mut cur = PathBuf::from("/");
-    let mut todo = Vec::new();
-    push(&mut todo, path);
+    let real = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut out = Vec::new();
+    let mut p = path.to_path_buf();
     // The kernel's own limit on symlinks in one resolution.
-    let mut hops = 40;
-    while let Some(name) = todo.pop() {
-        if name == "/" {
-            cur = PathBuf::from("/");
-        } else if name == ".." {
-            cur.pop();
-        } else {
-            let next = cur.join(&name);
-            match std::fs::read_link(&next) {
-                Ok(target) if hops > 0 => {
-                    hops -= 1;
-                    if !out.contains(&cur) {
-                        out.push(cur.clone());
-                    }
-                    push(&mut todo, &target);
-                }
-                // Missing (a link between two renames): its directory is
-                // where it will appear.
-                Err(e) if e.kind() == io::ErrorKind::NotFound => break,
-                _ => cur = next,
-            }
-        }
+    for _ in 0..40 {
+        let Some(dir) = p.parent().map(real) else {
+            break;
+        };
+        let Ok(target) = std::fs::read_link(&p) else {
+            break;
+        };
+        p = dir.join(target);
+        out.push(dir);
     }
-    if !out.contains(&cur) {
-        out.push(cur);
+    match std::fs::canonicalize(&p) {
+        Ok(d) => out.push(d),
+        Err(_) => out.extend(p.parent().map(real)),
     }
+    out.dedup();
     out
 }
 
@@ -170,10 +146,7 @@ mod tests {
         );
         // A loop ends after 40 hops instead of spinning.
         std::os::unix::fs::symlink("loop", d.join("etc/loop")).unwrap();
-        assert_eq!(
-            watch_dirs(&d.join("etc/loop")),
-            [d.join("etc"), d.join("etc/loop")]
-        );
+        assert_eq!(watch_dirs(&d.join("etc/loop")), [d.join("etc")]);
         fs::remove_dir_all(&d).unwrap();
     }
 

@@ -341,8 +341,7 @@ impl Supervisor {
             match ino.add_watch(&dir, mask) {
                 Ok(wd) => now.push(wd),
                 Err(e) => log::warn!(
-                    "runsvdir {}: unable to add watch to inotify instance: {}: {e}",
-                    svdir.display(),
+                    "runsvdir {}: unable to add watch to inotify instance: {e}",
                     dir.display()
                 ),
             }

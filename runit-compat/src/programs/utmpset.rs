@@ -118,11 +118,13 @@ pub fn utmpset_main(args: Vec<OsString>) -> i32 {
             match c {
                 b'w' => wtmp = true,
                 b'V' => {
-                    eprintln!("{VERSION}");
+                    die(1, &[VERSION], None);
                     return usage();
                 }
                 c => {
-                    eprintln!("utmpset: illegal option -- {}", c as char);
+                    let c = [c];
+                    let c = std::str::from_utf8(&c).unwrap_or("?");
+                    die(1, &["utmpset: illegal option -- ", c], None);
                     return usage();
                 }
             }
