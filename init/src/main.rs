@@ -98,11 +98,13 @@ fn dispatch(args: &[OsString]) -> i32 {
 fn applet(name: &str, args: &[OsString]) -> Option<i32> {
     let args = args.to_vec();
     match name {
+        // A link in an init.d directory is sv's LSB mode, whatever its name.
+        _ if runit_compat::is_init_script(&args) => runit_compat::dispatch(args),
         // The supervisors log through init's logger, to stderr.
-        "runsv" | "runsvdir" => with_stderr_logger(|| runit_compat::dispatch(name, args)),
+        "runsv" | "runsvdir" => with_stderr_logger(|| runit_compat::dispatch(args)),
         "poweroff" | "reboot" | "halt" => Some(power::main(name, &args[1..])),
         "kexec" => Some(kexec::main(&args[1..])),
-        _ => runit_compat::dispatch(name, args),
+        _ => runit_compat::dispatch(args),
     }
 }
 

@@ -17,7 +17,7 @@ mod sys;
 use std::ffi::OsString;
 
 pub use event_loop::{run, Flow, Host};
-pub use programs::{dispatch, runsv_main, runsvdir_main, sv_main};
+pub use programs::{dispatch, is_init_script, runsv_main, runsvdir_main, sv_main};
 pub use supervisor::{Supervisor, SAFETY_RESCAN};
 pub use sys::{reset_signal_state, spawn, wait, Exec, Fd, Session};
 

@@ -5,7 +5,7 @@
 use std::ffi::OsString;
 use std::io;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// One service directory found by a scan.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,6 +39,36 @@ pub fn list(dir: &Path) -> io::Result<Vec<Found>> {
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
+}
+
+/// The directories whose entries decide where `path` leads: the (real)
+/// directory holding each symlink of its chain (`/etc/service` ->
+/// `/etc/runit/runsvdir/current` -> `default`), so a link renamed over,
+/// as `runsvchdir` does with `current`, is seen; then the directory it
+/// resolves to, or, while the chain's last name is missing (between two
+/// renames), the directory where it will appear. Links among the parent
+/// directories are resolved, not watched (the safety rescan covers them).
+pub fn watch_dirs(path: &Path) -> Vec<PathBuf> {
+    let real = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut out = Vec::new();
+    let mut p = path.to_path_buf();
+    // The kernel's own limit on symlinks in one resolution.
+    for _ in 0..40 {
+        let Some(dir) = p.parent().map(real) else {
+            break;
+        };
+        let Ok(target) = std::fs::read_link(&p) else {
+            break;
+        };
+        p = dir.join(target);
+        out.push(dir);
+    }
+    match std::fs::canonicalize(&p) {
+        Ok(d) => out.push(d),
+        Err(_) => out.extend(p.parent().map(real)),
+    }
+    out.dedup();
+    out
 }
 
 /// What changed between the supervised set (`have`, by id) and a scan.
@@ -85,6 +115,39 @@ mod tests {
         assert_eq!(d.added, vec![f("c", 3)]);
         assert_eq!(d.removed, vec![(1, 2)]);
         assert_eq!(diff(&[], &[]), Diff::default());
+    }
+
+    /// Every directory holding a link on the way is watched, then the
+    /// directory the path leads to: `service -> runsvdir/current -> a`.
+    #[test]
+    fn watch_dirs_follow_each_link() {
+        let d = std::env::temp_dir().join(format!("rc-watch-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(d.join("runsvdir/a")).unwrap();
+        fs::create_dir_all(d.join("etc")).unwrap();
+        std::os::unix::fs::symlink("a", d.join("runsvdir/current")).unwrap();
+        std::os::unix::fs::symlink(d.join("runsvdir/current"), d.join("etc/service")).unwrap();
+        std::os::unix::fs::symlink("../runsvdir/./a", d.join("etc/rel")).unwrap();
+        let d = fs::canonicalize(&d).unwrap();
+        assert_eq!(
+            watch_dirs(&d.join("etc/service")),
+            [d.join("etc"), d.join("runsvdir"), d.join("runsvdir/a")]
+        );
+        assert_eq!(
+            watch_dirs(&d.join("etc/rel")),
+            [d.join("etc"), d.join("runsvdir/a")]
+        );
+        assert_eq!(watch_dirs(&d.join("runsvdir/a")), [d.join("runsvdir/a")]);
+        // `current` between runsvchdir's two renames: its directory.
+        fs::remove_file(d.join("runsvdir/current")).unwrap();
+        assert_eq!(
+            watch_dirs(&d.join("etc/service")),
+            [d.join("etc"), d.join("runsvdir")]
+        );
+        // A loop ends after 40 hops instead of spinning.
+        std::os::unix::fs::symlink("loop", d.join("etc/loop")).unwrap();
+        assert_eq!(watch_dirs(&d.join("etc/loop")), [d.join("etc")]);
+        fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]

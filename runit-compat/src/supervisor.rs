@@ -6,7 +6,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
 use nix::sys::wait::WaitStatus;
 use rustix::event::epoll;
 
@@ -32,6 +32,9 @@ pub struct Supervisor {
     svdir: Option<PathBuf>,
     pub(crate) epoll: OwnedFd,
     inotify: Option<Inotify>,
+    /// The watched directories: every one holding a symlink of the
+    /// service directory's path, and the directory it leads to now.
+    watches: Vec<WatchDescriptor>,
     services: Vec<Option<Service>>,
     pids: HashMap<u32, Owner>,
     shutting_down: bool,
@@ -64,6 +67,7 @@ impl Supervisor {
             svdir: None,
             epoll,
             inotify: None,
+            watches: Vec::new(),
             services: Vec::new(),
             pids: HashMap::new(),
             shutting_down: false,
@@ -319,6 +323,37 @@ impl Supervisor {
         }
     }
 
+    /// Watch `svdir` by name: the directories of each symlink on its path
+    /// and the directory it leads to; watches no longer on the path are
+    /// dropped (a swapped `current` moves the watch to the new directory).
+    fn watch(&mut self, svdir: &Path) {
+        let Some(ino) = &self.inotify else {
+            return;
+        };
+        let mask = AddWatchFlags::IN_CREATE
+            | AddWatchFlags::IN_DELETE
+            | AddWatchFlags::IN_MOVED_FROM
+            | AddWatchFlags::IN_MOVED_TO
+            | AddWatchFlags::IN_DELETE_SELF
+            | AddWatchFlags::IN_MOVE_SELF;
+        let mut now = Vec::new();
+        for dir in scan::watch_dirs(svdir) {
+            match ino.add_watch(&dir, mask) {
+                Ok(wd) => now.push(wd),
+                Err(e) => log::warn!(
+                    "runsvdir {}: unable to add watch to inotify instance: {e}",
+                    dir.display()
+                ),
+            }
+        }
+        for wd in self.watches.drain(..) {
+            if !now.contains(&wd) {
+                let _ = ino.rm_watch(wd);
+            }
+        }
+        self.watches = now;
+    }
+
     /// Scan the service directory: start new services, stop removed ones.
     pub fn rescan(&mut self) {
         let Some(svdir) = self.svdir.clone() else {
@@ -328,22 +363,15 @@ impl Supervisor {
             return;
         }
         self.last_scan = Instant::now();
-        if let Some(ino) = &self.inotify {
-            let mask = AddWatchFlags::IN_CREATE
-                | AddWatchFlags::IN_DELETE
-                | AddWatchFlags::IN_MOVED_FROM
-                | AddWatchFlags::IN_MOVED_TO
-                | AddWatchFlags::IN_DELETE_SELF
-                | AddWatchFlags::IN_MOVE_SELF;
-            if let Err(e) = ino.add_watch(&svdir, mask) {
-                log::warn!(
-                    "runsvdir {}: unable to add watch to inotify instance: {e}",
-                    svdir.display()
-                );
-            }
-        }
+        self.watch(&svdir);
         let found = match scan::list(&svdir) {
             Ok(f) => f,
+            // Missing: most likely a link between two renames (runsvchdir);
+            // the rename's event rescans.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                log::info!("runsvdir {}: {e}", svdir.display());
+                return;
+            }
             Err(e) => {
                 log::warn!(
                     "runsvdir {}: unable to read directory: {e}",
@@ -377,7 +405,11 @@ impl Supervisor {
         }
         for f in d.added {
             let name = f.name.to_string_lossy().into_owned();
-            match Service::open(0, name.clone(), &svdir.join(&f.name), f.id) {
+            // The real directory, as runsv's cwd: writes keep reaching it
+            // after the service root's links have been swapped.
+            let dir = svdir.join(&f.name);
+            let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+            match Service::open(0, name.clone(), &dir, f.id) {
                 Ok(svc) => self.insert(svc),
                 Err(e) => log::warn!("runsv {name}: fatal: {e}"),
             }
@@ -390,6 +422,74 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     use super::*;
+
+    fn names(sup: &Supervisor) -> Vec<&str> {
+        let mut v: Vec<&str> = sup
+            .services
+            .iter()
+            .flatten()
+            .map(|s| s.name.as_str())
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// PID 1's own supervisor follows `service -> runsvdir/current -> a`
+    /// when `current` is renamed over (runsvchdir): x (only in a) goes, y
+    /// (only in b) comes, c (in both) is the same entry throughout.
+    #[test]
+    fn follows_a_swapped_current_link() {
+        use std::os::unix::fs::symlink;
+        let dir = std::env::temp_dir().join(format!("runit-follow-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for name in ["x", "y", "c"] {
+            let svc = dir.join("sv").join(name);
+            std::fs::create_dir_all(&svc).unwrap();
+            // Down: nothing is started, and x is released at once.
+            std::fs::write(svc.join("down"), "").unwrap();
+        }
+        let rsv = dir.join("runsvdir");
+        for (lvl, name) in [("a", "x"), ("a", "c"), ("b", "y"), ("b", "c")] {
+            std::fs::create_dir_all(rsv.join(lvl)).unwrap();
+            symlink(dir.join("sv").join(name), rsv.join(lvl).join(name)).unwrap();
+        }
+        symlink("a", rsv.join("current")).unwrap();
+        symlink(rsv.join("current"), dir.join("service")).unwrap();
+        let mut sup = Supervisor::new(Some(&dir.join("service")), Options::default()).unwrap();
+        assert_eq!(names(&sup), ["c", "x"]);
+        let c_idx = sup
+            .services
+            .iter()
+            .flatten()
+            .find(|s| s.name == "c")
+            .unwrap()
+            .idx;
+        symlink("b", rsv.join("current.new")).unwrap();
+        std::fs::rename(rsv.join("current.new"), rsv.join("current")).unwrap();
+        // The rename is an inotify event on runsvdir/, which is watched.
+        let ino = sup.inotify.as_ref().unwrap();
+        let mut fds = [rustix::event::PollFd::new(
+            ino,
+            rustix::event::PollFlags::IN,
+        )];
+        let timeout = rustix::event::Timespec {
+            tv_sec: 2,
+            tv_nsec: 0,
+        };
+        assert_eq!(rustix::event::poll(&mut fds, Some(&timeout)).unwrap(), 1);
+        sup.ready(TOKEN_INOTIFY);
+        assert_eq!(names(&sup), ["c", "y"]);
+        let c = sup
+            .services
+            .iter()
+            .flatten()
+            .find(|s| s.name == "c")
+            .unwrap();
+        assert!(c.idx == c_idx && !c.removed);
+        // Supervised in its real directory, whatever the links do later.
+        assert_eq!(c.dir, std::fs::canonicalize(dir.join("sv/c")).unwrap());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     /// `running()` names the services that still have a process, and only
     /// those: what the shutdown's SIGKILL line reports.

@@ -149,11 +149,8 @@ impl Sv {
         Ok(())
     }
 
-    fn run(&mut self, args: &[String]) -> Result<i32, Done> {
-        let svdir = std::env::var("SVDIR").unwrap_or_else(|_| DEFAULT_SVDIR.into());
-        if let Ok(w) = std::env::var("SVWAIT") {
-            self.wait = scan_ulong(&w);
-        }
+    /// Options (`-v`, `-w SEC`, `-V`) up to the command; the command's index.
+    fn options(&mut self, args: &[String]) -> Result<usize, Done> {
         let mut i = 1;
         'opts: while i < args.len() {
             let a = args[i].as_bytes();
@@ -194,6 +191,15 @@ impl Sv {
                 j += 1;
             }
         }
+        Ok(i)
+    }
+
+    fn run(&mut self, args: &[String]) -> Result<i32, Done> {
+        let svdir = std::env::var("SVDIR").unwrap_or_else(|_| DEFAULT_SVDIR.into());
+        if let Ok(w) = std::env::var("SVWAIT") {
+            self.wait = scan_ulong(&w);
+        }
+        let i = self.options(args)?;
         let Some(action) = args.get(i).cloned() else {
             return Err(self.usage());
         };
@@ -229,46 +235,63 @@ impl Sv {
             self.leave()?;
         }
         if check || self.verbose {
-            loop {
-                let tdiff = started.elapsed();
-                let mut finished = true;
-                for slot in &mut services {
-                    let Some(name) = slot.clone() else { continue };
-                    self.service = name;
-                    if !self.enter(&svdir, false) {
-                        *slot = None;
-                    }
-                    if slot.is_some() {
-                        if self.check() == 0 {
-                            finished = false;
-                        } else {
-                            *slot = None;
-                        }
-                    }
-                    if slot.is_some() && tdiff > Duration::from_secs(self.wait) {
-                        self.outs(if self.kll { "kill: " } else { "timeout: " });
-                        if self.svstatus_get() > 0 {
-                            let s = self.service.clone();
-                            self.svstatus_print(&s);
-                            self.rc += 1;
-                        }
-                        self.outs("\n");
-                        self.flush();
-                        if self.kll {
-                            self.control(b"k");
-                        }
-                        *slot = None;
-                    }
-                    self.leave()?;
-                }
-                if finished {
-                    break;
-                }
-                std::thread::sleep(POLL);
-                self.tnow_tai = tai64n(SystemTime::now()).0;
-            }
+            self.wait_all(&mut services, &svdir, started)?;
         }
         Ok(self.rc.min(99) as i32)
+    }
+
+    /// `-v`/`-w`: check every service still in `services` until each has
+    /// taken the command (dropped from the list) or the wait is over
+    /// (`timeout:`, or `kill:` and KILL for the `force-` commands).
+    fn wait_all(
+        &mut self,
+        services: &mut [Option<String>],
+        svdir: &str,
+        started: Instant,
+    ) -> Result<(), Done> {
+        loop {
+            let tdiff = started.elapsed();
+            let mut finished = true;
+            for slot in services.iter_mut() {
+                let Some(name) = slot.clone() else { continue };
+                self.service = name;
+                if !self.enter(svdir, false) {
+                    *slot = None;
+                }
+                if slot.is_some() {
+                    if self.check() == 0 {
+                        finished = false;
+                    } else {
+                        *slot = None;
+                    }
+                }
+                if slot.is_some() && tdiff > Duration::from_secs(self.wait) {
+                    self.timed_out();
+                    *slot = None;
+                }
+                self.leave()?;
+            }
+            if finished {
+                return Ok(());
+            }
+            std::thread::sleep(POLL);
+            self.tnow_tai = tai64n(SystemTime::now()).0;
+        }
+    }
+
+    /// The current service did not take the command in time.
+    fn timed_out(&mut self) {
+        self.outs(if self.kll { "kill: " } else { "timeout: " });
+        if self.svstatus_get() > 0 {
+            let s = self.service.clone();
+            self.svstatus_print(&s);
+            self.rc += 1;
+        }
+        self.outs("\n");
+        self.flush();
+        if self.kll {
+            self.control(b"k");
+        }
     }
 
     fn act(&mut self, act: Act) -> Result<i32, Done> {
