@@ -6,6 +6,7 @@ use std::ffi::OsString;
 
 use crate::Options;
 
+mod chpst;
 mod runsv;
 mod runsvdir;
 mod sv;
@@ -22,7 +23,8 @@ pub fn dispatch(name: &str, args: Vec<OsString>) -> Option<i32> {
         "sv" => sv_main(args),
         "runsv" => runsv_main(args),
         "runsvdir" => runsvdir_main(args),
-        _ => return None,
+        // chpst answers to its own names (envdir, setlock, …) only.
+        _ => return chpst::chpst_main(name, &args),
     })
 }
 
