@@ -310,6 +310,12 @@ fn environment_directories() {
     fs::remove_dir(t.p("env/sub")).unwrap();
     t.same_env("envdir", &[&d, "env"], &env);
     t.expect(111, "envdir", &[&t.s("nosuch"), "env"]);
+    // Ours only (a deliberate difference): a dangling link unsets its
+    // variable; runit would set the previous file's value.
+    std::os::unix::fs::symlink(t.p("nosuch"), t.p("env/KEEP")).unwrap();
+    let o = t.run_env(Impl::Ours, "envdir", &[&d, "env"], &env);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(!o.stdout.contains("KEEP"), "{o:?}");
 }
 
 #[test]
@@ -326,6 +332,13 @@ fn root_and_directory() {
     // The program is looked up inside the new root.
     t.expect(111, "chpst", &["-/", &r, "true"]);
     t.expect(111, "chpst", &["-/", &t.s("nosuch"), "/busybox", "pwd"]);
+    // Numeric ids read no file (there is no /etc in the new root).
+    let o = t.expect(
+        0,
+        "chpst",
+        &["-/", &r, "-u", ":65534:65534", "/busybox", "id"],
+    );
+    assert!(o.stdout.starts_with("uid=65534 gid=65534"), "{o:?}");
     // `-u` reads the new root's /etc: nobody is unknown there.
     t.expect(111, "chpst", &["-/", &r, "-u", "nobody", "/busybox", "id"]);
     let o = t.run_env(

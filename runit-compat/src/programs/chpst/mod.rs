@@ -204,8 +204,12 @@ fn lookup(spec: &[u8], ext: bool) -> Result<users::Ids, Die> {
             Ok(Vec::new())
         }
     };
-    let files = read("/etc/passwd", !numeric)
-        .and_then(|pw| Ok((pw, read("/etc/group", ext && spec.contains(&b':'))?)));
+    let files = read("/etc/passwd", !numeric).and_then(|pw| {
+        Ok((
+            pw,
+            read("/etc/group", !numeric && ext && spec.contains(&b':'))?,
+        ))
+    });
     let (pw, gr) = files.map_err(|e| {
         let m: &[u8] = if ext {
             b"unable to get password/group file entry: "
