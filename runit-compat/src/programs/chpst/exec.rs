@@ -9,18 +9,18 @@ use nix::errno::Errno;
 
 /// Apply `changes` (`NAME=VALUE` sets, `NAME` unsets) to `env` one after
 /// the other, as runit's pathexec does (a later change wins).
-pub(crate) fn apply_env(env: &mut Vec<Vec<u8>>, changes: &[Vec<u8>]) {
+pub(crate) fn apply_env(env: &mut Vec<CString>, changes: &[Vec<u8>]) {
     for c in changes {
         let split = c.iter().position(|&b| b == b'=').unwrap_or(c.len());
         let name = &c[..split];
-        if let Some(t) = env
-            .iter()
-            .position(|e| e.get(split) == Some(&b'=') && e.starts_with(name))
-        {
+        if let Some(t) = env.iter().position(|e| {
+            let e = e.as_bytes();
+            e.get(split) == Some(&b'=') && e.starts_with(name)
+        }) {
             env.swap_remove(t);
         }
         if split < c.len() {
-            env.push(c.clone());
+            env.push(cstring(c.clone()));
         }
     }
 }
@@ -29,11 +29,10 @@ pub(crate) fn apply_env(env: &mut Vec<Vec<u8>>, changes: &[Vec<u8>]) {
 /// error when every candidate failed (the last one that was not "missing",
 /// else "missing").
 pub(crate) fn run(file: &[u8], argv: &[&[u8]], changes: &[Vec<u8>]) -> Errno {
-    let mut env: Vec<Vec<u8>> = std::env::vars_os()
-        .map(|(k, v)| [k.as_bytes(), b"=", v.as_bytes()].concat())
+    let mut env: Vec<CString> = std::env::vars_os()
+        .map(|(k, v)| cstring([k.as_bytes(), b"=", v.as_bytes()].concat()))
         .collect();
     apply_env(&mut env, changes);
-    let env: Vec<CString> = env.into_iter().map(cstring).collect();
     let argv: Vec<CString> = argv.iter().map(|a| cstring(a.to_vec())).collect();
     crate::sys::default_sigpipe();
     if file.contains(&b'/') {

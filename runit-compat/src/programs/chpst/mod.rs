@@ -218,10 +218,13 @@ fn lookup(spec: &[u8], ext: bool) -> Result<users::Ids, Die> {
         };
         fatal(&[m, io(&e)])
     })?;
-    users::resolve(spec, ext, &pw, &gr).map_err(|b| match b {
-        users::Bad::Invalid => fatal(&[b"invalid uid/gids: ", &spec[1..]]),
-        users::Bad::Unknown if ext => fatal(&[b"unknown user/group: ", spec]),
-        users::Bad::Unknown => fatal(&[b"unknown account: ", spec]),
+    users::resolve(spec, ext, &pw, &gr).map_err(|b| {
+        let (m, what): (&[u8], _) = match b {
+            users::Bad::Invalid => (b"invalid uid/gids: ", &spec[1..]),
+            users::Bad::Unknown if ext => (b"unknown user/group: ", spec),
+            users::Bad::Unknown => (b"unknown account: ", spec),
+        };
+        fatal(&[m, what])
     })
 }
 

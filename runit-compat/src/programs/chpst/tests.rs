@@ -1,4 +1,4 @@
-use std::ffi::OsString;
+use std::ffi::{CString, OsString};
 
 use super::envdir::change;
 use super::exec::apply_env;
@@ -79,14 +79,18 @@ fn envdir_contents() {
 
 #[test]
 fn env_changes_in_order() {
-    let mut env: Vec<Vec<u8>> = vec![b"A=1".to_vec(), b"AB=2".to_vec(), b"C=3".to_vec()];
+    let mut env: Vec<CString> = ["A=1", "AB=2", "C=3"]
+        .iter()
+        .map(|s| CString::new(*s).unwrap())
+        .collect();
     let changes: Vec<Vec<u8>> = ["A", "C=4", "UID=1", "UID=2", "D"]
         .iter()
         .map(|s| s.as_bytes().to_vec())
         .collect();
     apply_env(&mut env, &changes);
-    env.sort();
-    assert_eq!(env, [&b"AB=2"[..], b"C=4", b"UID=2"]);
+    let mut env: Vec<&str> = env.iter().map(|e| e.to_str().unwrap()).collect();
+    env.sort_unstable();
+    assert_eq!(env, ["AB=2", "C=4", "UID=2"]);
 }
 
 #[test]

@@ -37,17 +37,18 @@ pub(crate) fn resolve(spec: &[u8], ext: bool, passwd: &[u8], group: &[u8]) -> Re
         Some(i) if ext => (&spec[..i], Some(&spec[i + 1..])),
         _ => (spec, None),
     };
-    let pw = find(passwd, user, 2..4).ok_or(Bad::Unknown)?;
-    let gids = match groups {
-        None => vec![pw[1]],
-        Some(g) => g
-            .split(|&b| b == b':')
-            .take(MAX_GROUPS)
-            .map(|name| find(group, name, 2..3).map(|v| v[0]))
-            .collect::<Option<_>>()
-            .ok_or(Bad::Unknown)?,
+    let [uid, gid] = find(passwd, user, 2).ok_or(Bad::Unknown)?;
+    let Some(groups) = groups else {
+        return Ok(Ids {
+            uid,
+            gids: vec![gid],
+        });
     };
-    Ok(Ids { uid: pw[0], gids })
+    let mut gids = Vec::new();
+    for name in groups.split(|&b| b == b':').take(MAX_GROUPS) {
+        gids.push(find(group, name, 1).ok_or(Bad::Unknown)?[0]);
+    }
+    Ok(Ids { uid, gids })
 }
 
 /// `uid:gid[:gid…]` as runit's uidgids_set reads it: an empty number is 0,
@@ -56,29 +57,29 @@ pub(crate) fn resolve(spec: &[u8], ext: bool, passwd: &[u8], group: &[u8]) -> Re
 fn numeric(s: &[u8]) -> Option<Ids> {
     let mut parts = s.split(|&b| b == b':');
     let uid = number(parts.next()?)? as u32;
-    let mut gids = parts
-        .map(|p| number(p).map(|n| n as u32))
-        .collect::<Option<Vec<_>>>()?;
-    if gids.is_empty() {
-        return None;
+    let mut gids = Vec::new();
+    for p in parts {
+        gids.push(number(p)? as u32);
     }
     if gids.len() == MAX_GROUPS + 1 && s.ends_with(b":") {
         gids.pop();
     }
-    (gids.len() <= MAX_GROUPS).then_some(Ids { uid, gids })
+    (!gids.is_empty() && gids.len() <= MAX_GROUPS).then_some(Ids { uid, gids })
 }
 
-/// Fields `want` (numbers) of the first line of `db` (passwd or group
-/// format) named `name` whose fields there are numbers.
-fn find(db: &[u8], name: &[u8], want: std::ops::Range<usize>) -> Option<Vec<u32>> {
+/// The first `n` ids (uid and gid of passwd, gid of group) of the first
+/// line of `db` named `name` whose ids are numbers.
+fn find(db: &[u8], name: &[u8], n: usize) -> Option<[u32; 2]> {
     db.split(|&b| b == b'\n').find_map(|line| {
-        let f: Vec<&[u8]> = line.split(|&b| b == b':').collect();
-        if f[0] != name || f.len() < want.end {
+        let mut f = line.split(|&b| b == b':').skip(2);
+        if !line.starts_with(name) || line.get(name.len()) != Some(&b':') {
             return None;
         }
-        f[want.clone()]
-            .iter()
-            .map(|n| number(n).filter(|_| !n.is_empty()).map(|n| n as u32))
-            .collect()
+        let mut ids = [0; 2];
+        for id in &mut ids[..n] {
+            let s = f.next()?;
+            *id = number(s).filter(|_| !s.is_empty())? as u32;
+        }
+        Some(ids)
     })
 }
