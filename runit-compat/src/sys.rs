@@ -38,6 +38,14 @@ pub fn reset_signal_state() {
     );
 }
 
+/// SIGPIPE back to SIG_DFL (sigaction(2)) before `chpst` execs: Rust's
+/// runtime ignores it at start-up and an ignored signal stays ignored
+/// across execve(2), where runit's chpst hands on what it was given.
+pub fn default_sigpipe() {
+    // SAFETY: installing SIG_DFL sets no Rust handler.
+    let _ = unsafe { signal::signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+}
+
 /// In the child: close(2) fd 1, as `sv` does before running `./check`.
 pub fn close_stdout(cmd: &mut Command) {
     // SAFETY: close(2) is async-signal-safe; fd 1 is owned by the child

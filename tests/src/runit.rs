@@ -60,23 +60,48 @@ pub fn script(path: &Path, body: &str) {
     fs::set_permissions(path, fs::Permissions::from_mode(0o755)).expect("chmod");
 }
 
-/// A directory with symlinks named after runit's programs to our binary
-/// (argv[0] dispatch).
+/// `chpst` and the personalities it takes from argv[0].
+pub const CHPST_NAMES: [&str; 7] = [
+    "chpst",
+    "envdir",
+    "envuidgid",
+    "pgrphack",
+    "setuidgid",
+    "softlimit",
+    "setlock",
+];
+
+/// Debian's chpst (it has no personality links of its own).
+pub const DEBIAN_CHPST: &str = "/usr/bin/chpst";
+
+/// A directory with runit's program names (`sv`, `runsv`, `runsvdir`,
+/// `runsvchdir`, `utmpset`, `runit-init`, `chpst` and chpst's
+/// personalities) as symlinks to our binary (argv[0] dispatch).
 pub fn our_bin_dir(tmp: &Path) -> PathBuf {
     let d = tmp.join("bin");
-    fs::create_dir_all(&d).expect("mkdir bin");
     let init = crate::bin::init_bin();
-    for n in [
-        "sv",
-        "runsv",
-        "runsvdir",
-        "runsvchdir",
-        "utmpset",
-        "runit-init",
-    ] {
-        let _ = std::os::unix::fs::symlink(&init, d.join(n));
-    }
+    link_dir(
+        &d,
+        &init,
+        &["sv", "runsv", "runsvdir", "runsvchdir", "utmpset", "runit-init"],
+    );
+    link_dir(&d, &init, &CHPST_NAMES);
     d
+}
+
+/// `tmp/debian-bin` with chpst's names linked to Debian's chpst, which
+/// picks its personality from argv[0]'s basename.
+pub fn debian_chpst_dir(tmp: &Path) -> PathBuf {
+    let d = tmp.join("debian-bin");
+    link_dir(&d, Path::new(DEBIAN_CHPST), &CHPST_NAMES);
+    d
+}
+
+fn link_dir(d: &Path, target: &Path, names: &[&str]) {
+    fs::create_dir_all(d).expect("mkdir bin");
+    for n in names {
+        let _ = std::os::unix::fs::symlink(target, d.join(n));
+    }
 }
 
 /// Which implementation of a runit program to use.

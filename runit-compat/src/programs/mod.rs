@@ -8,6 +8,7 @@ use std::path::Path;
 
 use crate::Options;
 
+mod chpst;
 mod runit_init;
 mod runsv;
 mod runsvchdir;
@@ -44,7 +45,8 @@ pub fn dispatch(args: Vec<OsString>) -> Option<i32> {
         "runsvchdir" => runsvchdir::runsvchdir_main(args),
         "utmpset" => utmpset::utmpset_main(args),
         "runit-init" => runit_init::runit_init_main(args),
-        _ => return None,
+        // chpst answers to its own names (envdir, setlock, …) only.
+        _ => return chpst::chpst_main(name, &args),
     })
 }
 
