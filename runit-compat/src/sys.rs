@@ -65,6 +65,13 @@ pub struct Exec {
     dir: std::ffi::CString,
     argv: Vec<std::ffi::CString>,
     envp: Vec<std::ffi::CString>,
+    /// Whether the child calls setsid(2) (services do; svlogd's processor
+    /// stays in svlogd's session, as runit's).
+    setsid: bool,
+}
+
+fn cstring(b: &[u8]) -> std::io::Result<std::ffi::CString> {
+    std::ffi::CString::new(b).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))
 }
 
 impl Exec {
@@ -77,10 +84,7 @@ impl Exec {
         path: &std::ffi::OsStr,
     ) -> std::io::Result<Exec> {
         use std::os::unix::ffi::OsStrExt;
-        let c = |b: &[u8]| {
-            std::ffi::CString::new(b)
-                .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))
-        };
+        let c = cstring;
         let mut env = b"PATH=".to_vec();
         env.extend_from_slice(path.as_bytes());
         Ok(Exec {
@@ -91,6 +95,28 @@ impl Exec {
                 .map(|a| c(a.as_bytes()))
                 .collect::<Result<_, _>>()?,
             envp: vec![c(&env)?],
+            setsid: true,
+        })
+    }
+
+    /// `/bin/sh -c cmd` in `dir` with svlogd's whole environment (what
+    /// runit's svlogd gives a `!processor`).
+    pub fn shell(cmd: &[u8], dir: &std::path::Path) -> std::io::Result<Exec> {
+        use std::os::unix::ffi::OsStrExt;
+        let envp = std::env::vars_os()
+            .map(|(k, v)| {
+                let mut e = k.as_bytes().to_vec();
+                e.push(b'=');
+                e.extend_from_slice(v.as_bytes());
+                cstring(&e)
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Exec {
+            prog: cstring(b"/bin/sh")?,
+            dir: cstring(dir.as_os_str().as_bytes())?,
+            argv: vec![cstring(b"sh")?, cstring(b"-c")?, cstring(cmd)?],
+            envp,
+            setsid: false,
         })
     }
 }
@@ -106,16 +132,25 @@ pub fn spawn(
     stdout: Option<std::os::fd::BorrowedFd<'_>>,
 ) -> std::io::Result<u32> {
     use std::os::fd::AsRawFd;
+    let fds: Vec<(i32, i32)> = [(stdin, 0), (stdout, 1)]
+        .into_iter()
+        .filter_map(|(fd, to)| fd.map(|fd| (fd.as_raw_fd(), to)))
+        .collect();
+    spawn_fds(exec, &fds)
+}
+
+/// [`spawn`] with any fds: each `(from, to)` is dup2'd in the child in
+/// order. A `from` must not be another pair's `to` (callers dup their fds
+/// above 9 first).
+pub fn spawn_fds(exec: &Exec, fds: &[(i32, i32)]) -> std::io::Result<u32> {
     use std::ptr;
     // Pointer arrays built before fork: the child must not allocate.
     let mut argv: Vec<*const nix::libc::c_char> = exec.argv.iter().map(|a| a.as_ptr()).collect();
     argv.push(ptr::null());
     let mut envp: Vec<*const nix::libc::c_char> = exec.envp.iter().map(|e| e.as_ptr()).collect();
     envp.push(ptr::null());
-    let stdin = stdin.map(|fd| fd.as_raw_fd());
-    let stdout = stdout.map(|fd| fd.as_raw_fd());
     // SAFETY: the supervisor is single-threaded when it spawns services
-    // (PID 1's event loop, or the runsv/runsvdir applets), so no lock can be
+    // (PID 1's event loop, the runsv/runsvdir applets, or svlogd), so no lock can be
     // held by another thread at fork. The child only calls async-signal-safe
     // functions (setsid, sigaction, sigprocmask, dup2, chdir, execve, _exit)
     // on data prepared above, which stays alive until the child execs or
@@ -125,15 +160,12 @@ pub fn spawn(
         // SAFETY: in the child, as argued above: only async-signal-safe
         // calls on pointers into `exec`, `argv` and `envp`, which are alive.
         nix::unistd::ForkResult::Child => unsafe {
-            nix::libc::setsid();
-            reset_signal_state();
-            if let Some(fd) = stdin {
-                if nix::libc::dup2(fd, 0) < 0 {
-                    nix::libc::_exit(111);
-                }
+            if exec.setsid {
+                nix::libc::setsid();
             }
-            if let Some(fd) = stdout {
-                if nix::libc::dup2(fd, 1) < 0 {
+            reset_signal_state();
+            for &(from, to) in fds {
+                if nix::libc::dup2(from, to) < 0 {
                     nix::libc::_exit(111);
                 }
             }

@@ -9,10 +9,12 @@ use crate::Options;
 mod runsv;
 mod runsvdir;
 mod sv;
+mod svlogd;
 
 pub use runsv::runsv_main;
 pub use runsvdir::runsvdir_main;
 pub use sv::sv_main;
+pub use svlogd::svlogd_main;
 
 /// Run the program called `name` (argv[0]'s basename, or `init`'s first
 /// argument) with `args` (args[0] included); `None` when `name` is not one
@@ -22,6 +24,7 @@ pub fn dispatch(name: &str, args: Vec<OsString>) -> Option<i32> {
         "sv" => sv_main(args),
         "runsv" => runsv_main(args),
         "runsvdir" => runsvdir_main(args),
+        "svlogd" => svlogd_main(args),
         _ => return None,
     })
 }
