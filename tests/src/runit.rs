@@ -60,13 +60,13 @@ pub fn script(path: &Path, body: &str) {
     fs::set_permissions(path, fs::Permissions::from_mode(0o755)).expect("chmod");
 }
 
-/// A directory with `sv`, `runsv`, `runsvdir` symlinks to our binary
+/// A directory with `sv`, `runsv`, `runsvdir`, `svlogd` symlinks to our binary
 /// (argv[0] dispatch).
 pub fn our_bin_dir(tmp: &Path) -> PathBuf {
     let d = tmp.join("bin");
     fs::create_dir_all(&d).expect("mkdir bin");
     let init = crate::bin::init_bin();
-    for n in ["sv", "runsv", "runsvdir"] {
+    for n in ["sv", "runsv", "runsvdir", "svlogd"] {
         let _ = std::os::unix::fs::symlink(&init, d.join(n));
     }
     d

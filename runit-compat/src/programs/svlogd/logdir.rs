@@ -296,8 +296,8 @@ pub(super) fn new_name(dir: &OwnedFd, kind: u8) -> [u8; 27] {
 }
 
 /// The `@` files (27 characters) in `dir`: how many, and the oldest name.
-/// With `keep` (rotation), `.t` leftovers are removed and not counted, and
-/// the pending `.u` named by `keep` is never the oldest.
+/// With `keep` (rotation), `.t` leftovers are removed and not counted, nor
+/// is the pending `.u` named by `keep` (as Debian's runit 2.1.2 counts).
 pub(super) fn scan_old(
     dir: &OwnedFd,
     name: &str,
@@ -331,7 +331,6 @@ pub(super) fn scan_old(
                 continue;
             }
             if keep[26] == b'u' && *keep == f {
-                n += 1;
                 continue;
             }
         }

@@ -146,6 +146,10 @@ pub(super) fn run(o: &Opts) -> i32 {
         let input = !fds[0].revents().is_empty();
         if !fds[1].revents().is_empty() {
             signals(&sfd, o.verbose, &mut dirs, &mut asked);
+            // Rotate, reopen or stop before reading what came after.
+            if asked.rotate || asked.reopen || asked.exit {
+                continue;
+            }
         }
         if !input {
             continue;

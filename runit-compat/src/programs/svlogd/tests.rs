@@ -13,7 +13,10 @@ fn args(s: &str) -> Vec<OsString> {
 fn options() {
     let o = parse(&args("svlogd -ttv -r x -R ab -l50 -b 100 d1 d2")).unwrap();
     assert_eq!((o.stamp, o.verbose, o.repl), (2, true, b'x'));
-    assert_eq!((o.replace.as_slice(), o.linemax, o.buflen), (&b"ab"[..], 50, 100));
+    assert_eq!(
+        (o.replace.as_slice(), o.linemax, o.buflen),
+        (&b"ab"[..], 50, 100)
+    );
     assert_eq!(o.dirs, args("d1 d2"));
     let o = parse(&args("svlogd -tttt -R ab -- -d")).unwrap();
     assert_eq!((o.stamp, o.repl, o.dirs.len()), (3, b'_', 1));
@@ -37,7 +40,10 @@ fn config_lines() {
     assert_eq!((c.size, c.nmax, c.nmin, c.tmax), (10240, 5, 2, 7200));
     assert_eq!(c.processor, b"gzip");
     assert_eq!(c.prefix, b"> ");
-    assert_eq!(c.udp, Some(SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 5000)));
+    assert_eq!(
+        c.udp,
+        Some(SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 5000))
+    );
     assert!(!c.udp_only);
     let kinds: Vec<u8> = c.patterns.iter().map(|p| p.0).collect();
     assert_eq!(kinds, b"+-eE");
