@@ -2,8 +2,9 @@
 //! their way into it. Writes are batched (flushed before svlogd blocks
 //! for input), but rotation points are exactly runit's, which writes
 //! every line with its own write(2): see [`LogDir::put`].
+use std::ffi::CStr;
 use std::os::fd::OwnedFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rustix::fs::{self as rfs, AtFlags, FlockOperation, Mode, OFlags, CWD};
@@ -33,7 +34,7 @@ pub(super) struct LogDir {
     /// The running processor.
     pub ppid: Option<rustix::process::Pid>,
     /// The last rotated file's name (`@…` + `.s`, `.u` or `.t`).
-    pub fnsave: [u8; 27],
+    pub fnsave: Name,
     /// Whether the current line goes to `current` (`+`/`-` patterns).
     pub log: bool,
     pub linemax: u64,
@@ -50,7 +51,7 @@ pub(super) fn retry<T>(what: &str, name: &str, mut f: impl FnMut() -> rustix::io
     }
 }
 
-pub(super) fn append(dir: &OwnedFd, name: &str, mode: u32) -> rustix::io::Result<OwnedFd> {
+pub(super) fn append(dir: &OwnedFd, name: &CStr, mode: u32) -> rustix::io::Result<OwnedFd> {
     rfs::openat(
         dir,
         name,
@@ -72,7 +73,7 @@ impl LogDir {
             out: Vec::new(),
             deadline: None,
             ppid: None,
-            fnsave: [0; 27],
+            fnsave: [0; 28],
             log: true,
             linemax: linemax as u64,
             verbose,
@@ -95,7 +96,7 @@ impl LogDir {
         if rfs::fstat(&fd).is_ok_and(|s| s.st_mode & 0o170_000 != 0o040_000) {
             return warn("unable to change directory", &name, Some(Errno::NOTDIR));
         }
-        let lock = append(&fd, "lock", 0o600)
+        let lock = append(&fd, c"lock", 0o600)
             .and_then(|l| rfs::flock(&l, FlockOperation::NonBlockingLockExclusive).map(|()| l));
         match lock {
             Ok(l) => self.lock = Some(l),
@@ -104,11 +105,11 @@ impl LogDir {
         self.read_config(&fd);
         self.size = 0;
         let mut new = true;
-        match rfs::statat(&fd, "current", AtFlags::empty()) {
+        match rfs::statat(&fd, c"current", AtFlags::empty()) {
             Ok(st) if st.st_size > 0 && st.st_mode & 0o100 == 0 => {
                 self.fnsave = new_name(&fd, b'u');
                 retry("unable to rename current", &name, || {
-                    rfs::renameat(&fd, "current", &fd, &self.fnsave[..])
+                    rfs::renameat(&fd, c"current", &fd, cname(&self.fnsave))
                 });
                 self.fd = Some(fd);
                 self.remove_oldest();
@@ -134,7 +135,7 @@ impl LogDir {
     fn read_config(&mut self, fd: &OwnedFd) {
         let text = rfs::openat(
             fd,
-            "config",
+            c"config",
             OFlags::RDONLY | OFlags::CLOEXEC,
             Mode::empty(),
         )
@@ -174,7 +175,7 @@ impl LogDir {
     pub fn open_current(&mut self) {
         let Some(fd) = &self.fd else { return };
         let cur = retry("unable to open current", &self.name, || {
-            append(fd, "current", 0o600)
+            append(fd, c"current", 0o600)
         });
         retry("unable to set mode of current", &self.name, || {
             rfs::fchmod(&cur, Mode::from_raw_mode(0o644))
@@ -265,68 +266,85 @@ impl LogDir {
     /// On ENOSPC: remove the oldest `@` file while more than `N` are left.
     fn free_space(&mut self) -> bool {
         let Some(fd) = &self.fd else { return false };
-        let (n, oldest) = scan_old(fd, &self.name, None);
+        let (n, oldest) = scan_old(fd, &self.path, &self.name, None);
         let Some(old) = oldest.filter(|_| n > self.cfg.nmin) else {
             return false;
         };
-        let old = String::from_utf8_lossy(&old).into_owned();
         eprintln!(
-            "svlogd: warning: out of disk space, delete: {}/{old}",
-            self.name
+            "svlogd: warning: out of disk space, delete: {}/{}",
+            self.name,
+            show(&old)
         );
-        match rfs::unlinkat(fd, old.as_str(), AtFlags::empty()) {
+        match rfs::unlinkat(fd, cname(&old), AtFlags::empty()) {
             Ok(()) => true,
             Err(e) => warn("unable to unlink oldest logfile", &self.name, Some(e)),
         }
     }
 }
 
+/// A rotated file's name: `@` + 24 hex digits + `.` + `s`/`u`/`t`, and
+/// a NUL for the system calls.
+pub(super) type Name = [u8; 28];
+
+pub(super) fn cname(n: &Name) -> &CStr {
+    CStr::from_bytes_until_nul(n).unwrap_or_default()
+}
+
+pub(super) fn show(n: &Name) -> &str {
+    std::str::from_utf8(&n[..27]).unwrap_or_default()
+}
+
+/// `n` with another kind letter.
+pub(super) fn kind(n: &Name, k: u8) -> Name {
+    let mut m = *n;
+    m[26] = k;
+    m
+}
+
 /// A fresh `@<tai64n>.<kind>` name that does not exist in `dir`.
-pub(super) fn new_name(dir: &OwnedFd, kind: u8) -> [u8; 27] {
-    let mut f = [0u8; 27];
+pub(super) fn new_name(dir: &OwnedFd, kind: u8) -> Name {
+    let mut f = [0u8; 28];
     f[25] = b'.';
     f[26] = kind;
     loop {
         let (s, us) = super::stamp::now();
         super::stamp::tai64n(&mut f, s, us);
-        if rfs::statat(dir, &f[..], AtFlags::empty()).is_err() {
+        if rfs::statat(dir, cname(&f), AtFlags::empty()).is_err() {
             return f;
         }
     }
 }
 
-/// The `@` files (27 characters) in `dir`: how many, and the oldest name.
+/// The `@` files (27 characters) in `path`: how many, and the oldest name.
 /// With `keep` (rotation), `.t` leftovers are removed and not counted, nor
 /// is the pending `.u` named by `keep` (as Debian's runit 2.1.2 counts).
 pub(super) fn scan_old(
     dir: &OwnedFd,
+    path: &Path,
     name: &str,
-    keep: Option<&[u8; 27]>,
-) -> (u64, Option<[u8; 27]>) {
+    keep: Option<&Name>,
+) -> (u64, Option<Name>) {
+    use std::os::unix::ffi::OsStrExt;
     let mut n = 0;
-    let mut oldest: Option<[u8; 27]> = None;
-    let d = match rfs::Dir::read_from(dir) {
+    let mut oldest: Option<Name> = None;
+    let entries = match std::fs::read_dir(path) {
         Ok(d) => d,
         Err(e) => {
-            warn("unable to read directory", name, Some(e));
+            warn("unable to read directory", name, Errno::from_io_error(&e));
             return (0, None);
         }
     };
-    for e in d.flatten() {
-        let Ok(f) = <[u8; 27]>::try_from(e.file_name().to_bytes()) else {
-            continue;
-        };
-        if f[0] != b'@' {
-            continue;
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let mut f: Name = [0; 28];
+        match file.as_bytes() {
+            b @ [b'@', ..] if b.len() == 27 => f[..27].copy_from_slice(b),
+            _ => continue,
         }
         if let Some(keep) = keep {
             if f[26] == b't' {
-                if let Err(e) = rfs::unlinkat(dir, &f[..], AtFlags::empty()) {
-                    warn(
-                        "unable to unlink processor leftover",
-                        &String::from_utf8_lossy(&f),
-                        Some(e),
-                    );
+                if let Err(e) = rfs::unlinkat(dir, cname(&f), AtFlags::empty()) {
+                    warn("unable to unlink processor leftover", show(&f), Some(e));
                 }
                 continue;
             }

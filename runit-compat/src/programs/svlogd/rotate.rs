@@ -1,6 +1,7 @@
 //! Rotation of one log directory and its `!processor`: `current` becomes
 //! `@<tai64n>.s` (`.u` for the processor, whose output `.t` becomes the
 //! `.s`), old files beyond `n` go, one processor runs at a time.
+use std::ffi::CStr;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
@@ -8,7 +9,7 @@ use rustix::fs::{self as rfs, AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 use rustix::process::{Pid, WaitOptions, WaitStatus};
 
-use super::logdir::{new_name, retry, scan_old, LogDir};
+use super::logdir::{cname, kind, new_name, retry, scan_old, show, LogDir};
 use super::{info, warn};
 
 impl LogDir {
@@ -42,11 +43,11 @@ impl LogDir {
         self.finish_current();
         let name = self.name.clone();
         if self.verbose {
-            let f = String::from_utf8_lossy(&self.fnsave);
+            let f = show(&self.fnsave);
             info("rename: ", &name, &format!("/current {f} {}", self.size));
         }
         retry("unable to rename current", &name, || {
-            rfs::renameat(&fd, "current", &fd, &self.fnsave[..])
+            rfs::renameat(&fd, c"current", &fd, cname(&self.fnsave))
         });
         self.open_current();
         self.size = 0;
@@ -57,17 +58,13 @@ impl LogDir {
     /// runit's rmoldest: `.t` leftovers go; past `n` files the oldest goes.
     pub fn remove_oldest(&mut self) {
         let Some(fd) = &self.fd else { return };
-        let (n, oldest) = scan_old(fd, &self.name, Some(&self.fnsave));
+        let (n, oldest) = scan_old(fd, &self.path, &self.name, Some(&self.fnsave));
         if self.cfg.nmax > 0 && n > self.cfg.nmax {
             if let Some(old) = oldest {
                 if self.verbose {
-                    info(
-                        "delete: ",
-                        &self.name,
-                        &format!("/{}", String::from_utf8_lossy(&old)),
-                    );
+                    info("delete: ", &self.name, &format!("/{}", show(&old)));
                 }
-                if let Err(e) = rfs::unlinkat(fd, &old[..], AtFlags::empty()) {
+                if let Err(e) = rfs::unlinkat(fd, cname(&old), AtFlags::empty()) {
                     warn("unable to unlink oldest logfile", &self.name, Some(e));
                 }
             }
@@ -90,34 +87,33 @@ impl LogDir {
         };
         let name = self.name.clone();
         if self.verbose {
-            info(
-                "processing: ",
-                &name,
-                &format!("/{}", String::from_utf8_lossy(&self.fnsave)),
-            );
+            info("processing: ", &name, &format!("/{}", show(&self.fnsave)));
         }
         let ro = OFlags::RDONLY | OFlags::CLOEXEC;
         let trunc = OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC;
-        let open = |what: &str, f: &[u8], flags: OFlags| {
+        let open = |what: &str, f: &CStr, flags: OFlags| {
             // Above 9, so no fd is another's target (0, 1, 4, 5).
             retry(what, &name, || {
                 rfs::openat(&fd, f, flags, Mode::from_raw_mode(0o644))
                     .and_then(|o| rustix::io::fcntl_dupfd_cloexec(&o, 10))
             })
         };
-        let mut t = self.fnsave;
-        t[26] = b't';
-        let input = open("unable to open input for processor", &self.fnsave, ro);
-        let output = open("unable to open output for processor", &t, trunc);
+        let t = kind(&self.fnsave, b't');
+        let input = open(
+            "unable to open input for processor",
+            cname(&self.fnsave),
+            ro,
+        );
+        let output = open("unable to open output for processor", cname(&t), trunc);
         let state = retry("unable to open state for processor", &name, || {
-            match rfs::openat(&fd, "state", ro, Mode::empty()) {
-                Err(Errno::NOENT) => super::logdir::append(&fd, "state", 0o644).map(drop),
+            match rfs::openat(&fd, c"state", ro, Mode::empty()) {
+                Err(Errno::NOENT) => super::logdir::append(&fd, c"state", 0o644).map(drop),
                 r => r.map(drop),
             }?;
-            rfs::openat(&fd, "state", ro, Mode::empty())
+            rfs::openat(&fd, c"state", ro, Mode::empty())
                 .and_then(|o| rustix::io::fcntl_dupfd_cloexec(&o, 10))
         });
-        let newstate = open("unable to open newstate for processor", b"newstate", trunc);
+        let newstate = open("unable to open newstate for processor", c"newstate", trunc);
         let fds: [(&OwnedFd, i32); 4] = [(&input, 0), (&output, 1), (&state, 4), (&newstate, 5)];
         let fds = fds.map(|(f, to)| (f.as_raw_fd(), to));
         loop {
@@ -157,37 +153,31 @@ impl LogDir {
             return;
         };
         let name = self.name.clone();
-        let mut t = self.fnsave;
-        t[26] = b't';
+        let t = kind(&self.fnsave, b't');
         if st.exit_status() != Some(0) {
             warn("processor failed, restart", &name, None);
-            let _ = rfs::unlinkat(&fd, &t[..], AtFlags::empty());
+            let _ = rfs::unlinkat(&fd, cname(&t), AtFlags::empty());
             self.start_processor();
             return;
         }
-        let mut s = t;
-        s[26] = b's';
+        let s = kind(&t, b's');
         retry("unable to rename processed", &name, || {
-            rfs::renameat(&fd, &t[..], &fd, &s[..])
+            rfs::renameat(&fd, cname(&t), &fd, cname(&s))
         });
         retry("unable to set mode of processed", &name, || {
-            rfs::chmodat(&fd, &s[..], Mode::from_raw_mode(0o744), AtFlags::empty())
+            rfs::chmodat(&fd, cname(&s), Mode::from_raw_mode(0o744), AtFlags::empty())
         });
-        if rfs::unlinkat(&fd, &self.fnsave[..], AtFlags::empty()).is_err() {
+        if rfs::unlinkat(&fd, cname(&self.fnsave), AtFlags::empty()).is_err() {
             eprintln!(
                 "svlogd: warning: unable to unlink: {name}/{}",
-                String::from_utf8_lossy(&self.fnsave)
+                show(&self.fnsave)
             );
         }
         retry("unable to rename state", &name, || {
-            rfs::renameat(&fd, "newstate", &fd, "state")
+            rfs::renameat(&fd, c"newstate", &fd, c"state")
         });
         if self.verbose {
-            info(
-                "processed: ",
-                &name,
-                &format!("/{}", String::from_utf8_lossy(&s)),
-            );
+            info("processed: ", &name, &format!("/{}", show(&s)));
         }
     }
 }
