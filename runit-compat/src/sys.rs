@@ -64,7 +64,8 @@ pub struct Exec {
     prog: std::ffi::CString,
     dir: std::ffi::CString,
     argv: Vec<std::ffi::CString>,
-    envp: Vec<std::ffi::CString>,
+    /// The environment; `None`: this process's own (environ(7)).
+    envp: Option<Vec<std::ffi::CString>>,
     /// Whether the child calls setsid(2) (services do; svlogd's processor
     /// stays in svlogd's session, as runit's).
     setsid: bool,
@@ -94,7 +95,7 @@ impl Exec {
                 .iter()
                 .map(|a| c(a.as_bytes()))
                 .collect::<Result<_, _>>()?,
-            envp: vec![c(&env)?],
+            envp: Some(vec![c(&env)?]),
             setsid: true,
         })
     }
@@ -103,19 +104,11 @@ impl Exec {
     /// runit's svlogd gives a `!processor`).
     pub fn shell(cmd: &[u8], dir: &std::path::Path) -> std::io::Result<Exec> {
         use std::os::unix::ffi::OsStrExt;
-        let envp = std::env::vars_os()
-            .map(|(k, v)| {
-                let mut e = k.as_bytes().to_vec();
-                e.push(b'=');
-                e.extend_from_slice(v.as_bytes());
-                cstring(&e)
-            })
-            .collect::<Result<_, _>>()?;
         Ok(Exec {
             prog: cstring(b"/bin/sh")?,
             dir: cstring(dir.as_os_str().as_bytes())?,
             argv: vec![cstring(b"sh")?, cstring(b"-c")?, cstring(cmd)?],
-            envp,
+            envp: None,
             setsid: false,
         })
     }
@@ -147,12 +140,16 @@ pub fn spawn_fds(exec: &Exec, fds: &[(i32, i32)]) -> std::io::Result<u32> {
     // Pointer arrays built before fork: the child must not allocate.
     let mut argv: Vec<*const nix::libc::c_char> = exec.argv.iter().map(|a| a.as_ptr()).collect();
     argv.push(ptr::null());
-    let mut envp: Vec<*const nix::libc::c_char> = exec.envp.iter().map(|e| e.as_ptr()).collect();
-    envp.push(ptr::null());
+    let envp: Option<Vec<*const nix::libc::c_char>> = exec.envp.as_ref().map(|v| {
+        v.iter()
+            .map(|e| e.as_ptr())
+            .chain(std::iter::once(ptr::null()))
+            .collect()
+    });
     // SAFETY: the supervisor is single-threaded when it spawns services
     // (PID 1's event loop, the runsv/runsvdir applets, or svlogd), so no lock can be
     // held by another thread at fork. The child only calls async-signal-safe
-    // functions (setsid, sigaction, sigprocmask, dup2, chdir, execve, _exit)
+    // functions (setsid, sigaction, sigprocmask, dup2, chdir, execve/execv, _exit)
     // on data prepared above, which stays alive until the child execs or
     // exits; it never returns into Rust code.
     match unsafe { nix::unistd::fork() }.map_err(std::io::Error::from)? {
@@ -172,7 +169,10 @@ pub fn spawn_fds(exec: &Exec, fds: &[(i32, i32)]) -> std::io::Result<u32> {
             if nix::libc::chdir(exec.dir.as_ptr()) != 0 {
                 nix::libc::_exit(111);
             }
-            nix::libc::execve(exec.prog.as_ptr(), argv.as_ptr(), envp.as_ptr());
+            match &envp {
+                Some(e) => nix::libc::execve(exec.prog.as_ptr(), argv.as_ptr(), e.as_ptr()),
+                None => nix::libc::execv(exec.prog.as_ptr(), argv.as_ptr()),
+            };
             nix::libc::_exit(111)
         },
     }

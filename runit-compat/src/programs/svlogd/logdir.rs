@@ -11,7 +11,7 @@ use rustix::fs::{self as rfs, AtFlags, FlockOperation, Mode, OFlags, CWD};
 use rustix::io::Errno;
 
 use super::config::{Config, UNKNOWN};
-use super::{info, pause, warn};
+use super::{info, pause, say, warn};
 
 /// Pending bytes are written once this many have gathered.
 const FLUSH_AT: usize = 8192;
@@ -161,9 +161,9 @@ impl LogDir {
         for (m, t) in warnings {
             let t = String::from_utf8_lossy(&t);
             if m == UNKNOWN {
-                eprintln!("svlogd: warning: {m}: {}/config: {t}", self.name);
+                say(&["svlogd: warning: ", m, ": ", &self.name, "/config: ", &t]);
             } else {
-                eprintln!("svlogd: warning: {m}: {t}");
+                say(&["svlogd: warning: ", m, ": ", &t]);
             }
         }
         self.cfg = cfg;
@@ -270,11 +270,12 @@ impl LogDir {
         let Some(old) = oldest.filter(|_| n > self.cfg.nmin) else {
             return false;
         };
-        eprintln!(
-            "svlogd: warning: out of disk space, delete: {}/{}",
-            self.name,
-            show(&old)
-        );
+        say(&[
+            "svlogd: warning: out of disk space, delete: ",
+            &self.name,
+            "/",
+            show(&old),
+        ]);
         match rfs::unlinkat(fd, cname(&old), AtFlags::empty()) {
             Ok(()) => true,
             Err(e) => warn("unable to unlink oldest logfile", &self.name, Some(e)),

@@ -33,43 +33,55 @@ pub fn svlogd_main(args: Vec<OsString>) -> i32 {
     match options::parse(&args) {
         Ok(o) => run::run(&o),
         Err(b) => {
+            let opt =
+                |what: &str, c: u8| say(&["svlogd: ", what, " -- ", &char::from(c).to_string()]);
             match b {
-                Bad::Illegal(c) => eprintln!("svlogd: illegal option -- {}", c as char),
-                Bad::NeedsArg(c) => {
-                    eprintln!("svlogd: option requires an argument -- {}", c as char);
-                }
-                Bad::Version => eprintln!("{VERSION}"),
+                Bad::Illegal(c) => opt("illegal option", c),
+                Bad::NeedsArg(c) => opt("option requires an argument", c),
+                Bad::Version => say(&[VERSION]),
                 Bad::Usage => {}
             }
-            eprint!("usage: {prog}{USAGE}\n\n");
+            say(&["usage: ", &prog, USAGE, "\n"]);
             111
         }
     }
 }
 
-fn errstr(e: Option<rustix::io::Errno>) -> String {
-    e.map(|e| {
-        format!(
-            ": {}",
-            crate::errstr::error_str(crate::errstr::from_rustix(e))
-        )
-    })
-    .unwrap_or_default()
+/// One line on stderr from its parts, in one write(2) (as runit's
+/// buffered strerr; no formatting machinery).
+fn say(parts: &[&str]) {
+    let mut v = Vec::with_capacity(128);
+    for p in parts {
+        v.extend_from_slice(p.as_bytes());
+    }
+    v.push(b'\n');
+    let _ = rustix::io::write(rustix::stdio::stderr(), &v);
+}
+
+/// runit's text for `e`.
+fn errstr(e: rustix::io::Errno) -> &'static str {
+    crate::errstr::error_str(crate::errstr::from_rustix(e))
+}
+
+/// `svlogd: KIND: WHAT: NAME[: error]`.
+fn report(kind: &str, what: &str, name: &str, e: Option<rustix::io::Errno>) {
+    let (sep, err) = e.map_or(("", ""), |e| (": ", errstr(e)));
+    say(&["svlogd: ", kind, what, ": ", name, sep, err]);
 }
 
 /// `svlogd: warning: WHAT: NAME[: error]`; false, for `return warn(…)`.
 fn warn(what: &str, name: &str, e: Option<rustix::io::Errno>) -> bool {
-    eprintln!("svlogd: warning: {what}: {name}{}", errstr(e));
+    report("warning: ", what, name, e);
     false
 }
 
 /// `svlogd: pausing: WHAT: NAME: error`, then wait before the retry.
 fn pause(what: &str, name: &str, e: Option<rustix::io::Errno>) {
-    eprintln!("svlogd: pausing: {what}: {name}{}", errstr(e));
+    report("pausing: ", what, name, e);
     std::thread::sleep(std::time::Duration::from_secs(PAUSE_SECS));
 }
 
 /// `svlogd: info: WHATNAMEREST` (with `-v`).
 fn info(what: &str, name: &str, rest: &str) {
-    eprintln!("svlogd: info: {what}{name}{rest}");
+    say(&["svlogd: info: ", what, name, rest]);
 }

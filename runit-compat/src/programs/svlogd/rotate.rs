@@ -44,7 +44,11 @@ impl LogDir {
         let name = self.name.clone();
         if self.verbose {
             let f = show(&self.fnsave);
-            info("rename: ", &name, &format!("/current {f} {}", self.size));
+            info(
+                "rename: ",
+                &name,
+                &["/current ", f, " ", &self.size.to_string()].concat(),
+            );
         }
         retry("unable to rename current", &name, || {
             rfs::renameat(&fd, c"current", &fd, cname(&self.fnsave))
@@ -62,7 +66,7 @@ impl LogDir {
         if self.cfg.nmax > 0 && n > self.cfg.nmax {
             if let Some(old) = oldest {
                 if self.verbose {
-                    info("delete: ", &self.name, &format!("/{}", show(&old)));
+                    info("delete: ", &self.name, &["/", show(&old)].concat());
                 }
                 if let Err(e) = rfs::unlinkat(fd, cname(&old), AtFlags::empty()) {
                     warn("unable to unlink oldest logfile", &self.name, Some(e));
@@ -87,7 +91,7 @@ impl LogDir {
         };
         let name = self.name.clone();
         if self.verbose {
-            info("processing: ", &name, &format!("/{}", show(&self.fnsave)));
+            info("processing: ", &name, &["/", show(&self.fnsave)].concat());
         }
         let ro = OFlags::RDONLY | OFlags::CLOEXEC;
         let trunc = OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC;
@@ -105,14 +109,12 @@ impl LogDir {
             ro,
         );
         let output = open("unable to open output for processor", cname(&t), trunc);
-        let state = retry("unable to open state for processor", &name, || {
-            match rfs::openat(&fd, c"state", ro, Mode::empty()) {
-                Err(Errno::NOENT) => super::logdir::append(&fd, c"state", 0o644).map(drop),
-                r => r.map(drop),
-            }?;
-            rfs::openat(&fd, c"state", ro, Mode::empty())
-                .and_then(|o| rustix::io::fcntl_dupfd_cloexec(&o, 10))
-        });
+        // A missing `state` is created empty.
+        let state = open(
+            "unable to open state for processor",
+            c"state",
+            ro | OFlags::CREATE,
+        );
         let newstate = open("unable to open newstate for processor", c"newstate", trunc);
         let fds: [(&OwnedFd, i32); 4] = [(&input, 0), (&output, 1), (&state, 4), (&newstate, 5)];
         let fds = fds.map(|(f, to)| (f.as_raw_fd(), to));
@@ -168,16 +170,18 @@ impl LogDir {
             rfs::chmodat(&fd, cname(&s), Mode::from_raw_mode(0o744), AtFlags::empty())
         });
         if rfs::unlinkat(&fd, cname(&self.fnsave), AtFlags::empty()).is_err() {
-            eprintln!(
-                "svlogd: warning: unable to unlink: {name}/{}",
-                show(&self.fnsave)
-            );
+            super::say(&[
+                "svlogd: warning: unable to unlink: ",
+                &name,
+                "/",
+                show(&self.fnsave),
+            ]);
         }
         retry("unable to rename state", &name, || {
             rfs::renameat(&fd, c"newstate", &fd, c"state")
         });
         if self.verbose {
-            info("processed: ", &name, &format!("/{}", show(&s)));
+            info("processed: ", &name, &["/", show(&s)].concat());
         }
     }
 }

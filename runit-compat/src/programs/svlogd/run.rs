@@ -9,10 +9,10 @@ use rustix::event::{poll, PollFd, PollFlags};
 use rustix::io::Errno;
 use rustix::process::WaitOptions;
 
-use super::info;
 use super::line::Lines;
 use super::logdir::LogDir;
 use super::options::Opts;
+use super::{errstr, info, say};
 
 /// runit's logdirs_reopen: close every directory, open it again (config
 /// re-read); none left is fatal.
@@ -26,7 +26,7 @@ fn reopen(dirs: &mut [LogDir]) -> bool {
         ok |= d.open();
     }
     if !ok {
-        eprintln!("svlogd: fatal: no functional log directories.");
+        say(&["svlogd: fatal: no functional log directories."]);
     }
     ok
 }
@@ -85,10 +85,10 @@ pub(super) fn run(o: &Opts) -> i32 {
     let sfd = match sfd {
         Ok(s) => s,
         Err(e) => {
-            eprintln!(
-                "svlogd: fatal: unable to create signalfd: {}",
-                crate::errstr::error_str(e)
-            );
+            say(&[
+                "svlogd: fatal: unable to create signalfd: ",
+                crate::errstr::error_str(e),
+            ]);
             return 111;
         }
     };
@@ -139,7 +139,10 @@ pub(super) fn run(o: &Opts) -> i32 {
         match poll(&mut fds, timeout.as_ref()) {
             Ok(_) | Err(Errno::INTR) => {}
             Err(e) => {
-                eprintln!("svlogd: warning: unable to poll standard input: {e}");
+                say(&[
+                    "svlogd: warning: unable to poll standard input: ",
+                    errstr(e),
+                ]);
                 break;
             }
         }
@@ -162,10 +165,10 @@ pub(super) fn run(o: &Opts) -> i32 {
             Ok(n) => lines.feed(&buf[..n], &mut dirs),
             Err(Errno::INTR | Errno::AGAIN) => {}
             Err(e) => {
-                eprintln!(
-                    "svlogd: warning: unable to read standard input: {}",
-                    crate::errstr::error_str(crate::errstr::from_rustix(e))
-                );
+                say(&[
+                    "svlogd: warning: unable to read standard input: ",
+                    errstr(e),
+                ]);
                 break;
             }
         }
