@@ -127,6 +127,42 @@ impl Exec {
         }
         io::Error::last_os_error()
     }
+
+    /// `/bin/sh -c cmd` in `dir` with the caller's whole environment (what
+    /// runit's svlogd gives a `!processor`).
+    pub fn shell(cmd: &[u8], dir: &Path) -> io::Result<Exec> {
+        let sh = Path::new("/bin/sh");
+        let argv = [OsStr::new("sh"), OsStr::new("-c"), OsStr::from_bytes(cmd)];
+        Exec::new(sh, &argv, None, Some(dir))
+    }
+}
+
+/// fork(2) and exec `exec` with each `(from, to)` of `fds` dup2'd in
+/// order, in the caller's session with every signal back to SIG_DFL and an
+/// empty mask (svlogd's processor: fds 0, 1, 4, 5). Not waited for: a
+/// failed exec shows up as the child exiting 111. A `from` must not be
+/// another pair's `to` (callers dup their fds above 9 first).
+pub fn spawn_fds(exec: &Exec, fds: &[(RawFd, RawFd)]) -> io::Result<u32> {
+    let argv = ptrs(&exec.argv);
+    let envp = exec.envp.as_deref().map(ptrs);
+    // SAFETY: as in `spawn`: the child only makes async-signal-safe calls
+    // (dup2, chdir, sigaction, sigprocmask, execve, _exit) on data
+    // prepared above, alive until it execs or exits, and never returns.
+    match unsafe { nix::unistd::fork() }.map_err(io::Error::from)? {
+        nix::unistd::ForkResult::Parent { child } => Ok(child.as_raw() as u32),
+        // SAFETY: as argued above.
+        nix::unistd::ForkResult::Child => unsafe {
+            reset_signal_state();
+            let dir_ok = exec.dir.as_ref().is_none_or(|d| libc::chdir(d.as_ptr()) == 0);
+            if dir_ok && fds.iter().all(|&(from, to)| libc::dup2(from, to) >= 0) {
+                match &envp {
+                    Some(e) => libc::execve(exec.prog.as_ptr(), argv.as_ptr(), e.as_ptr()),
+                    None => libc::execv(exec.prog.as_ptr(), argv.as_ptr()),
+                };
+            }
+            libc::_exit(111)
+        },
+    }
 }
 
 /// The null-terminated pointer array execve(2) wants.

@@ -15,10 +15,12 @@ mod runsvchdir;
 mod runsvdir;
 mod sv;
 mod utmpset;
+mod svlogd;
 
 pub use runsv::runsv_main;
 pub use runsvdir::runsvdir_main;
 pub use sv::sv_main;
+pub use svlogd::svlogd_main;
 
 /// True when argv[0] is a link in an `init.d` directory
 /// (`/etc/init.d/NAME`): an LSB init script that `sv` serves.
@@ -42,6 +44,7 @@ pub fn dispatch(args: Vec<OsString>) -> Option<i32> {
         "sv" => sv_main(args),
         "runsv" => runsv_main(args),
         "runsvdir" => runsvdir_main(args),
+        "svlogd" => svlogd_main(args),
         "runsvchdir" => runsvchdir::runsvchdir_main(args),
         "utmpset" => utmpset::utmpset_main(args),
         "runit-init" => runit_init::runit_init_main(args),
