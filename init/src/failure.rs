@@ -5,19 +5,20 @@
 //! to the caller as a [`Resolution`]: what starts the next stage (also
 //! after the root was switched by hand) is the PID-1 flow's, never this
 //! module's or the rescue prompt's.
+use std::ffi::OsStr;
 use std::fmt::Write as _;
 use std::io::{BufRead, Write};
 use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
+use runit_compat::{Exec, Fd, Session};
 use stage1::cmdline::BootParams;
 
 use crate::action::Action;
 use crate::process::wait_for;
 use crate::resolution::{Resolution, SwitchedByHand, SwitchedRoot};
-use crate::{network, rescue, shutdown, sys};
+use crate::{network, rescue, shutdown};
 
 static PARAMS: OnceLock<BootParams> = OnceLock::new();
 /// Set once stage-2 begins: the menu then says which stage failed.
@@ -203,27 +204,38 @@ fn read_answer() -> String {
 }
 
 fn run_shell() {
-    let mut cmd = Command::new("/bin/sh");
-    cmd.env_clear()
-        .env("PATH", "/bin:/sbin")
-        .env("PS1", "(initramfs) # ");
-    sys::new_session(&mut cmd, true);
-    match cmd.spawn() {
-        Ok(child) => {
-            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-            wait_for(pid);
+    let env = [
+        ("PATH", OsStr::new("/bin:/sbin")),
+        ("PS1", OsStr::new("(initramfs) # ")),
+    ];
+    let inherit = [Fd::Inherit; 3];
+    match Exec::new(
+        Path::new("/bin/sh"),
+        &[OsStr::new("/bin/sh")],
+        Some(&env),
+        None,
+    )
+    .and_then(|exec| runit_compat::spawn(&exec, inherit, Session::NewWithTty, true))
+    {
+        Ok(pid) => {
+            wait_for(nix::unistd::Pid::from_raw(pid as i32));
         }
         Err(e) => log::error!("cannot start /bin/sh: {e}"),
     }
 }
 
 fn exec_shell_as_pid1() -> ! {
-    use std::os::unix::process::CommandExt;
     runit_compat::reset_signal_state();
-    let err = Command::new("/bin/sh")
-        .env_clear()
-        .env("PATH", "/bin:/sbin")
-        .exec();
+    let env = [("PATH", OsStr::new("/bin:/sbin"))];
+    let err = match Exec::new(
+        Path::new("/bin/sh"),
+        &[OsStr::new("/bin/sh")],
+        Some(&env),
+        None,
+    ) {
+        Ok(exec) => exec.exec(),
+        Err(e) => e,
+    };
     log::error!("cannot exec /bin/sh as PID 1: {err}");
     shutdown::reboot_now(Action::Reboot)
 }

@@ -8,7 +8,7 @@
 //! this file and cannot return there). Signals are blocked before
 //! anything else so that no child exit or ctrl-alt-del is lost; they are
 //! read later from a signalfd.
-use std::os::unix::process::CommandExt;
+use std::ffi::OsStr;
 use std::path::Path;
 
 use nix::errno::Errno;
@@ -107,10 +107,13 @@ fn exec_foreign_init(params: &BootParams, toplevel: &Path, times: &BootTimes) {
     times.write(Path::new(BOOT_TIMES));
     phase(&format!("stage-1: executing {}", init.display()));
     runit_compat::reset_signal_state();
-    let err = std::process::Command::new(&init)
-        .env_clear()
-        .args(&params.init_args)
-        .exec();
+    let argv: Vec<&OsStr> = std::iter::once(init.as_os_str())
+        .chain(params.init_args.iter().map(OsStr::new))
+        .collect();
+    let err = match runit_compat::Exec::new(&init, &argv, Some(&[]), None) {
+        Ok(exec) => exec.exec(),
+        Err(e) => e,
+    };
     let e = anyhow::Error::new(err).context(format!("exec {}", init.display()));
     block_signals();
     // On "ignore" (or "retry"), go on with the built-in stage-2 instead.

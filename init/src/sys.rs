@@ -1,33 +1,6 @@
-//! The one place in `init` that needs `unsafe`: code that runs in a forked
-//! child between fork and exec (`pre_exec`), where only async-signal-safe
-//! calls are allowed, and the syscalls neither nix nor rustix wraps
-//! (swapoff(2), kexec_file_load(2)).
+//! The one place in `init` that needs `unsafe`: the syscalls neither nix
+//! nor rustix wraps (swapoff(2), kexec_file_load(2)).
 #![allow(unsafe_code)]
-
-use std::os::unix::process::CommandExt;
-use std::process::Command;
-
-/// Start the child in a session of its own (setsid(2)); with `take_tty`,
-/// also make its stdin — the console — its controlling terminal
-/// (ioctl TIOCSCTTY, see tty_ioctl(4)) so job control and ^C work in a
-/// rescue shell.
-pub fn new_session(cmd: &mut Command, take_tty: bool) -> &mut Command {
-    // SAFETY: the closure runs in the child after fork and only calls
-    // sigaction(2), sigprocmask(2), setsid(2) and ioctl(2), which are
-    // async-signal-safe and touch no memory shared with the parent.
-    unsafe {
-        cmd.pre_exec(move || {
-            runit_compat::reset_signal_state();
-            rustix::process::setsid()?;
-            if take_tty {
-                let stdin = std::io::stdin();
-                // Failure leaves the shell without job control: not fatal.
-                let _ = rustix::process::ioctl_tiocsctty(stdin);
-            }
-            Ok(())
-        })
-    }
-}
 
 /// swapoff(2): stop swapping to `path`. Neither nix nor rustix wraps it.
 pub fn swapoff(path: &str) -> std::io::Result<()> {

@@ -3,20 +3,19 @@
 //! with PID 1's side of the event loop, runit's stage 3 and the shutdown.
 //! Never returns. Named for what it runs — the system — rather than
 //! `stage2`, which is the library crate it calls for the setup.
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
-use runit_compat::{Flow, Host, Options, Supervisor};
+use runit_compat::{Exec, Fd, Flow, Host, Options, Session, Supervisor};
 use stage1::cmdline::BootParams;
 
 use crate::action::{action_for, Action};
 use crate::process::{phase, wait_for, SIGNALS};
 use crate::shutdown;
-use crate::sys;
 use crate::times::{BootTimes, BOOT_TIMES};
 
 pub const SERVICE_DIR: &str = "/etc/service";
@@ -71,11 +70,17 @@ fn path_for(toplevel: Option<&Path>) -> String {
 /// does: in `/`, in a session of its own, with the console as stdio and only
 /// PATH in its environment. `None` (logged) when it cannot be started.
 fn spawn_script(path: &str, path_env: &str) -> Option<Pid> {
-    let mut cmd = Command::new(path);
-    cmd.env_clear().env("PATH", path_env).current_dir("/");
-    sys::new_session(&mut cmd, false);
-    match cmd.spawn() {
-        Ok(c) => Some(Pid::from_raw(c.id() as i32)),
+    let env = [("PATH", OsStr::new(path_env))];
+    let inherit = [Fd::Inherit; 3];
+    match Exec::new(
+        Path::new(path),
+        &[OsStr::new(path)],
+        Some(&env),
+        Some(Path::new("/")),
+    )
+    .and_then(|exec| runit_compat::spawn(&exec, inherit, Session::New, true))
+    {
+        Ok(pid) => Some(Pid::from_raw(pid as i32)),
         Err(e) => {
             log::error!("cannot run {path}: {e}");
             None

@@ -10,9 +10,9 @@ use std::ffi::{CString, OsStr};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::{Command, ExitStatus};
+use std::process::ExitStatus;
 
 use nix::libc;
 
@@ -44,19 +44,6 @@ pub fn reset_signal_state() {
 pub fn default_sigpipe() {
     // SAFETY: installing SIG_DFL sets no Rust handler.
     let _ = unsafe { signal::signal(Signal::SIGPIPE, SigHandler::SigDfl) };
-}
-
-/// In the child: close(2) fd 1, as `sv` does before running `./check`.
-pub fn close_stdout(cmd: &mut Command) {
-    // SAFETY: close(2) is async-signal-safe; fd 1 is owned by the child
-    // process image only (std dup2's nothing onto it when stdout is
-    // inherited), so no Rust object refers to it after exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            let _ = nix::unistd::close(1);
-            Ok(())
-        });
-    }
 }
 
 /// A program to run, prepared in full before fork(2) so the child only
@@ -153,7 +140,10 @@ pub fn spawn_fds(exec: &Exec, fds: &[(RawFd, RawFd)]) -> io::Result<u32> {
         // SAFETY: as argued above.
         nix::unistd::ForkResult::Child => unsafe {
             reset_signal_state();
-            let dir_ok = exec.dir.as_ref().is_none_or(|d| libc::chdir(d.as_ptr()) == 0);
+            let dir_ok = exec
+                .dir
+                .as_ref()
+                .is_none_or(|d| libc::chdir(d.as_ptr()) == 0);
             if dir_ok && fds.iter().all(|&(from, to)| libc::dup2(from, to) >= 0) {
                 match &envp {
                     Some(e) => libc::execve(exec.prog.as_ptr(), argv.as_ptr(), e.as_ptr()),

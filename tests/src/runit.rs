@@ -83,7 +83,15 @@ pub fn our_bin_dir(tmp: &Path) -> PathBuf {
     link_dir(
         &d,
         &init,
-        &["sv", "runsv", "runsvdir", "runsvchdir", "utmpset", "runit-init", "svlogd"],
+        &[
+            "sv",
+            "runsv",
+            "runsvdir",
+            "runsvchdir",
+            "utmpset",
+            "runit-init",
+            "svlogd",
+        ],
     );
     link_dir(&d, &init, &CHPST_NAMES);
     d

@@ -14,8 +14,8 @@ mod runsv;
 mod runsvchdir;
 mod runsvdir;
 mod sv;
-mod utmpset;
 mod svlogd;
+mod utmpset;
 
 pub use runsv::runsv_main;
 pub use runsvdir::runsvdir_main;

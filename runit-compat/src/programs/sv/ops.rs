@@ -2,13 +2,14 @@
 //! control bytes, and check whether a command has taken effect.
 use std::fmt::Write as _;
 use std::io::Read;
-use std::process::Command;
+use std::path::Path;
 
 use nix::errno::Errno;
 use rustix::fs::{Mode, OFlags};
 
 use super::{Done, Sv};
 use crate::errstr::error_str;
+use crate::sys::{self, Exec, Fd, Session};
 
 fn open(path: &str, flags: OFlags) -> Result<std::os::fd::OwnedFd, Errno> {
     rustix::fs::open(
@@ -182,9 +183,12 @@ impl Sv {
                 return false;
             }
         }
-        let mut cmd = Command::new("./check");
-        crate::sys::close_stdout(&mut cmd);
-        match cmd.spawn().and_then(|mut c| c.wait()) {
+        let stdio = [Fd::Inherit, Fd::Close, Fd::Inherit];
+        let check = Path::new("./check");
+        match Exec::new(check, &[check.as_os_str()], None, None)
+            .and_then(|exec| sys::spawn(&exec, stdio, Session::Keep, true))
+            .and_then(sys::wait)
+        {
             // As runit: only a non-zero exit code means "not yet".
             Ok(st) => st.code().unwrap_or(0) == 0,
             Err(e) => {
