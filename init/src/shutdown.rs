@@ -21,9 +21,10 @@ use crate::logger::PHASE;
 pub const KILL_GRACE: Duration = Duration::from_secs(3);
 
 /// Everything after the services are down. Never returns.
-pub fn finish(action: Action) -> ! {
-    // Decided now: the marker is in /run, which is unmounted below.
-    let handover = kexec::handover_requested(action);
+/// `handover` is [`kexec::handover_requested`], asked when the shutdown
+/// began: the marker is in /run, which stage 3 or the unmounting below
+/// may take away.
+pub fn finish(action: Action, handover: bool) -> ! {
     if handover {
         kexec::announce_handover();
     }
@@ -35,9 +36,33 @@ pub fn finish(action: Action) -> ! {
         signal_all(Signal::SIGKILL);
         reap_until_gone(Duration::from_secs(1));
     }
+    // Stage 3 may have unmounted the kernel's filesystems (`umount -a`):
+    // the steps below read /proc, and the kexec check reads /sys.
+    remount_api("proc", "/proc/self/mountinfo");
+    if handover {
+        remount_api("sysfs", "/sys/kernel");
+    }
     swapoff_all();
     unmount_all();
     end(action, handover)
+}
+
+/// Mount `fstype` on its usual place again when `probe` is gone from it.
+fn remount_api(fstype: &str, probe: &str) {
+    let dir = &probe[..probe[1..].find('/').map_or(probe.len(), |i| i + 1)];
+    if std::path::Path::new(probe).exists() {
+        return;
+    }
+    match mount(
+        Some(fstype),
+        dir,
+        Some(fstype),
+        MsFlags::empty(),
+        None::<&str>,
+    ) {
+        Ok(()) => log::info!("shutdown: mounted {dir} again (stage 3 had unmounted it)"),
+        Err(e) => log::warn!("shutdown: cannot mount {fstype} on {dir}: {e}"),
+    }
 }
 
 fn kill_all_and_continue() -> nix::Result<()> {

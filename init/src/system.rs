@@ -15,8 +15,8 @@ use stage1::cmdline::BootParams;
 
 use crate::action::{action_for, Action};
 use crate::process::{phase, wait_for, SIGNALS};
-use crate::shutdown;
 use crate::times::{BootTimes, BOOT_TIMES};
+use crate::{kexec, shutdown};
 
 pub const SERVICE_DIR: &str = "/etc/service";
 /// How long services get to stop (TERM, finish scripts) before KILL,
@@ -44,18 +44,22 @@ pub fn run(params: &BootParams, toplevel: Option<&Path>, mut times: BootTimes) -
     let path_env = path_for(toplevel);
     times.mark("stage2");
     let stage1_then = "skipping runit stage 1, going on to supervision";
-    let action = if run_stage_script("/etc/runit/1", &path_env, stage1_then) {
+    let (action, handover) = if run_stage_script("/etc/runit/1", &path_env, stage1_then) {
+        // Stage 3 runs inside the loop, while services are supervised.
         supervise(params, &path_env, &mut times)
     } else {
         phase("stage-2: /etc/runit/1 asked for stage 3 (exit 100) or crashed");
-        Action::PowerOff
+        if Path::new(STAGE3).exists() {
+            phase("shutdown: running /etc/runit/3");
+            run_stage_script(STAGE3, &path_env, STAGE3_THEN);
+        }
+        (Action::PowerOff, false)
     };
-    if Path::new("/etc/runit/3").exists() {
-        phase("shutdown: running /etc/runit/3");
-        run_stage_script("/etc/runit/3", &path_env, "skipping runit stage 3");
-    }
-    shutdown::finish(action)
+    shutdown::finish(action, handover)
 }
+
+const STAGE3: &str = "/etc/runit/3";
+const STAGE3_THEN: &str = "skipping runit stage 3";
 
 /// PATH for every child: the system's profile first.
 fn path_for(toplevel: Option<&Path>) -> String {
@@ -141,7 +145,9 @@ fn run_stage_script(path: &str, path_env: &str, then: &str) -> bool {
     }
 }
 
-fn supervise(params: &BootParams, path_env: &str, times: &mut BootTimes) -> Action {
+/// Supervise until the shutdown is done with the services: the action,
+/// and whether it ends in a loaded kernel (asked when it began).
+fn supervise(params: &BootParams, path_env: &str, times: &mut BootTimes) -> (Action, bool) {
     let runit2 = PathBuf::from("/etc/runit/2");
     let own_supervisor = !runit2.exists();
     let svdir = own_supervisor.then(|| Path::new(SERVICE_DIR));
@@ -159,7 +165,7 @@ fn supervise(params: &BootParams, path_env: &str, times: &mut BootTimes) -> Acti
                 Ok(s) => s,
                 Err(e) => {
                     log::error!("cannot start the event loop: {e:#}; powering off");
-                    return Action::PowerOff;
+                    return (Action::PowerOff, false);
                 }
             }
         }
@@ -169,6 +175,9 @@ fn supervise(params: &BootParams, path_env: &str, times: &mut BootTimes) -> Acti
         runit2: None,
         runit2_restart_at: None,
         ctrlaltdel: None,
+        stage3: None,
+        pending: None,
+        handover: false,
         action: None,
         deadline: None,
         killed: false,
@@ -183,16 +192,31 @@ fn supervise(params: &BootParams, path_env: &str, times: &mut BootTimes) -> Acti
         log::error!("the event loop failed: {e:#}; shutting down");
         sup.kill_all();
     }
-    host.action.unwrap_or(Action::PowerOff)
+    (host.action.unwrap_or(Action::PowerOff), host.handover)
 }
 
 /// PID 1's side of the event loop: signals decide the shutdown, and the
 /// shutdown ends the loop once services are down (or the deadline passed).
+///
+/// runit's stage-3 contract: a shutdown first runs `/etc/runit/3` while
+/// every service (and `/etc/runit/2`) is still supervised, so its `sv
+/// force-stop` and `sv exit` answer as under runit; only when it has
+/// returned are the rest stopped. (runit TERMs stage 2 first — its
+/// runsvdir exits and the runsv processes stay —; here `runsvdir` is the
+/// supervisor itself, so stage 2 gets its TERM after stage 3.)
 struct Pid1Host {
     path_env: String,
     runit2: Option<Pid>,
     runit2_restart_at: Option<Instant>,
     ctrlaltdel: Option<(Pid, Action)>,
+    /// `/etc/runit/3` while it runs.
+    stage3: Option<Pid>,
+    /// The shutdown that waits for stage 3, and whether runit-init asked
+    /// for it (then `reboot` is read again after stage 3, as runit does).
+    pending: Option<(Action, bool)>,
+    /// Whether the shutdown ends in a loaded kernel (kexec's marker, read
+    /// when the shutdown was asked for: stage 3 may unmount /run).
+    handover: bool,
     action: Option<Action>,
     deadline: Option<Instant>,
     killed: bool,
@@ -208,6 +232,46 @@ impl Pid1Host {
         phase("stage-2: running /etc/runit/2");
         self.runit2 = self.spawn("/etc/runit/2");
         self.runit2_restart_at = None;
+    }
+
+    /// A shutdown was asked for: run stage 3 first if there is one.
+    fn request(&mut self, sup: &mut Supervisor, action: Action, from_stopit: bool) {
+        if let Some((current, _)) = self.pending {
+            log::info!("already shutting down to {}", current.verb());
+            return;
+        }
+        if self.action.is_none() {
+            self.handover = kexec::handover_requested(action);
+            if Path::new(STAGE3).exists() {
+                if let Some(why) = unusable_stage_script(STAGE3, STAGE3_THEN) {
+                    log::warn!("{why}");
+                } else {
+                    phase("shutdown: running /etc/runit/3");
+                    self.stage3 = self.spawn(STAGE3);
+                    if self.stage3.is_some() {
+                        self.pending = Some((action, from_stopit));
+                        return;
+                    }
+                }
+            }
+        }
+        self.begin_shutdown(sup, action);
+    }
+
+    /// Stage 3 is done: stop what still runs.
+    fn after_stage3(&mut self, sup: &mut Supervisor, status: WaitStatus) {
+        self.stage3 = None;
+        if !matches!(status, WaitStatus::Exited(_, 0)) {
+            log::warn!("/etc/runit/3 ended with {status:?}; going on with the shutdown");
+        }
+        let Some((mut action, from_stopit)) = self.pending.take() else {
+            return;
+        };
+        if from_stopit {
+            action = Self::stopit_reboot();
+        }
+        self.handover &= action == Action::Reboot;
+        self.begin_shutdown(sup, action);
     }
 
     fn begin_shutdown(&mut self, sup: &mut Supervisor, action: Action) {
@@ -227,19 +291,25 @@ impl Pid1Host {
 
     /// runit-init's SIGCONT: shut down if `/etc/runit/stopit` (or Debian's
     /// `/run/runit.stopit`) is owner-executable; reboot if `reboot` is too.
+    /// As runit, the flag is cleared once taken, so a later stray SIGCONT
+    /// (or the next boot, with a persistent /etc) does not shut down.
     fn stopit_action() -> Option<Action> {
-        let exec = |p: &str| {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::metadata(p).is_ok_and(|m| m.permissions().mode() & 0o100 != 0)
-        };
-        if !(exec("/etc/runit/stopit") || exec("/run/runit.stopit")) {
-            return None;
+        let stopit = ["/etc/runit/stopit", "/run/runit.stopit"]
+            .into_iter()
+            .find(|p| owner_exec(p))?;
+        if let Err(e) = rustix::fs::chmod(stopit, rustix::fs::Mode::empty()) {
+            log::warn!("cannot clear {stopit}: {e}");
         }
-        Some(if exec("/etc/runit/reboot") || exec("/run/runit.reboot") {
+        Some(Self::stopit_reboot())
+    }
+
+    /// runit-init 6 (owner-executable `reboot`) or 0.
+    fn stopit_reboot() -> Action {
+        if owner_exec("/etc/runit/reboot") || owner_exec("/run/runit.reboot") {
             Action::Reboot
         } else {
             Action::PowerOff
-        })
+        }
     }
 }
 
@@ -248,6 +318,7 @@ impl Host for Pid1Host {
         log::debug!("PID 1 got {signal}");
         if signal == Signal::SIGINT
             && self.action.is_none()
+            && self.pending.is_none()
             && Path::new("/etc/runit/ctrlaltdel").exists()
         {
             phase("ctrl-alt-del: running /etc/runit/ctrlaltdel");
@@ -265,7 +336,7 @@ impl Host for Pid1Host {
             other => action_for(other),
         };
         if let Some(a) = action {
-            self.begin_shutdown(sup, a);
+            self.request(sup, a, signal == Signal::SIGCONT);
         }
         Flow::Continue
     }
@@ -273,7 +344,9 @@ impl Host for Pid1Host {
     fn on_reaped(&mut self, sup: &mut Supervisor, pid: Pid, status: WaitStatus) -> Flow {
         if self.ctrlaltdel.is_some_and(|(p, _)| p == pid) {
             let (_, action) = self.ctrlaltdel.take().unwrap_or((pid, Action::Reboot));
-            self.begin_shutdown(sup, action);
+            self.request(sup, action, false);
+        } else if self.stage3 == Some(pid) {
+            self.after_stage3(sup, status);
         } else if self.runit2 == Some(pid) {
             self.runit2 = None;
             if self.action.is_none() {
@@ -286,7 +359,7 @@ impl Host for Pid1Host {
                     self.runit2_restart_at = Some(Instant::now() + Duration::from_secs(1));
                 } else {
                     phase("stage-2: /etc/runit/2 exited; going to stage 3");
-                    self.begin_shutdown(sup, Action::PowerOff);
+                    self.request(sup, Action::PowerOff, false);
                 }
             }
         }
@@ -333,6 +406,11 @@ impl Host for Pid1Host {
         }
         Flow::Continue
     }
+}
+
+/// Whether `path` exists with the owner's execute bit (runit's flags).
+fn owner_exec(path: &str) -> bool {
+    rustix::fs::stat(path).is_ok_and(|st| st.st_mode & 0o100 != 0)
 }
 
 #[cfg(test)]

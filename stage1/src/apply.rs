@@ -30,7 +30,7 @@ pub fn apply(plan: &Plan, opts: &mut ApplyOptions<'_>) -> Result<()> {
             Step::CopyToRam { from, to } => {
                 let src = resolve(from, opts)?;
                 log::info!("Copying {} to RAM...", src.display());
-                std::fs::copy(&src, to).with_context(|| {
+                crate::copy_file(&src, to).with_context(|| {
                     format!("copytoram: copying {} to {}", src.display(), to.display())
                 })?;
             }

@@ -90,8 +90,8 @@ pub fn copy_tree(src: &Path, dest: &Path) -> Result<usize> {
         if kind.is_dir() {
             files += copy_tree(&from, &to)?;
         } else if kind.is_file() {
-            // fs::copy keeps the permission bits.
-            fs::copy(&from, &to)
+            // copy_file keeps the permission bits.
+            crate::copy_file(&from, &to)
                 .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
             files += 1;
         } else {

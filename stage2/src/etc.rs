@@ -444,7 +444,7 @@ impl Run {
         let tmp = fsutil::temp_name(&target);
         let result = (|| -> Result<()> {
             fsutil::remove_if_exists(&tmp)?;
-            fs::copy(self.tree.join(rel), &tmp).with_context(|| {
+            fsutil::copy_file(&self.tree.join(rel), &tmp).with_context(|| {
                 format!(
                     "copy {} to {}",
                     self.tree.join(rel).display(),
