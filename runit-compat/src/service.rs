@@ -23,7 +23,7 @@ pub struct Owner {
 }
 
 /// How often an unknown control byte may be logged per slot.
-const UNKNOWN_LOG_EVERY: Duration = Duration::from_secs(crate::MINUTE_SECS);
+const UNKNOWN_LOG_EVERY: Duration = Duration::from_secs(crate::options::MINUTE_SECS);
 
 #[derive(Debug)]
 pub struct Slot {

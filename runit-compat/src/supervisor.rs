@@ -11,10 +11,10 @@ use nix::sys::wait::WaitStatus;
 use rustix::event::epoll;
 
 use crate::machine::{Event, ExitInfo};
+use crate::options::Options;
 use crate::scan;
 use crate::service::{Owner, Service};
 use crate::supervise_dir::SuperviseError;
-use crate::Options;
 
 /// epoll token of the loop's signalfd.
 pub(crate) const TOKEN_SIGNAL: u64 = 0;
@@ -24,7 +24,7 @@ const TOKEN_FIRST_SLOT: u64 = 2;
 /// With no timer of its own, the supervisor rescans on any wake-up at
 /// least this long after the previous scan (a safety net for missed
 /// inotify events that costs no wake-ups at rest).
-pub const SAFETY_RESCAN: Duration = Duration::from_secs(crate::MINUTE_SECS);
+pub const SAFETY_RESCAN: Duration = Duration::from_secs(crate::options::MINUTE_SECS);
 
 /// Supervises services with runit's on-disk protocol from one process.
 pub struct Supervisor {

@@ -23,7 +23,7 @@ pub const STABLE_AFTER: Duration = Duration::from_secs(10);
 /// Consecutive short runs restarted with only the 1 s runit delay.
 pub const FREE_RETRIES: u32 = 5;
 /// The longest backoff between restarts of a crashing service.
-pub const MAX_BACKOFF: Duration = Duration::from_secs(crate::MINUTE_SECS);
+pub const MAX_BACKOFF: Duration = Duration::from_secs(crate::options::MINUTE_SECS);
 
 /// How a process ended, in finish's terms: `code` is -1 when killed by a
 /// signal, `signal` 0 when it exited.

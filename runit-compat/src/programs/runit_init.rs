@@ -8,7 +8,7 @@ use std::ffi::{CStr, OsString};
 use rustix::fs::{chmod, open, Mode, OFlags};
 use rustix::io::Errno;
 
-use super::{arg0, die};
+use super::common::{arg0, die};
 
 /// runit's (upstream) flag files; Debian's build uses `/run/runit.stopit`
 /// and `/run/runit.reboot`, which PID 1 also honours.

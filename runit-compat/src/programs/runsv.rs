@@ -7,8 +7,9 @@ use std::time::Instant;
 use nix::sys::signal::Signal;
 use nix::sys::wait::WaitStatus;
 
-use super::{applet_options, init_log, subreaper};
-use crate::{run, Flow, Host, Supervisor};
+use super::common::{applet_options, init_log, subreaper};
+use crate::event_loop::{run, Flow, Host};
+use crate::supervisor::Supervisor;
 
 /// runsv: exits once the service (and its log) is down after `x`/SIGTERM.
 struct RunsvHost;

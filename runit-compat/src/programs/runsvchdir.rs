@@ -9,7 +9,7 @@ use std::io::Write;
 use rustix::fs::{rename, stat, symlink, unlink, FileType};
 use rustix::io::Errno;
 
-use super::{arg0, die};
+use super::common::{arg0, die};
 
 /// runit's fixed base (runit 2.1.2 has no `$RUNSVDIR`).
 const BASE: &str = "/etc/runit/runsvdir";

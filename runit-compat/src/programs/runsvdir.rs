@@ -7,8 +7,9 @@ use std::time::Instant;
 use nix::sys::signal::Signal;
 use nix::sys::wait::WaitStatus;
 
-use super::{applet_options, init_log, subreaper};
-use crate::{run, Flow, Host, Supervisor};
+use super::common::{applet_options, init_log, subreaper};
+use crate::event_loop::{run, Flow, Host};
+use crate::supervisor::Supervisor;
 
 /// runsvdir: SIGTERM and SIGHUP both stop every service, then exit (0
 /// after TERM, 111 after HUP, as runsvdir's exit codes).

@@ -8,7 +8,7 @@ use std::os::fd::OwnedFd;
 use rustix::fs::{flock, fstat, ftruncate, open, FlockOperation, Mode, OFlags};
 use rustix::io::{pwrite, read, write, Errno};
 
-use super::die;
+use super::common::{arg0, die};
 
 /// `_PATH_UTMP` and `_PATH_WTMP` of glibc, as runit uses them.
 const UTMP: &CStr = c"/var/run/utmp";
@@ -104,7 +104,7 @@ pub fn utmpset_main(args: Vec<OsString>) -> i32 {
     let usage = || {
         die(
             1,
-            &["usage: ", &super::arg0(&args, "utmpset"), " [-w] line\n"],
+            &["usage: ", &arg0(&args, "utmpset"), " [-w] line\n"],
             None,
         )
     };
