@@ -2,7 +2,7 @@
 //! variable of its name to its first line, an empty file unsets it.
 use std::os::unix::ffi::OsStrExt;
 
-use super::{fatal, io, path, say, Die};
+use super::common::{fatal, io, path, say, Die};
 
 /// What a file's content does to the variable `name`: `NAME=first line`
 /// (trailing spaces and tabs cut, NUL read as newline), or `NAME` (unset)

@@ -5,7 +5,7 @@
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 
-use super::say;
+use super::common::say;
 
 /// A bad option; the message is printed.
 #[derive(Debug, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 //! a value over the hard limit (or `=`) is the hard limit.
 use rustix::process::{getrlimit, setrlimit, Resource};
 
-use super::{fatal, sys, Die};
+use super::common::{fatal, sys, Die};
 
 /// runit's letters for the limits (softlimit's options), in the order it
 /// sets them.

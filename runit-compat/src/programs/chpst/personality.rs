@@ -4,9 +4,10 @@
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 
-use super::{
-    become_user, bytes, env_ids, fatal, limits, lock, lookup, number, run, sys, Called, Die,
-};
+use super::called::Called;
+use super::common::{bytes, fatal, number, sys, Die};
+use super::limits;
+use super::steps::{become_user, env_ids, lock, lookup, run};
 
 /// `NAME ARG child…`: the operand and the child's argv, or the usage.
 fn operand<'a>(
@@ -115,7 +116,7 @@ pub(super) fn softlimit(c: &Called, args: &[OsString]) -> Die {
             number(v)
         };
         let Some(v) = v else {
-            return c.usage(super::USAGE);
+            return c.usage(super::options::USAGE);
         };
         want.set(o, v);
     }

@@ -1,10 +1,10 @@
 use std::ffi::{CString, OsString};
 
+use super::common::number;
 use super::envdir::change;
 use super::exec::apply_env;
 use super::getopt::{Getopt, Said};
 use super::limits::{clamp, Limits, HARD};
-use super::number;
 use super::users::{resolve, Bad, Ids};
 
 const PASSWD: &[u8] = b"root:x:0:0:root:/root:/bin/sh

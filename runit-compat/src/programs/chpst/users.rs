@@ -1,7 +1,7 @@
 //! `[:]user[:group…]` resolved in /etc/passwd and /etc/group read as plain
 //! files: the binary is static, so there is no NSS (musl's getpwnam would
 //! read the same files, but not the way runit's messages need).
-use super::number;
+use super::common::number;
 
 /// runit looks at no more than this many groups.
 const MAX_GROUPS: usize = 60;

@@ -11,7 +11,7 @@ use rustix::fs::{self as rfs, AtFlags, FlockOperation, Mode, OFlags, CWD};
 use rustix::io::Errno;
 
 use super::config::{Config, UNKNOWN};
-use super::{info, pause, say, warn};
+use super::report::{info, pause, say, warn};
 
 /// Pending bytes are written once this many have gathered.
 const FLUSH_AT: usize = 8192;

@@ -10,7 +10,7 @@ use rustix::io::Errno;
 use rustix::process::{Pid, WaitOptions, WaitStatus};
 
 use super::logdir::{cname, kind, new_name, retry, scan_old, show, LogDir};
-use super::{info, warn};
+use super::report::{info, warn};
 
 impl LogDir {
     /// runit's rotate(): wait for a running processor, then (if `current`
@@ -126,7 +126,7 @@ impl LogDir {
                     self.ppid = Pid::from_raw(pid as i32);
                     return;
                 }
-                Err(e) => super::pause(
+                Err(e) => super::report::pause(
                     "unable to fork for processor",
                     &name,
                     Errno::from_io_error(&e),
@@ -142,7 +142,7 @@ impl LogDir {
             Ok(Some((_, st))) => self.processor_done(st),
             Ok(None) => {}
             Err(Errno::CHILD) => self.ppid = None,
-            Err(e) => super::pause("error waiting for processor", &self.name, Some(e)),
+            Err(e) => super::report::pause("error waiting for processor", &self.name, Some(e)),
         }
     }
 
@@ -170,7 +170,7 @@ impl LogDir {
             rfs::chmodat(&fd, cname(&s), Mode::from_raw_mode(0o744), AtFlags::empty())
         });
         if rfs::unlinkat(&fd, cname(&self.fnsave), AtFlags::empty()).is_err() {
-            super::say(&[
+            super::report::say(&[
                 "svlogd: warning: unable to unlink: ",
                 &name,
                 "/",

@@ -12,7 +12,7 @@ use rustix::process::WaitOptions;
 use super::line::Lines;
 use super::logdir::LogDir;
 use super::options::Opts;
-use super::{errstr, info, say};
+use super::report::{errstr, info, say};
 
 /// runit's logdirs_reopen: close every directory, open it again (config
 /// re-read); none left is fatal.
