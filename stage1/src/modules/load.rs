@@ -22,8 +22,8 @@ use nix::errno::Errno;
 use nix::kmod::ModuleInitFlags;
 
 use super::decompress::{decompress, Compression};
-use super::schedule::{schedule, Outcome};
-use super::{ModulePlan, ModuleStep};
+use super::schedule::{report_failure, schedule, Outcome};
+use super::types::{ModulePlan, ModuleStep};
 
 /// `MODULE_INIT_COMPRESSED_FILE` from `<linux/module.h>` (not in nix).
 const MODULE_INIT_COMPRESSED_FILE: u32 = 4;
@@ -212,22 +212,6 @@ pub fn load_with(
     }
     report.elapsed = start.elapsed();
     report
-}
-
-pub(super) fn report_failure(step: &ModuleStep, err: &str) {
-    if step.required {
-        log::error!(
-            "Loading kernel module {} ({}) failed: {err}",
-            step.name,
-            step.reason
-        );
-    } else {
-        log::warn!(
-            "Loading kernel module {} ({}) failed: {err}; continuing without it",
-            step.name,
-            step.reason
-        );
-    }
 }
 
 /// Loads one file: `Ok(true)` loaded, `Ok(false)` already loaded.

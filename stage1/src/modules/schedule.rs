@@ -2,8 +2,7 @@
 
 use std::sync::{Condvar, Mutex, PoisonError};
 
-use super::load::report_failure;
-use super::ModuleStep;
+use super::types::ModuleStep;
 
 /// How one step ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +114,22 @@ pub(super) fn schedule(
         .into_iter()
         .map(|o| o.expect("every step finished"))
         .collect()
+}
+
+pub(super) fn report_failure(step: &ModuleStep, err: &str) {
+    if step.required {
+        log::error!(
+            "Loading kernel module {} ({}) failed: {err}",
+            step.name,
+            step.reason
+        );
+    } else {
+        log::warn!(
+            "Loading kernel module {} ({}) failed: {err}; continuing without it",
+            step.name,
+            step.reason
+        );
+    }
 }
 
 #[cfg(test)]
