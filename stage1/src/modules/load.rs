@@ -22,7 +22,7 @@ use nix::errno::Errno;
 use nix::kmod::ModuleInitFlags;
 
 use super::decompress::{decompress, Compression};
-use super::schedule::{report_failure, schedule, Outcome};
+use super::schedule::{schedule, Outcome};
 use super::types::{ModulePlan, ModuleStep};
 
 /// `MODULE_INIT_COMPRESSED_FILE` from `<linux/module.h>` (not in nix).
@@ -194,7 +194,12 @@ pub fn load_with(
             }
         }
     };
-    let outcomes = schedule(&plan.steps, opts.workers(plan.loadable().count()), &run);
+    let outcomes = schedule(
+        &plan.steps,
+        opts.workers(plan.loadable().count()),
+        &run,
+        report_failure,
+    );
     let mut report = LoadReport::default();
     for (step, outcome) in plan.steps.iter().zip(outcomes) {
         let name = step.name.clone();
@@ -212,6 +217,22 @@ pub fn load_with(
     }
     report.elapsed = start.elapsed();
     report
+}
+
+fn report_failure(step: &ModuleStep, err: &str) {
+    if step.required {
+        log::error!(
+            "Loading kernel module {} ({}) failed: {err}",
+            step.name,
+            step.reason
+        );
+    } else {
+        log::warn!(
+            "Loading kernel module {} ({}) failed: {err}; continuing without it",
+            step.name,
+            step.reason
+        );
+    }
 }
 
 /// Loads one file: `Ok(true)` loaded, `Ok(false)` already loaded.
