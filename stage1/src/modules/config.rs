@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 
 use super::index::SoftDep;
-use super::{normalize, normalize_alias};
+use super::names::{normalize, normalize_alias};
 
 const CONF_DIRS: [&str; 4] = ["etc", "run", "usr/lib", "lib"];
 

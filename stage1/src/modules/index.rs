@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-use super::{name_from_path, normalize, normalize_alias};
+use super::names::{name_from_path, normalize, normalize_alias};
 
 /// One line of `modules.dep`.
 #[derive(Debug, Clone, PartialEq, Eq)]

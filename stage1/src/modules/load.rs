@@ -23,7 +23,7 @@ use nix::kmod::ModuleInitFlags;
 
 use super::decompress::{decompress, Compression};
 use super::schedule::{schedule, Outcome};
-use super::{ModulePlan, ModuleStep};
+use super::types::{ModulePlan, ModuleStep};
 
 /// `MODULE_INIT_COMPRESSED_FILE` from `<linux/module.h>` (not in nix).
 const MODULE_INIT_COMPRESSED_FILE: u32 = 4;
@@ -194,7 +194,12 @@ pub fn load_with(
             }
         }
     };
-    let outcomes = schedule(&plan.steps, opts.workers(plan.loadable().count()), &run);
+    let outcomes = schedule(
+        &plan.steps,
+        opts.workers(plan.loadable().count()),
+        &run,
+        report_failure,
+    );
     let mut report = LoadReport::default();
     for (step, outcome) in plan.steps.iter().zip(outcomes) {
         let name = step.name.clone();
@@ -214,7 +219,7 @@ pub fn load_with(
     report
 }
 
-pub(super) fn report_failure(step: &ModuleStep, err: &str) {
+fn report_failure(step: &ModuleStep, err: &str) {
     if step.required {
         log::error!(
             "Loading kernel module {} ({}) failed: {err}",

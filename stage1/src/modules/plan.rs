@@ -20,8 +20,10 @@
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
+use super::config::ModuleConfig;
 use super::index::{ModuleEntry, ModuleIndex, Resolved};
-use super::{normalize, ModuleConfig, ModulePlan, ModuleRequest, ModuleStep};
+use super::names::normalize;
+use super::types::{ModulePlan, ModuleRequest, ModuleStep};
 use crate::cmdline::BootParams;
 
 /// Computes the load plan for `requests`. Never fails: anything that cannot
@@ -85,7 +87,7 @@ impl Planner<'_> {
         if let Some(r) = self.resolved.get(name) {
             return r.clone();
         }
-        let out = super::resolve(self.index, self.config, name);
+        let out = resolve(self.index, self.config, name);
         self.resolved.insert(name.to_owned(), out.clone());
         out
     }
@@ -278,6 +280,26 @@ impl Planner<'_> {
             }
         }
     }
+}
+
+/// What `name` (a module, an alias, a device's modalias) stands for, as
+/// modprobe resolves it: modprobe.d `alias` lines first (only they, when
+/// one matches), then the index (a module file, a built-in module, then
+/// modules.alias); each result once.
+pub fn resolve(index: &ModuleIndex, config: &ModuleConfig, name: &str) -> Vec<Resolved> {
+    let configured = config.aliases(name);
+    if configured.is_empty() {
+        return index.resolve(name);
+    }
+    let mut out = Vec::new();
+    for m in configured {
+        for r in index.resolve(&m) {
+            if !out.contains(&r) {
+                out.push(r);
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

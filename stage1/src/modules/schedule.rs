@@ -2,8 +2,7 @@
 
 use std::sync::{Condvar, Mutex, PoisonError};
 
-use super::load::report_failure;
-use super::ModuleStep;
+use super::types::ModuleStep;
 
 /// How one step ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,11 +29,14 @@ struct State {
 /// Runs `run` for every step once all its earlier `deps` and `after` steps
 /// finished, on `workers` threads (the calling thread is one of them).
 /// Edges to the step itself or to later steps break the plan's order
-/// invariant and are ignored. Returns the outcomes in plan order.
+/// invariant and are ignored. A step whose hard dependency failed is not
+/// run: `report` tells of it (the loader's message, passed in so this file
+/// does not import the loader that calls it). Returns the outcomes in plan order.
 pub(super) fn schedule(
     steps: &[ModuleStep],
     workers: usize,
     run: &(dyn Fn(&ModuleStep) -> Outcome + Sync),
+    report: fn(&ModuleStep, &str),
 ) -> Vec<Outcome> {
     let n = steps.len();
     // dependents[i]: (j, hard) for each step j waiting for i.
@@ -79,7 +81,7 @@ pub(super) fn schedule(
             let outcome = match failed_dep {
                 Some(dep) => {
                     let e = format!("not loaded: dependency {dep} failed");
-                    report_failure(&steps[i], &e);
+                    report(&steps[i], &e);
                     Outcome::Failed(e)
                 }
                 None => run(&steps[i]),
@@ -136,9 +138,9 @@ mod tests {
     #[test]
     fn schedule_ignores_edges_to_later_steps() {
         let steps = vec![step("a", &[1], &[0]), step("b", &[], &[])];
-        let out = schedule(&steps, 2, &|_| Outcome::Loaded);
+        let out = schedule(&steps, 2, &|_| Outcome::Loaded, |_, _| {});
         assert_eq!(out, [Outcome::Loaded, Outcome::Loaded]);
-        assert!(schedule(&[], 4, &|_| Outcome::Loaded).is_empty());
+        assert!(schedule(&[], 4, &|_| Outcome::Loaded, |_, _| {}).is_empty());
     }
 
     #[test]
@@ -150,13 +152,18 @@ mod tests {
             step("d", &[], &[0]),
         ];
         for workers in [1, 3] {
-            let out = schedule(&steps, workers, &|s| {
-                if s.name == "a" {
-                    Outcome::Failed("boom".into())
-                } else {
-                    Outcome::Loaded
-                }
-            });
+            let out = schedule(
+                &steps,
+                workers,
+                &|s| {
+                    if s.name == "a" {
+                        Outcome::Failed("boom".into())
+                    } else {
+                        Outcome::Loaded
+                    }
+                },
+                |_, _| {},
+            );
             assert_eq!(
                 out,
                 [
@@ -178,10 +185,15 @@ mod tests {
             step("z", &[], &[]),
         ];
         let order = Mutex::new(Vec::new());
-        let out = schedule(&steps, 1, &|s| {
-            order.lock().unwrap().push(s.name.clone());
-            Outcome::Loaded
-        });
+        let out = schedule(
+            &steps,
+            1,
+            &|s| {
+                order.lock().unwrap().push(s.name.clone());
+                Outcome::Loaded
+            },
+            |_, _| {},
+        );
         assert_eq!(out, [Outcome::Loaded, Outcome::Loaded, Outcome::Loaded]);
         assert_eq!(order.into_inner().unwrap(), ["x", "y", "z"]);
     }

@@ -3,7 +3,8 @@
 use std::fmt::Write as _;
 use std::io;
 
-use super::{u32_at, u64_at, Disk, PartitionEntry, MAX_PARTS};
+use super::disk::{u32_at, u64_at, Disk, MAX_PARTS};
+use super::types::PartitionEntry;
 
 /// The GPT whose header is at `lba`, if its signature, place and both
 /// CRCs are right (efi.c `is_gpt_valid`).

@@ -2,7 +2,8 @@
 //! partition, numbered as msdos.c numbers them.
 use std::io;
 
-use super::{u32_at, Disk, PartitionEntry, MAX_PARTS};
+use super::disk::{u32_at, Disk, MAX_PARTS};
+use super::types::PartitionEntry;
 
 /// EBR links followed before giving up (survives loops in the chain).
 const MAX_EBR_LINKS: usize = 256;

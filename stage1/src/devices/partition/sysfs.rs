@@ -5,7 +5,8 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use super::{parse, Key, Table};
+use super::table::parse;
+use super::types::{Key, Table};
 
 /// Find the partition `key` names among the kernel's block devices:
 /// `sys_class_block` is `/sys/class/block`, the result `dev/<partition>`

@@ -1,3 +1,4 @@
+use super::disk::MAX_PARTS;
 use super::gpt::crc32;
 use super::*;
 use std::fs::File;

@@ -1,0 +1,70 @@
+//! Module names as the kernel compares them: `-` and `_` alike, every name
+//! handed out normalized to `_`. A leaf, so the index, the configuration
+//! and the plan can all use it without importing each other.
+use std::path::Path;
+
+/// A module or alias name with `-` replaced by `_`.
+pub fn normalize(name: &str) -> String {
+    name.replace('-', "_")
+}
+
+/// An alias pattern normalized like kmod does: `-` becomes `_`, except
+/// inside `[...]` where it is a range.
+pub(crate) fn normalize_alias(alias: &str) -> String {
+    let mut out = String::with_capacity(alias.len());
+    let mut in_bracket = false;
+    for c in alias.chars() {
+        match c {
+            '[' => in_bracket = true,
+            ']' => in_bracket = false,
+            '-' if !in_bracket => {
+                out.push('_');
+                continue;
+            }
+            _ => {}
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The module name of a file: the base name without `.ko` and a compression
+/// suffix, normalized (`kernel/drivers/md/dm-mod.ko.xz` is `dm_mod`).
+pub fn name_from_path(path: &Path) -> String {
+    let base = path
+        .file_name()
+        .map(|b| b.to_string_lossy())
+        .unwrap_or_default();
+    let base = base.as_ref();
+    let stem = [".ko.xz", ".ko.zst", ".ko.gz", ".ko"]
+        .iter()
+        .find_map(|suffix| base.strip_suffix(suffix))
+        .unwrap_or(base);
+    normalize(stem)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(
+            name_from_path(Path::new("kernel/drivers/md/dm-mod.ko")),
+            "dm_mod"
+        );
+        assert_eq!(
+            name_from_path(Path::new("a/virtio-rng.ko.xz")),
+            "virtio_rng"
+        );
+        assert_eq!(name_from_path(Path::new("x.ko.zst")), "x");
+        assert_eq!(name_from_path(Path::new("x.ko.gz")), "x");
+        assert_eq!(name_from_path(Path::new("weird")), "weird");
+        assert_eq!(normalize("dm-mod"), "dm_mod");
+        assert_eq!(
+            normalize_alias("pci:v*d*sv*sd*bc01sc[0-9]i-x"),
+            "pci:v*d*sv*sd*bc01sc[0-9]i_x"
+        );
+        assert_eq!(normalize_alias("fs-squashfs"), "fs_squashfs");
+    }
+}
