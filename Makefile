@@ -129,6 +129,9 @@ run: $(DIST)
 # beside other VMs its timing bound measures the host.
 test: nextest
 	$(CARGO) fmt --all --check
+	@# No file imports a file that imports it back (the rule: the script's header).
+	scripts/check-import-cycles --self-test
+	scripts/check-import-cycles
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	@# The init without the network stack (stage1/net/README.md) still builds.
 	$(CARGO) clippy -p init --no-default-features --features xz --all-targets -- -D warnings
