@@ -160,8 +160,9 @@ mod tests {
         let other_fs = fs::metadata(shm)
             .is_ok_and(|m| m.is_dir() && m.dev() != fs::metadata(&d).unwrap().dev());
         let run = shm.join(format!("stage1-handover-run-{}", std::process::id()));
-        if !other_fs || fs::create_dir_all(&run).is_err() {
-            eprintln!("SKIPPED stash_moves_the_tree_to_another_filesystem: no writable /dev/shm on another filesystem");
+        let ok = other_fs && fs::create_dir_all(&run).is_ok();
+        let why = "no writable /dev/shm on another filesystem";
+        if !crate::require("stash_moves_the_tree_to_another_filesystem", why, ok) {
             fs::remove_dir_all(&d).unwrap();
             return;
         }

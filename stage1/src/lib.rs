@@ -41,3 +41,21 @@ pub fn copy_file(from: &std::path::Path, to: &std::path::Path) -> std::io::Resul
     dst.set_permissions(perm)?;
     Ok(n)
 }
+
+/// For a unit test that needs a host tool or setup: prints `SKIPPING
+/// <test>: <why>` and returns `false` when `ok` is not, or panics with that
+/// reason under `CI=true` / `VM_TESTS_REQUIRED=1` (as `tests::require`, which
+/// this crate cannot depend on).
+#[cfg(test)]
+pub(crate) fn require(test: &str, why: &str, ok: bool) -> bool {
+    let ci = matches!(std::env::var("CI").as_deref(), Ok("true" | "1"))
+        || matches!(std::env::var("VM_TESTS_REQUIRED").as_deref(), Ok("1"));
+    assert!(
+        ok || !ci,
+        "{test} cannot run: {why} (CI=true or VM_TESTS_REQUIRED=1: not skipped)"
+    );
+    if !ok {
+        eprintln!("SKIPPING {test}: {why}");
+    }
+    ok
+}

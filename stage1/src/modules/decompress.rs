@@ -232,8 +232,8 @@ pub(crate) mod tests {
     /// Compresses with the system tool, as the kernel's build does; `None`
     /// (and a loud note) when the tool is missing.
     pub(crate) fn compress_with(format: Compression, data: &[u8]) -> Option<Vec<u8>> {
-        if !format.supported() {
-            eprintln!("SKIPPED: {format} support is not compiled in (cargo feature)");
+        let why = format!("{format} support is not compiled in (cargo feature)");
+        if !crate::require("compress_with", &why, format.supported()) {
             return None;
         }
         let (tool, args): (&str, &[&str]) = match format {
@@ -247,10 +247,11 @@ pub(crate) mod tests {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn();
-        let Ok(mut child) = child else {
-            eprintln!("SKIPPED: {tool} is not installed, cannot test {format} modules");
+        let why = format!("{tool} is not installed, cannot test {format} modules");
+        if !crate::require("compress_with", &why, child.is_ok()) {
             return None;
-        };
+        }
+        let mut child = child.unwrap();
         let mut stdin = child.stdin.take().unwrap();
         let input = data.to_vec();
         let writer = std::thread::spawn(move || stdin.write_all(&input));
@@ -291,13 +292,15 @@ pub(crate) mod tests {
         let f = dir.join("m.ko");
         std::fs::write(&f, sample()).unwrap();
         match Command::new("gzip").arg("-k").arg(&f).status() {
-            _ if !Compression::Gzip.supported() => eprintln!("SKIPPED: gzip feature off"),
+            _ if !crate::require("gzip", "gzip feature off", Compression::Gzip.supported()) => {}
             Ok(s) if s.success() => {
                 let packed = std::fs::read(dir.join("m.ko.gz")).unwrap();
                 assert_eq!(packed[3] & 8, 8, "FNAME set");
                 assert_eq!(decompress(Compression::Gzip, &packed).unwrap(), sample());
             }
-            _ => eprintln!("SKIPPED: gzip is not installed"),
+            _ => {
+                crate::require("gzip", "gzip is not installed", false);
+            }
         }
         std::fs::remove_dir_all(&dir).unwrap();
     }
