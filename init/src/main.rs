@@ -14,6 +14,7 @@
 mod action;
 mod failure;
 mod initramfs;
+mod kernel_fs;
 mod kexec;
 #[cfg(init_link_stubs)]
 mod link_stubs;

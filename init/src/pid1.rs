@@ -11,15 +11,13 @@
 use std::ffi::OsStr;
 use std::path::Path;
 
-use nix::errno::Errno;
-use nix::mount::{mount, MsFlags};
 use stage1::cmdline::{BootParams, Stage};
 
 use crate::logger;
 use crate::process::{block_signals, phase, raise_fd_limit};
 use crate::resolution::{Resolution, SwitchedRoot};
 use crate::times::{BootTimes, BOOT_TIMES};
-use crate::{failure, initramfs, system};
+use crate::{failure, initramfs, kernel_fs, system};
 
 /// Which half of the boot this process is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +33,13 @@ pub fn main() -> ! {
     block_signals();
     let mut times = BootTimes::default();
     times.mark("init");
-    early_mounts();
+    // /proc, /sys and /dev before anything else (kernel_fs.rs).
+    for fs in kernel_fs::EARLY {
+        if let Err(e) = kernel_fs::mount_missing(fs) {
+            // No logger yet: the console is all we have.
+            eprintln!("init: mounting {} on {}: {e}", fs.fstype, fs.target);
+        }
+    }
     ensure_console();
     // Our boot log goes through /dev/kmsg, which by default drops user
     // records beyond a burst of 10 per 5 s; `printk.devkmsg=` on the
@@ -133,63 +137,6 @@ fn debug_panic(params: &BootParams, stage: Stage) {
         "boot.debug_panic={}: panicking on purpose",
         stage.name()
     );
-}
-
-/// `/proc`, `/sys` and `/dev` before anything else, so that the command
-/// line, kmsg and device nodes exist. Already-mounted ones are kept.
-fn early_mounts() {
-    let table: [(&str, &str, &str, MsFlags, &str); 4] = [
-        (
-            "/proc",
-            "proc",
-            "/proc/self",
-            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-            "",
-        ),
-        (
-            "/sys",
-            "sysfs",
-            "/sys/kernel",
-            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-            "",
-        ),
-        (
-            "/dev",
-            "devtmpfs",
-            "/dev/null",
-            MsFlags::MS_NOSUID,
-            "mode=0755",
-        ),
-        (
-            "/run",
-            "tmpfs",
-            "",
-            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-            "mode=0755",
-        ),
-    ];
-    for (target, fstype, probe, flags, data) in table {
-        if Path::new(probe).exists() || is_mount_point(target) {
-            continue;
-        }
-        let _ = std::fs::create_dir_all(target);
-        let data = (!data.is_empty()).then_some(data);
-        match mount(Some(fstype), target, Some(fstype), flags, data) {
-            Ok(()) | Err(Errno::EBUSY) => {}
-            // No logger yet: the console is all we have.
-            Err(e) => eprintln!("init: mounting {fstype} on {target}: {e}"),
-        }
-    }
-}
-
-/// True when `path` is a mount point (its device differs from its parent's).
-fn is_mount_point(path: &str) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    let p = Path::new(path);
-    match (std::fs::metadata(p), p.parent().map(std::fs::metadata)) {
-        (Ok(m), Some(Ok(parent))) => m.dev() != parent.dev(),
-        _ => false,
-    }
 }
 
 /// The kernel opens /dev/console as our stdin/out/err when the initramfs

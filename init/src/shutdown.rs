@@ -14,6 +14,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use crate::action::{sync_and_drain, Action};
+use crate::kernel_fs::{self, KernelFs};
 use crate::kexec;
 use crate::logger::PHASE;
 
@@ -38,30 +39,24 @@ pub fn finish(action: Action, handover: bool) -> ! {
     }
     // Stage 3 may have unmounted the kernel's filesystems (`umount -a`):
     // the steps below read /proc, and the kexec check reads /sys.
-    remount_api("proc", "/proc/self/mountinfo");
+    remount_api(&kernel_fs::PROC);
     if handover {
-        remount_api("sysfs", "/sys/kernel");
+        remount_api(&kernel_fs::SYS);
     }
     swapoff_all();
     unmount_all();
     end(action, handover)
 }
 
-/// Mount `fstype` on its usual place again when `probe` is gone from it.
-fn remount_api(fstype: &str, probe: &str) {
-    let dir = &probe[..probe[1..].find('/').map_or(probe.len(), |i| i + 1)];
-    if std::path::Path::new(probe).exists() {
-        return;
-    }
-    match mount(
-        Some(fstype),
-        dir,
-        Some(fstype),
-        MsFlags::empty(),
-        None::<&str>,
-    ) {
-        Ok(()) => log::info!("shutdown: mounted {dir} again (stage 3 had unmounted it)"),
-        Err(e) => log::warn!("shutdown: cannot mount {fstype} on {dir}: {e}"),
+/// Mount `fs` again when stage 3 took it away.
+fn remount_api(fs: &KernelFs) {
+    match kernel_fs::mount_missing(fs) {
+        Ok(false) => {}
+        Ok(true) => log::info!(
+            "shutdown: mounted {} again (stage 3 had unmounted it)",
+            fs.target
+        ),
+        Err(e) => log::warn!("shutdown: cannot mount {} on {}: {e}", fs.fstype, fs.target),
     }
 }
 
