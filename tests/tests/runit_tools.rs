@@ -386,8 +386,18 @@ fn sv_as_init_script_matches_debian() {
         assert!(wait_until(Duration::from_secs(5), || {
             status(&svdir.join("web")).is_some_and(|(_, p, _)| p != 0)
         }));
+        let web = svdir.join("web");
         for args in steps {
+            let before = status(&web).map(|(_, pid, _)| pid);
             let _ = writeln!(out, "{args:?} {:?}", init_script(&link, &svdir, args));
+            // A restart's sv may answer from the old process before runsv
+            // has killed it: wait until the new one runs, so the next step
+            // does not race the restart (in both clients alike).
+            if args.iter().any(|a| a.ends_with("restart")) {
+                assert!(wait_until(Duration::from_secs(5), || {
+                    status(&web).is_some_and(|(_, p, _)| p != 0 && Some(p) != before)
+                }));
+            }
         }
         out
     };
