@@ -101,8 +101,8 @@ dist/initrd: dist/init $(MODULES)/modules.dep scripts/mkinitrd.sh build/settings
 	mv build/initrd $@
 
 # The store tree and the toplevel's path; then the image and the command line.
-build/store/toplevel: dist/init $(DEMO_SRCS) scripts/mkstore.sh
-	scripts/mkstore.sh dist/init demo build/store
+build/store/toplevel: dist/init $(DEMO_SRCS) scripts/mkstore.sh scripts/modtree.sh $(MODULES)/modules.dep
+	STORE_MODDIR=$(MODULES) scripts/mkstore.sh dist/init demo build/store
 
 dist/root.squashfs: build/store/toplevel
 	mksquashfs build/store/store $@.tmp -noappend -all-root -comp $(SQUASHFS_COMP) \

@@ -26,60 +26,17 @@ kver=$(basename "$moddir")
 
 tree=$out.tree
 rm -rf "$tree"
-mkdir -p "$tree/lib/modules/$kver" \
-    "$tree/dev" "$tree/proc" "$tree/sys" "$tree/run" "$tree/tmp"
+mkdir -p "$tree/dev" "$tree/proc" "$tree/sys" "$tree/run" "$tree/tmp"
 # The kernel opens /dev/console for /init's stdio before anything is mounted.
 mknod -m 600 "$tree/dev/console" c 5 1
 cp "$init" "$tree/init"
 chmod 755 "$tree/init"
 
-# norm NAME: module names treat '-' and '_' alike; use '_'.
-norm() { printf '%s\n' "$1" | tr - _; }
-
-# modules.dep as "name path dep-path..." lines, with normalised names, so
-# that a lookup is one awk pass. Paths are relative to MODDIR.
-index=$tree.index
-awk '{
-    key = $1; sub(/:$/, "", key)
-    name = key; sub(/.*\//, "", name); sub(/\.ko(\.(xz|zst|gz))?$/, "", name)
-    gsub(/-/, "_", name)
-    $1 = key; print name, $0
-}' "$moddir/modules.dep" >"$index"
-builtins=$(sed 's,.*/,,; s,\.ko$,,' "$moddir/modules.builtin" 2>/dev/null | tr - _)
-
-# The closure: each wanted module that is not builtin brings its file and
-# every file modules.dep lists for it (modules.dep is already transitive).
-: >"$tree.files"
-for m in $MODULE_SET; do
-    m=$(norm "$m")
-    if printf '%s\n' "$builtins" | grep -qx "$m"; then
-        echo "mkinitrd: $m is builtin, skipped" >&2
-        continue
-    fi
-    line=$(awk -v m="$m" '$1 == m { $1 = ""; print; exit }' "$index")
-    [ -n "$line" ] || { echo "mkinitrd: module $m not in $moddir/modules.dep" >&2; exit 1; }
-    for f in $line; do echo "$f"; done >>"$tree.files"
-done
-sort -u "$tree.files" | while read -r f; do
-    mkdir -p "$tree/lib/modules/$kver/$(dirname "$f")"
-    cp "$moddir/$f" "$tree/lib/modules/$kver/$f"
-    case $MODULES_COMPRESS-$f in
-        xz-*.ko) xz --check=crc32 -T1 "$tree/lib/modules/$kver/$f" ;;
-        gzip-*.ko) gzip -9n "$tree/lib/modules/$kver/$f" ;;
-        zstd-*.ko) zstd -19 -q --rm "$tree/lib/modules/$kver/$f" ;;
-        none-*|xz-*|gzip-*|zstd-*) ;;
-        *) echo "mkinitrd: MODULES_COMPRESS=$MODULES_COMPRESS unknown" >&2; exit 1 ;;
-    esac
-done
-for f in modules.builtin modules.builtin.modinfo modules.order; do
-    [ -e "$moddir/$f" ] && cp "$moddir/$f" "$tree/lib/modules/$kver/"
-done
-depmod -b "$tree" "$kver"
+MODULES_COMPRESS=$MODULES_COMPRESS "$(dirname "$0")/modtree.sh" "$moddir" "$tree" $MODULE_SET
 if [ -n "${MODULES_LOAD:-}" ]; then
     mkdir -p "$tree/etc/modules-load.d"
     for m in $MODULES_LOAD; do echo "$m"; done >"$tree/etc/modules-load.d/initrd.conf"
 fi
-rm -f "$index" "$tree.files"
 
 # A reproducible newc archive: sorted names, root-owned, fixed mtimes.
 find "$tree" -exec touch -h -d @0 {} +

@@ -7,10 +7,16 @@
 #   <hash>-busybox   bin/busybox (busybox-static) and bin/<applet> -> busybox
 #   <hash>-init      bin/init (INIT) and bin/{sv,poweroff,...} -> init
 #   <hash>-toplevel  etc/ (from DEMO/etc) and sw/bin/ (links into the two)
+#   <hash>-kernel-modules  lib/modules/KVER/ (only with STORE_MODDIR, see below)
 # The hashes are fake but deterministic: sha256 of the content, in Nix's
 # base32 alphabet. Files under DEMO/etc may say @busybox@, @init@ and
 # @hostname@; those are replaced by store paths. Writes OUTDIR/store/ and
 # OUTDIR/toplevel (the toplevel's /nix/store path, one line).
+#
+# STORE_MODDIR=MODDIR (a depmod'ed module tree) adds the system's own
+# drivers, as NixOS's toplevel/kernel-modules: STORE_MODULES (default: the
+# power button's, a NIC and vfat's, loaded after stage-1) and their
+# dependencies, by scripts/modtree.sh.
 set -eu
 
 init=$1 demo=$2 out=$3
@@ -72,6 +78,16 @@ done
 in=$(treehash "$tmp")-init
 mv "$tmp" "$store/$in"
 
+# kernel-modules: the drivers of devices that appear after stage-1
+km=
+if [ -n "${STORE_MODDIR:-}" ]; then
+    tmp=$store/kernel-modules.tmp
+    "$(dirname "$0")/modtree.sh" "$STORE_MODDIR" "$tmp" \
+        ${STORE_MODULES:-button evdev e1000 vfat nls_cp437 nls_utf8 nls_iso8859_1}
+    km=$(treehash "$tmp")-kernel-modules
+    mv "$tmp" "$store/$km"
+fi
+
 # toplevel: etc from the demo definition, sw/bin links (init's names win
 # over busybox's applets of the same name). No toplevel/init: our binary
 # carries on as stage-2 in-process.
@@ -83,6 +99,7 @@ find "$tmp/etc" -type f | while read -r f; do
 done
 for p in "$store/$bb/bin"/*; do ln -s "/nix/store/$bb/bin/${p##*/}" "$tmp/sw/bin/"; done
 for p in "$store/$in/bin"/*; do ln -sfn "/nix/store/$in/bin/${p##*/}" "$tmp/sw/bin/"; done
+[ -z "$km" ] || ln -s "/nix/store/$km" "$tmp/kernel-modules"
 top=$(treehash "$tmp")-toplevel
 mv "$tmp" "$store/$top"
 

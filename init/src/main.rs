@@ -12,6 +12,8 @@
 //! (applet and handover) share `action`; `process` (signals, reaping),
 //! `network`, `logger`, `times`, `sys` sit below them all.
 mod action;
+mod coldplug_cmd;
+mod devices;
 mod failure;
 mod initramfs;
 mod kernel_fs;
@@ -37,6 +39,7 @@ use std::path::Path;
 const USAGE: &str = "usage: init [plan|sv|runsv|runsvdir|poweroff|reboot|halt|kexec] ARGS...
   As process 1 (the kernel's /init, or $toplevel/init) it boots the system.
   init plan [--cmdline STR] [--root DIR] [--kernel RELEASE] [--sys DIR]   print what stage-1 would do
+  init coldplug --module-dir DIR (--all | DEVPATH...)   load drivers (PID 1 runs it in stage-2)
   init sv COMMAND SERVICES...          control services (runit's sv)
   init runsvdir [-P] DIR               supervise every service in DIR
   init runsv DIR                       supervise one service
@@ -79,6 +82,7 @@ fn dispatch(args: &[OsString]) -> i32 {
     }
     match sub.as_str() {
         "plan" => plan_cmd::main(&rest[1..]),
+        "coldplug" => coldplug_cmd::main(&rest[1..]),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             0

@@ -14,6 +14,7 @@ use runit_compat::{Exec, Fd, Flow, Host, Options, Session, Supervisor};
 use stage1::cmdline::BootParams;
 
 use crate::action::{action_for, Action};
+use crate::devices::Devices;
 use crate::process::{phase, wait_for, SIGNALS};
 use crate::times::{BootTimes, BOOT_TIMES};
 use crate::{kexec, shutdown};
@@ -41,12 +42,15 @@ pub fn run(params: &BootParams, toplevel: Option<&Path>, mut times: BootTimes) -
     if let Err(e) = stage2::handover::install(Path::new("/run"), Path::new("/")) {
         log::warn!("stage-2: installing the handover of /run/init/handover: {e:#}");
     }
+    // Drivers for what stage-1 left without one, and for what comes later;
+    // loading runs beside /etc/runit/1 (devices.rs).
+    let devices = Devices::start(params, toplevel);
     let path_env = path_for(toplevel);
     times.mark("stage2");
     let stage1_then = "skipping runit stage 1, going on to supervision";
     let (action, handover) = if run_stage_script("/etc/runit/1", &path_env, stage1_then) {
         // Stage 3 runs inside the loop, while services are supervised.
-        supervise(params, &path_env, &mut times)
+        supervise(params, &path_env, &mut times, devices)
     } else {
         phase("stage-2: /etc/runit/1 asked for stage 3 (exit 100) or crashed");
         if Path::new(STAGE3).exists() {
@@ -147,7 +151,12 @@ fn run_stage_script(path: &str, path_env: &str, then: &str) -> bool {
 
 /// Supervise until the shutdown is done with the services: the action,
 /// and whether it ends in a loaded kernel (asked when it began).
-fn supervise(params: &BootParams, path_env: &str, times: &mut BootTimes) -> (Action, bool) {
+fn supervise(
+    params: &BootParams,
+    path_env: &str,
+    times: &mut BootTimes,
+    devices: Devices,
+) -> (Action, bool) {
     let runit2 = PathBuf::from("/etc/runit/2");
     let own_supervisor = !runit2.exists();
     let svdir = own_supervisor.then(|| Path::new(SERVICE_DIR));
@@ -182,7 +191,9 @@ fn supervise(params: &BootParams, path_env: &str, times: &mut BootTimes) -> (Act
         deadline: None,
         killed: false,
         stop_timeout: params.stop_timeout.unwrap_or(STOP_TIMEOUT),
+        devices,
     };
+    host.devices.watch(&sup);
     if !own_supervisor {
         host.start_runit2();
     }
@@ -221,6 +232,8 @@ struct Pid1Host {
     deadline: Option<Instant>,
     killed: bool,
     stop_timeout: Duration,
+    /// Drivers, the power button (devices.rs).
+    devices: Devices,
 }
 
 impl Pid1Host {
@@ -240,6 +253,7 @@ impl Pid1Host {
             log::info!("already shutting down to {}", current.verb());
             return;
         }
+        self.devices.stop();
         if self.action.is_none() {
             self.handover = kexec::handover_requested(action);
             if Path::new(STAGE3).exists() {
@@ -341,7 +355,17 @@ impl Host for Pid1Host {
         Flow::Continue
     }
 
+    fn on_ready(&mut self, sup: &mut Supervisor, token: u64) -> Flow {
+        if let Some(action) = self.devices.ready(sup, token) {
+            self.request(sup, action, false);
+        }
+        Flow::Continue
+    }
+
     fn on_reaped(&mut self, sup: &mut Supervisor, pid: Pid, status: WaitStatus) -> Flow {
+        if self.devices.reaped(pid, status) {
+            return Flow::Continue;
+        }
         if self.ctrlaltdel.is_some_and(|(p, _)| p == pid) {
             let (_, action) = self.ctrlaltdel.take().unwrap_or((pid, Action::Reboot));
             self.request(sup, action, false);

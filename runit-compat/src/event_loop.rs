@@ -36,7 +36,16 @@ pub trait Host {
     fn deadline(&self) -> Option<Instant>;
     /// Called after every wake-up of the loop (events handled).
     fn on_tick(&mut self, sup: &mut Supervisor, now: Instant) -> Flow;
+    /// A file descriptor the host registered with [`Supervisor::watch_fd`]
+    /// is readable; `token` is the one it gave (at least [`HOST_TOKENS`]).
+    fn on_ready(&mut self, _sup: &mut Supervisor, _token: u64) -> Flow {
+        Flow::Continue
+    }
 }
+
+/// The first epoll token of the host's own descriptors: the supervisor's
+/// tokens (one pair per service slot) stay far below it.
+pub const HOST_TOKENS: u64 = 1 << 48;
 
 /// Run until the host returns `Flow::Stop`. Blocks SIGCHLD, SIGALRM and
 /// `signals` in the calling thread (they stay blocked on return).
@@ -109,7 +118,11 @@ fn event_loop(
             return Ok(());
         }
         for t in ready {
-            sup.ready(t);
+            if t < HOST_TOKENS {
+                sup.ready(t);
+            } else if host.on_ready(sup, t) == Flow::Stop {
+                return Ok(());
+            }
         }
         let now = Instant::now();
         sup.tick(now);

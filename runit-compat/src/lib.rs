@@ -15,7 +15,7 @@ pub mod supervise_dir;
 mod supervisor;
 mod sys;
 
-pub use event_loop::{run, Flow, Host};
+pub use event_loop::{run, Flow, Host, HOST_TOKENS};
 pub use options::{Options, DEFAULT_PATH};
 pub use programs::{dispatch, is_init_script, runsv_main, runsvdir_main, sv_main};
 pub use supervisor::{Supervisor, SAFETY_RESCAN};

@@ -240,6 +240,20 @@ impl Supervisor {
         }
     }
 
+    /// Wake the loop when `fd` is readable: the host's
+    /// [`Host::on_ready`](crate::Host::on_ready) gets `token` (at least
+    /// [`HOST_TOKENS`](crate::HOST_TOKENS)). The fd stays the host's; it
+    /// leaves the set when closed.
+    pub fn watch_fd(&self, fd: std::os::fd::BorrowedFd<'_>, token: u64) -> std::io::Result<()> {
+        epoll::add(
+            &self.epoll,
+            fd,
+            epoll::EventData::new_u64(token),
+            epoll::EventFlags::IN,
+        )?;
+        Ok(())
+    }
+
     /// A readiness event for `token` (not the signalfd).
     pub(crate) fn ready(&mut self, token: u64) {
         if token == TOKEN_INOTIFY {

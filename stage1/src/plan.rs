@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use nix::mount::MsFlags;
 
 use crate::cmdline::{BootParams, RootSpec};
-use crate::devices::coldplug::{self, Decision};
+use crate::devices::coldplug::{self, Decision, DeviceAlias};
 use crate::modules::{self, ModuleConfig, ModuleIndex, ModulePlan, ModuleRequest};
 
 /// Where stage-1 builds the new root before switching to it.
@@ -130,6 +130,52 @@ impl Plan {
         // A root= that can name nothing stops here, not after a 20 s wait.
         params.check()?;
         let module_dir = root.join("lib/modules").join(kernel_release);
+        let store = store_source(params);
+        let devices = if params.coldplug_off {
+            Vec::new()
+        } else {
+            coldplug::scan(sys)
+        };
+        let lists = Lists(true, Some(&store));
+        let mut plan = Self::modules_only(params, root, module_dir, devices, lists)?;
+        kernel_release.clone_into(&mut plan.kernel_release);
+        plan.steps = mount_steps(params, &store, new_root);
+        new_root.clone_into(&mut plan.new_root);
+        Ok(plan)
+    }
+
+    /// The drivers of the running system (`init coldplug`, run by PID 1 in
+    /// stage-2): the module tree `module_dir` and the modprobe.d under
+    /// `root`; no mounts, none of the store's modules. `devices`: those
+    /// announced since (a uevent's), or `None` for every device in `sys`
+    /// and the modules-load.d and `modules_load=` lists, once at the start.
+    pub fn for_system(
+        params: &BootParams,
+        root: &Path,
+        module_dir: PathBuf,
+        sys: &Path,
+        devices: Option<Vec<DeviceAlias>>,
+    ) -> Result<Self> {
+        // The lists only once, with the scan of every device.
+        let lists = devices.is_none();
+        let devices = devices.unwrap_or_else(|| coldplug::scan(sys));
+        let mut plan = Self::modules_only(params, root, module_dir, devices, Lists(lists, None))?;
+        if let Some(release) = plan.module_dir.file_name() {
+            plan.kernel_release = release.to_string_lossy().into_owned();
+        }
+        Ok(plan)
+    }
+
+    /// What both share: the index, the configuration, the drivers of
+    /// `devices` (unless `boot.coldplug=0`) and the module plan, with the
+    /// listed modules when `lists` says so.
+    fn modules_only(
+        params: &BootParams,
+        root: &Path,
+        module_dir: PathBuf,
+        devices: Vec<DeviceAlias>,
+        lists: Lists<'_>,
+    ) -> Result<Self> {
         let index = if module_dir.join("modules.dep").exists() {
             ModuleIndex::load(&module_dir)?
         } else {
@@ -138,15 +184,15 @@ impl Plan {
         };
         let config = ModuleConfig::load(root)
             .with_context(|| format!("reading module configuration under {}", root.display()))?;
-        let new_root = new_root.to_owned();
-        let store = store_source(params);
         let coldplug = if params.coldplug_off {
             Vec::new()
         } else {
-            coldplug::decide(&index, &config, params, coldplug::scan(sys))
+            coldplug::decide(&index, &config, params, devices)
         };
         let mut requests = coldplug::requests(&coldplug, &mut std::collections::HashSet::new());
-        requests.extend(module_requests(params, &config, &store));
+        if let Lists(true, store) = lists {
+            requests.extend(module_requests(params, &config, store));
+        }
         let mut modules = modules::plan(&index, &config, params, &requests);
         // Lines of modules.* and modprobe.d/modules-load.d that were skipped:
         // said once, with the plan's own warnings.
@@ -159,17 +205,16 @@ impl Plan {
             .filter(|r| r.required)
             .map(|r| crate::cmdline::normalize_name(&r.name))
             .collect();
-        let steps = mount_steps(params, &store, &new_root);
         Ok(Plan {
-            kernel_release: kernel_release.to_owned(),
+            kernel_release: String::new(),
             module_dir,
             index,
             config,
             coldplug,
             modules,
             required_modules,
-            steps,
-            new_root,
+            steps: Vec::new(),
+            new_root: PathBuf::new(),
             toplevel: params.toplevel.clone(),
         })
     }
@@ -189,6 +234,11 @@ impl Plan {
     }
 }
 
+/// Whether a plan takes the modules-load.d and `modules_load=` lists, and
+/// the store's modules (stage-1 only).
+#[derive(Clone, Copy)]
+struct Lists<'a>(bool, Option<&'a Source>);
+
 /// Where the store image comes from: a path outside `/dev` is a file inside
 /// the initramfs (netboot style), anything else a block device.
 fn store_source(params: &BootParams) -> Source {
@@ -203,7 +253,7 @@ fn store_source(params: &BootParams) -> Source {
 fn module_requests(
     params: &BootParams,
     config: &ModuleConfig,
-    store: &Source,
+    store: Option<&Source>,
 ) -> Vec<ModuleRequest> {
     let mut out = Vec::new();
     let mut want = |name: &str, required: bool, reason: &str| {
@@ -219,6 +269,10 @@ fn module_requests(
     for name in &params.modules_load {
         want(name, false, "rd.modules_load= on the command line");
     }
+    // The running system's drivers: its mounts are done.
+    let Some(store) = store else {
+        return out;
+    };
     want("squashfs", true, "needed to mount the store image");
     want(
         "overlay",

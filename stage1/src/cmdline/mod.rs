@@ -97,6 +97,10 @@ pub struct BootParams {
     /// `boot.stop_timeout=SECONDS`: how long services get to stop at
     /// shutdown before SIGKILL (default: runit's 7 s).
     pub stop_timeout: Option<Duration>,
+    /// `boot.power_button=poweroff|reboot|ignore`: what a press of the
+    /// power button does in the running system, unless
+    /// `/etc/init/power-button` says otherwise (default: power off).
+    pub power_button: Option<PowerButton>,
     /// The last `console=`, whole (`ttyS0,115200`); see [`Self::console_device`].
     pub console: Option<String>,
     /// `boot.shell_on_fail`.
@@ -170,6 +174,28 @@ impl Stage {
         match self {
             Stage::Stage1 => "stage1",
             Stage::Stage2 => "stage2",
+        }
+    }
+}
+
+/// What the power button does (see [`BootParams::power_button`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PowerButton {
+    PowerOff,
+    Reboot,
+    /// Left to whoever else reads the button (acpid, a desktop).
+    Ignore,
+}
+
+impl PowerButton {
+    /// The setting's own spelling, as `boot.power_button=` and
+    /// `/etc/init/power-button` take it (surrounding whitespace ignored).
+    pub fn parse(word: &str) -> Option<Self> {
+        match word.trim() {
+            "poweroff" => Some(Self::PowerOff),
+            "reboot" => Some(Self::Reboot),
+            "ignore" => Some(Self::Ignore),
+            _ => None,
         }
     }
 }
@@ -337,6 +363,17 @@ impl BootParams {
             "boot.trace" | "debugtrace" => self.flag(raw_name, val, |b| &mut b.trace),
             "copytoram" => self.flag(raw_name, val, |b| &mut b.copytoram),
             "quiet" => self.flag(raw_name, val, |b| &mut b.quiet),
+            "boot.power_button" => {
+                self.power_button = self.string(raw_name, val).and_then(|v| {
+                    let choice = PowerButton::parse(&v);
+                    if choice.is_none() {
+                        self.warn(format!(
+                            "{raw_name}={v}: not poweroff, reboot or ignore, ignored"
+                        ));
+                    }
+                    choice
+                });
+            }
             "boot.coldplug" => match parse_flag(val) {
                 Some(on) => self.coldplug_off = !on,
                 None => self.warn(format!(

@@ -357,6 +357,30 @@ fn numbers() {
 }
 
 #[test]
+fn power_button_is_one_of_three_words() {
+    use super::PowerButton;
+    assert_eq!(p("").power_button, None);
+    assert_eq!(
+        p("boot.power_button=reboot").power_button,
+        Some(PowerButton::Reboot)
+    );
+    assert_eq!(
+        p("boot.power-button=ignore").power_button,
+        Some(PowerButton::Ignore)
+    );
+    let b = p("boot.power_button=poweroff boot.power_button=off");
+    assert_eq!(b.power_button, None);
+    assert_eq!(
+        b.warnings(),
+        ["boot.power_button=off: not poweroff, reboot or ignore, ignored"]
+    );
+    assert_eq!(
+        PowerButton::parse("poweroff\n"),
+        Some(PowerButton::PowerOff)
+    );
+}
+
+#[test]
 fn debug_panic_names_a_stage() {
     assert_eq!(
         p("boot.debug_panic=stage1").debug_panic,

@@ -96,6 +96,13 @@ pub struct UeventSocket {
     buf: Vec<u8>,
 }
 
+impl AsFd for UeventSocket {
+    /// For an event loop of the caller's (PID 1's in stage-2).
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
 impl UeventSocket {
     /// Opens and binds the socket. Open it before scanning `/sys`, so that a
     /// device added during the scan is either seen by the scan or queued.
