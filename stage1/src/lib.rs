@@ -19,6 +19,7 @@ pub mod decimal;
 pub mod devices;
 pub mod fetch;
 pub mod handover;
+pub mod hash;
 pub mod modules;
 pub mod plan;
 pub mod switch_root;

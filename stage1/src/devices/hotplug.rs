@@ -20,7 +20,7 @@
 //! A module that fails is one warning naming it and the device (the
 //! devices' drivers are optional: the wait for the root device decides
 //! whether the boot can go on).
-use std::collections::HashSet;
+use crate::hash::HashSet;
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -60,7 +60,7 @@ impl<'a> Hotplug<'a> {
         sys: PathBuf,
         load: LoadOptions,
     ) -> Self {
-        let mut requested = HashSet::new();
+        let mut requested = HashSet::default();
         let _ = coldplug::requests(&plan.coldplug, &mut requested);
         Hotplug {
             plan,
@@ -73,7 +73,7 @@ impl<'a> Hotplug<'a> {
                 .map(|d| d.device.modalias.clone())
                 .collect(),
             requested,
-            done: HashSet::new(),
+            done: HashSet::default(),
             load,
         }
     }
@@ -268,7 +268,7 @@ mod tests {
 
     #[test]
     fn a_storm_of_events_keeps_one_entry_per_modalias() {
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         let mut admitted = Vec::new();
         // 100,000 events over 1,001 distinct modaliases (odd, so each
         // comes as an add, a remove and without modalias), with removes

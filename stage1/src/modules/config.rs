@@ -5,7 +5,7 @@
 //! as systemd and kmod do: `*.conf` only, in file-name order, a file name in
 //! an earlier directory hiding the same name in later ones.
 
-use std::collections::{HashMap, HashSet};
+use crate::hash::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;

@@ -2,7 +2,7 @@
 //! `modules.alias`, `modules.softdep`, `modules.builtin` (and, when present,
 //! the aliases of built-in modules from `modules.builtin.modinfo`).
 
-use std::collections::{HashMap, HashSet};
+use crate::hash::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;

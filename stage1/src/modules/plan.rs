@@ -17,7 +17,7 @@
 //! * Parameters: modprobe.d `options`, then the command line's
 //!   `module.param=value`.
 
-use std::collections::{HashMap, HashSet};
+use crate::hash::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use super::config::ModuleConfig;
@@ -40,11 +40,11 @@ pub fn plan(
         config,
         params,
         plan: ModulePlan::default(),
-        by_name: HashMap::new(),
-        in_progress: HashSet::new(),
+        by_name: HashMap::default(),
+        in_progress: HashSet::default(),
         blacklist: params.module_blacklist.iter().cloned().collect(),
-        dep_paths: HashMap::new(),
-        resolved: HashMap::new(),
+        dep_paths: HashMap::default(),
+        resolved: HashMap::default(),
     };
     for req in requests {
         planner.request(req);

@@ -1,6 +1,6 @@
 //! Matching table entries to the kernel's partitions in sysfs: by number,
 //! disk by disk, so `PARTUUID=`/`PARTLABEL=` find `/dev/vda2` without udev.
-use std::collections::HashMap;
+use crate::hash::HashMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -19,7 +19,7 @@ pub fn find(sys_class_block: &Path, dev: &Path, key: &Key) -> Option<PathBuf> {
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .collect();
     names.sort();
-    let mut tables: HashMap<String, Option<Table>> = HashMap::new();
+    let mut tables: HashMap<String, Option<Table>> = HashMap::default();
     for name in names {
         let part = sys_class_block.join(&name);
         let Some(number) = read_number(&part.join("partition")) else {
