@@ -5,13 +5,13 @@
 //! as systemd and kmod do: `*.conf` only, in file-name order, a file name in
 //! an earlier directory hiding the same name in later ones.
 
-use crate::hash::{HashMap, HashSet};
+use crate::hash::HashSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
 use super::index::SoftDep;
-use super::names::{normalize, normalize_alias};
+use super::names::{normalize, normalize_alias, NameMap};
 
 const CONF_DIRS: [&str; 4] = ["etc", "run", "usr/lib", "lib"];
 
@@ -21,8 +21,8 @@ pub struct ModuleConfig {
     wanted: Vec<String>,
     /// For each entry of `wanted`, the file it came from.
     wanted_from: Vec<PathBuf>,
-    options: HashMap<String, Vec<String>>,
-    softdeps: HashMap<String, SoftDep>,
+    options: NameMap<Vec<String>>,
+    softdeps: NameMap<SoftDep>,
     blacklist: HashSet<String>,
     /// `alias PATTERN MODULE` lines: (normalized pattern, module).
     aliases: Vec<(String, String)>,
@@ -127,10 +127,7 @@ impl ModuleConfig {
                 ("options", Some(module)) => {
                     let params: Vec<&str> = words.collect();
                     if !params.is_empty() {
-                        self.options
-                            .entry(normalize(module))
-                            .or_default()
-                            .push(params.join(" "));
+                        self.options.entry(normalize(module)).push(params.join(" "));
                     }
                 }
                 ("blacklist", Some(module)) => {
@@ -146,7 +143,7 @@ impl ModuleConfig {
                         ));
                     }
                     // A softdep line in the configuration replaces depmod's.
-                    self.softdeps.insert(normalize(module), sd);
+                    *self.softdeps.entry(normalize(module)) = sd;
                 }
                 ("alias", Some(pattern)) => match (words.next(), words.next()) {
                     (Some(module), None) => {

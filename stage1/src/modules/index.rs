@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-use super::names::{name_from_path, normalize, normalize_alias};
+use super::names::{name_from_path, normalize, normalize_alias, NameMap};
 
 /// One line of `modules.dep`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,7 +65,7 @@ pub struct ModuleIndex {
     /// Normalized name → byte range of its line in `dep`.
     modules: HashMap<String, (usize, usize)>,
     aliases: AliasTable,
-    softdeps: HashMap<String, SoftDep>,
+    softdeps: NameMap<SoftDep>,
     builtin: HashSet<String>,
     warnings: Vec<String>,
 }
@@ -285,7 +285,7 @@ impl ModuleIndex {
             if sd.pre.is_empty() && sd.post.is_empty() {
                 continue;
             }
-            let entry = self.softdeps.entry(normalize(module)).or_default();
+            let entry = self.softdeps.entry(normalize(module));
             entry.pre.extend(sd.pre);
             entry.post.extend(sd.post);
         }

@@ -3,6 +3,38 @@
 //! and the plan can all use it without importing each other.
 use std::path::Path;
 
+/// Values by (normalized) module name, for the few names the configuration
+/// and modules.softdep mention: searched in a Vec, not hashed; a hash map
+/// type per value type cost dist/init more than the search ever takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NameMap<V>(Vec<(String, V)>);
+
+impl<V> Default for NameMap<V> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl<V> NameMap<V> {
+    pub(crate) fn get(&self, name: &str) -> Option<&V> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    /// The value of `name`, a default one added when there is none.
+    pub(crate) fn entry(&mut self, name: String) -> &mut V
+    where
+        V: Default,
+    {
+        let at = if let Some(at) = self.0.iter().position(|(n, _)| *n == name) {
+            at
+        } else {
+            self.0.push((name, V::default()));
+            self.0.len() - 1
+        };
+        &mut self.0[at].1
+    }
+}
+
 /// A module or alias name with `-` replaced by `_`.
 pub fn normalize(name: &str) -> String {
     name.replace('-', "_")
@@ -46,6 +78,17 @@ pub fn name_from_path(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn name_map_adds_once_and_finds() {
+        let mut m: NameMap<Vec<&str>> = NameMap::default();
+        m.entry("virtio_net".into()).push("napi_tx=1");
+        m.entry("loop".into()).push("max_loop=8");
+        m.entry("virtio_net".into()).push("csum=0");
+        assert_eq!(m.get("virtio_net"), Some(&vec!["napi_tx=1", "csum=0"]));
+        assert_eq!(m.get("loop"), Some(&vec!["max_loop=8"]));
+        assert_eq!(m.get("ext4"), None);
+    }
 
     #[test]
     fn names() {
