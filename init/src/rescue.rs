@@ -223,7 +223,13 @@ fn mount(args: &[&str]) {
             .and_then(|p| p.fstype.map(str::to_owned))
     });
     let flags = nix::mount::MsFlags::empty();
-    let r = nix::mount::mount(Some(*source), *target, fstype.as_deref(), flags, opts);
+    let r = nix::mount::mount(
+        Some(Path::new(source)),
+        Path::new(target),
+        fstype.as_deref(),
+        flags,
+        opts,
+    );
     report(r.map_err(|e| anyhow::anyhow!("mount {source} on {target}: {e}")));
 }
 
