@@ -19,7 +19,6 @@ pub mod decimal;
 pub mod devices;
 pub mod fetch;
 pub mod handover;
-pub mod hash;
 pub mod modules;
 pub mod plan;
 pub mod switch_root;

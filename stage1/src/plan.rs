@@ -145,7 +145,7 @@ impl Plan {
         } else {
             coldplug::decide(&index, &config, params, coldplug::scan(sys))
         };
-        let mut requests = coldplug::requests(&coldplug, &mut crate::hash::HashSet::default());
+        let mut requests = coldplug::requests(&coldplug, &mut modules::NameSet::default());
         requests.extend(module_requests(params, &config, &store));
         let mut modules = modules::plan(&index, &config, params, &requests);
         // Lines of modules.* and modprobe.d/modules-load.d that were skipped:

@@ -5,13 +5,12 @@
 //! as systemd and kmod do: `*.conf` only, in file-name order, a file name in
 //! an earlier directory hiding the same name in later ones.
 
-use crate::hash::HashSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
 use super::index::SoftDep;
-use super::names::{normalize, normalize_alias, NameMap};
+use super::names::{normalize, normalize_alias, NameMap, NameSet};
 
 const CONF_DIRS: [&str; 4] = ["etc", "run", "usr/lib", "lib"];
 
@@ -23,7 +22,7 @@ pub struct ModuleConfig {
     wanted_from: Vec<PathBuf>,
     options: NameMap<Vec<String>>,
     softdeps: NameMap<SoftDep>,
-    blacklist: HashSet<String>,
+    blacklist: NameSet,
     /// `alias PATTERN MODULE` lines: (normalized pattern, module).
     aliases: Vec<(String, String)>,
     warnings: Vec<String>,

@@ -17,12 +17,11 @@
 //! * Parameters: modprobe.d `options`, then the command line's
 //!   `module.param=value`.
 
-use crate::hash::HashSet;
 use std::path::PathBuf;
 
 use super::config::ModuleConfig;
 use super::index::{ModuleEntry, ModuleIndex, Resolved};
-use super::names::normalize;
+use super::names::{normalize, NameSet};
 use super::types::{ModulePlan, ModuleRequest, ModuleStep};
 use crate::cmdline::BootParams;
 
@@ -72,7 +71,7 @@ struct Planner<'a> {
     // hashed; a map type of their own each cost dist/init more.
     /// The modules being added (their dependencies are being added).
     in_progress: Vec<String>,
-    blacklist: HashSet<String>,
+    blacklist: NameSet,
     /// Files of dependencies seen in modules.dep lines, by module name.
     dep_paths: Vec<(String, PathBuf)>,
     /// What each requested name resolved to.
