@@ -139,7 +139,7 @@ fn dmesg() {
                 let rec = String::from_utf8_lossy(&buf[..n]);
                 // "<prio>,<seq>,<usec>,<flags>;message"
                 if let Some((head, msg)) = rec.split_once(';') {
-                    let usec: u128 = head
+                    let usec: u64 = head
                         .split(',')
                         .nth(2)
                         .and_then(|u| u.parse().ok())
