@@ -51,11 +51,12 @@ impl FromIterator<String> for NameSet {
     }
 }
 
-/// Values by (normalized) module name, for the few names the configuration
-/// and modules.softdep mention: searched in a Vec, not hashed; a hash map
-/// type per value type cost dist/init more than the search ever takes.
+/// Values by (normalized) module name, for the few names the configuration,
+/// modules.softdep and the command line mention, in the order they came:
+/// searched in a Vec, not hashed; a map type per value type cost dist/init
+/// more than the search ever takes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct NameMap<V>(Vec<(String, V)>);
+pub struct NameMap<V>(Vec<(String, V)>);
 
 impl<V> Default for NameMap<V> {
     fn default() -> Self {
@@ -64,12 +65,25 @@ impl<V> Default for NameMap<V> {
 }
 
 impl<V> NameMap<V> {
-    pub(crate) fn get(&self, name: &str) -> Option<&V> {
+    pub fn get(&self, name: &str) -> Option<&V> {
         self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v)
     }
 
+    /// The names, in the order they were added.
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        self.0.iter().map(|(n, _)| n)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// The value of `name`, a default one added when there is none.
-    pub(crate) fn entry(&mut self, name: String) -> &mut V
+    pub fn entry(&mut self, name: String) -> &mut V
     where
         V: Default,
     {
