@@ -20,7 +20,6 @@
 //!   logged and ignored. A service that wants the button (acpid) either
 //!   sets `ignore`, or grabs the device (`EVIOCGRAB`): PID 1 then reads
 //!   nothing from it.
-use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -30,6 +29,7 @@ use nix::unistd::Pid;
 use runit_compat::{Exec, Fd, Session, Supervisor, HOST_TOKENS};
 use stage1::cmdline::{BootParams, PowerButton};
 use stage1::devices::uevent::UeventSocket;
+use stage1::modules::NameSet;
 
 use crate::action::Action;
 use crate::process::phase;
@@ -59,7 +59,7 @@ pub struct Devices {
     rescan: bool,
     /// Modaliases handed to a loader already: one entry per distinct
     /// modalias, however many events repeat them.
-    seen: HashSet<String>,
+    seen: NameSet,
     buttons: Vec<Button>,
     next_token: u64,
     setting: Option<PowerButton>,
@@ -94,7 +94,7 @@ impl Devices {
             loader: None,
             queue: Vec::new(),
             rescan: true,
-            seen: HashSet::new(),
+            seen: NameSet::default(),
             buttons: Vec::new(),
             next_token: UEVENT_TOKEN + 1,
             setting: params.power_button,

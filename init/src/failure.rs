@@ -20,7 +20,9 @@ use crate::process::wait_for;
 use crate::resolution::{Resolution, SwitchedByHand, SwitchedRoot};
 use crate::{network, rescue, shutdown};
 
-static PARAMS: OnceLock<BootParams> = OnceLock::new();
+// Boxed: an empty OnceLock is not all zero bytes, so an unboxed one puts
+// all of BootParams' 520 bytes into the file's .data.
+static PARAMS: OnceLock<Box<BootParams>> = OnceLock::new();
 /// Set once stage-2 begins: the menu then says which stage failed.
 static IN_STAGE2: AtomicBool = AtomicBool::new(false);
 
@@ -35,7 +37,7 @@ pub fn entering_stage2() {
 /// be resumed, so when the root is switched by hand from there the hook
 /// goes on with `switched_root` (the PID-1 flow's stage-2).
 pub fn install(params: &BootParams, switched_root: SwitchedByHand) {
-    let _ = PARAMS.set(params.clone());
+    let _ = PARAMS.set(Box::new(params.clone()));
     std::panic::set_hook(Box::new(move |info| {
         // One line: where, and what (std's own format puts a line break
         // between the two).
@@ -48,7 +50,7 @@ pub fn install(params: &BootParams, switched_root: SwitchedByHand) {
             .unwrap_or_default();
         let what = info.payload_as_str().unwrap_or("(no message)");
         log::error!("init panicked{at}: {}", what.replace('\n', " "));
-        let params = PARAMS.get().cloned().unwrap_or_default();
+        let params = PARAMS.get().map(|p| (**p).clone()).unwrap_or_default();
         if params.panic_on_fail {
             log::error!("boot.panic_on_fail is set: exiting so the kernel panics");
             std::process::exit(1);

@@ -219,11 +219,11 @@ fn load_modules(plan: &Plan, opts: &stage1::modules::LoadOptions) -> anyhow::Res
         &stage1::modules::SysKernel,
     );
     log::debug!(
-        "modules: {} loaded, {} already present, {} failed in {:?}",
+        "modules: {} loaded, {} already present, {} failed in {}",
         report.loaded.len(),
         report.already.len(),
         report.failed.len(),
-        report.elapsed
+        stage1::decimal::Seconds(report.elapsed)
     );
     // Optional modules that failed were each one warning already (naming
     // the device or list that wanted them); the boot goes on without them.

@@ -66,7 +66,10 @@ pub fn mount_missing(fs: &KernelFs) -> nix::Result<bool> {
     }
     let _ = std::fs::create_dir_all(fs.target);
     let data = (!fs.data.is_empty()).then_some(fs.data);
-    match mount(Some(fs.fstype), fs.target, Some(fs.fstype), fs.flags, data) {
+    // Paths for source and target, as every mount call in dist/init: one
+    // instantiation of nix's generic mount.
+    let (source, target) = (Path::new(fs.fstype), Path::new(fs.target));
+    match mount(Some(source), target, Some(fs.fstype), fs.flags, data) {
         Ok(()) => Ok(true),
         Err(Errno::EBUSY) => Ok(false),
         Err(e) => Err(e),

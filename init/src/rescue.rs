@@ -139,7 +139,7 @@ fn dmesg() {
                 let rec = String::from_utf8_lossy(&buf[..n]);
                 // "<prio>,<seq>,<usec>,<flags>;message"
                 if let Some((head, msg)) = rec.split_once(';') {
-                    let usec: u128 = head
+                    let usec: u64 = head
                         .split(',')
                         .nth(2)
                         .and_then(|u| u.parse().ok())
@@ -223,7 +223,13 @@ fn mount(args: &[&str]) {
             .and_then(|p| p.fstype.map(str::to_owned))
     });
     let flags = nix::mount::MsFlags::empty();
-    let r = nix::mount::mount(Some(*source), *target, fstype.as_deref(), flags, opts);
+    let r = nix::mount::mount(
+        Some(Path::new(source)),
+        Path::new(target),
+        fstype.as_deref(),
+        flags,
+        opts,
+    );
     report(r.map_err(|e| anyhow::anyhow!("mount {source} on {target}: {e}")));
 }
 

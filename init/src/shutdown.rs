@@ -147,7 +147,13 @@ fn unmount_all() {
 
 fn remount_ro(p: &std::path::Path) {
     let flags = MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
-    match mount(None::<&str>, p, None::<&str>, flags, None::<&str>) {
+    match mount(
+        None::<&std::path::Path>,
+        p,
+        None::<&str>,
+        flags,
+        None::<&str>,
+    ) {
         Ok(()) => log::info!("shutdown: remounted {} read-only", p.display()),
         Err(e) => log::warn!("shutdown: cannot remount {} read-only: {e}", p.display()),
     }

@@ -143,7 +143,7 @@ fn run_stage_script(path: &str, path_env: &str, then: &str) -> bool {
             false
         }
         Some(other) => {
-            log::warn!("{path}: {other:?}");
+            log::warn!("{path}: {}", Ended(other));
             true
         }
     }
@@ -276,7 +276,10 @@ impl Pid1Host {
     fn after_stage3(&mut self, sup: &mut Supervisor, status: WaitStatus) {
         self.stage3 = None;
         if !matches!(status, WaitStatus::Exited(_, 0)) {
-            log::warn!("/etc/runit/3 ended with {status:?}; going on with the shutdown");
+            log::warn!(
+                "/etc/runit/3 ended with {}; going on with the shutdown",
+                Ended(status)
+            );
         }
         let Some((mut action, from_stopit)) = self.pending.take() else {
             return;
@@ -379,7 +382,10 @@ impl Host for Pid1Host {
                     WaitStatus::Signaled(..) | WaitStatus::Exited(_, 111)
                 );
                 if crashed {
-                    log::warn!("/etc/runit/2 ended ({status:?}); restarting it in 1 s");
+                    log::warn!(
+                        "/etc/runit/2 ended ({}); restarting it in 1 s",
+                        Ended(status)
+                    );
                     self.runit2_restart_at = Some(Instant::now() + Duration::from_secs(1));
                 } else {
                     phase("stage-2: /etc/runit/2 exited; going to stage 3");
@@ -417,8 +423,8 @@ impl Host for Pid1Host {
                 running.push("/etc/runit/2".into());
             }
             log::warn!(
-                "shutdown: services still running after {:?}: sending SIGKILL to {}",
-                self.stop_timeout,
+                "shutdown: services still running after {}: sending SIGKILL to {}",
+                stage1::decimal::Seconds(self.stop_timeout),
                 running.join(", ")
             );
             sup.kill_all();
@@ -437,11 +443,49 @@ fn owner_exec(path: &str) -> bool {
     rustix::fs::stat(path).is_ok_and(|st| st.st_mode & 0o100 != 0)
 }
 
+/// How a child ended, for a log line: `exit status 3`, `killed by SIGTERM`.
+/// Not nix's `{:?}` (`Exited(Pid(42), 3)`), whose Debug machinery costs
+/// dist/init bytes for no reader's benefit.
+struct Ended(WaitStatus);
+
+impl std::fmt::Display for Ended {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            WaitStatus::Exited(_, code) => write!(f, "exit status {code}"),
+            WaitStatus::Signaled(_, sig, core) => {
+                let core = if core { " (core dumped)" } else { "" };
+                write!(f, "killed by {sig}{core}")
+            }
+            WaitStatus::Stopped(_, sig) => write!(f, "stopped by {sig}"),
+            WaitStatus::Continued(_) => f.write_str("continued"),
+            WaitStatus::StillAlive => f.write_str("still running"),
+            _ => f.write_str("traced"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::PermissionsExt;
 
-    use super::unusable_stage_script;
+    use super::{unusable_stage_script, Ended, Pid, Signal, WaitStatus};
+
+    #[test]
+    fn ended_says_how_a_child_ended() {
+        let pid = Pid::from_raw(42);
+        assert_eq!(
+            Ended(WaitStatus::Exited(pid, 3)).to_string(),
+            "exit status 3"
+        );
+        assert_eq!(
+            Ended(WaitStatus::Signaled(pid, Signal::SIGTERM, false)).to_string(),
+            "killed by SIGTERM"
+        );
+        assert_eq!(
+            Ended(WaitStatus::Signaled(pid, Signal::SIGSEGV, true)).to_string(),
+            "killed by SIGSEGV (core dumped)"
+        );
+    }
 
     /// A missing and a non-executable stage script each give one line that
     /// names the file, what happens instead and the fix; an executable one

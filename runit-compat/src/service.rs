@@ -1,7 +1,7 @@
 //! One supervised service directory (its `run`/`finish` slot and optional
 //! `log/` slot) and the driver that performs the state machine's actions:
 //! spawning, signalling, hooks, status files, the persistent log pipe.
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::ffi::OsStr;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
@@ -20,6 +20,26 @@ pub struct Owner {
     pub idx: usize,
     pub is_log: bool,
     pub hook: bool,
+}
+
+/// The children of every service, by pid: a few per service, searched once
+/// per reaped child. A Vec, not a `HashMap<u32, Owner>`: that map's own
+/// hashing and resizing code cost dist/init about 2 KiB.
+#[derive(Debug, Default)]
+pub struct Pids(Vec<(u32, Owner)>);
+
+impl Pids {
+    /// Records `pid` as `owner`'s (replacing a stale entry of a reused pid).
+    pub fn insert(&mut self, pid: u32, owner: Owner) {
+        self.remove(pid);
+        self.0.push((pid, owner));
+    }
+
+    /// Forgets `pid`, returning whose it was.
+    pub fn remove(&mut self, pid: u32) -> Option<Owner> {
+        let at = self.0.iter().position(|&(p, _)| p == pid)?;
+        Some(self.0.swap_remove(at).1)
+    }
 }
 
 /// How often an unknown control byte may be logged per slot.
@@ -122,13 +142,7 @@ impl Service {
 
     /// Handle `ev` (if any), then queued control bytes, performing every
     /// action; status files are written once at the end if anything changed.
-    pub fn feed(
-        &mut self,
-        is_log: bool,
-        ev: Option<Event>,
-        pids: &mut HashMap<u32, Owner>,
-        path: &OsStr,
-    ) {
+    pub fn feed(&mut self, is_log: bool, ev: Option<Event>, pids: &mut Pids, path: &OsStr) {
         let mut evs: VecDeque<Event> = ev.into_iter().collect();
         let mut dirty = false;
         let mut batch = None;
@@ -163,7 +177,7 @@ impl Service {
         &mut self,
         is_log: bool,
         a: Action,
-        pids: &mut HashMap<u32, Owner>,
+        pids: &mut Pids,
         path: &OsStr,
         evs: &mut VecDeque<Event>,
         dirty: &mut bool,
@@ -330,7 +344,7 @@ impl Service {
 
     /// The main service is down for good: close the log pipe (the logger
     /// drains it and sees EOF) and let the logger exit.
-    pub fn main_gone(&mut self, pids: &mut HashMap<u32, Owner>, path: &OsStr) {
+    pub fn main_gone(&mut self, pids: &mut Pids, path: &OsStr) {
         if self.main_gone_sent {
             return;
         }

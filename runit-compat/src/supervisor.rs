@@ -1,7 +1,6 @@
 //! `Supervisor`: every service of one directory (or exactly one service
 //! for `runsv`), their fds in one epoll set, the pid table, scanning with
 //! inotify, shutdown.
-use std::collections::HashMap;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -13,7 +12,7 @@ use rustix::event::epoll;
 use crate::machine::{Event, ExitInfo};
 use crate::options::Options;
 use crate::scan;
-use crate::service::{Owner, Service};
+use crate::service::{Pids, Service};
 use crate::supervise_dir::SuperviseError;
 
 /// epoll token of the loop's signalfd.
@@ -36,7 +35,7 @@ pub struct Supervisor {
     /// service directory's path, and the directory it leads to now.
     watches: Vec<WatchDescriptor>,
     services: Vec<Option<Service>>,
-    pids: HashMap<u32, Owner>,
+    pids: Pids,
     shutting_down: bool,
     last_scan: Instant,
 }
@@ -69,7 +68,7 @@ impl Supervisor {
             inotify: None,
             watches: Vec::new(),
             services: Vec::new(),
-            pids: HashMap::new(),
+            pids: Pids::default(),
             shutting_down: false,
             last_scan: Instant::now(),
         }
@@ -287,7 +286,7 @@ impl Supervisor {
 
     /// A child was reaped; false if it is not ours.
     pub(crate) fn reaped(&mut self, pid: u32, st: WaitStatus) -> bool {
-        let Some(owner) = self.pids.remove(&pid) else {
+        let Some(owner) = self.pids.remove(pid) else {
             return false;
         };
         let ev = if owner.hook {

@@ -124,8 +124,8 @@ fn mount_one(spec: &MountSpec, opts: &mut ApplyOptions<'_>) -> Result<()> {
     );
     let data = (!spec.data.is_empty()).then_some(spec.data.as_str());
     mount(
-        Some(&source),
-        &spec.target,
+        Some(source.as_path()),
+        spec.target.as_path(),
         Some(fstype.as_str()),
         spec.flags,
         data,

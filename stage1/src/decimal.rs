@@ -28,29 +28,34 @@ pub fn parse_seconds(text: &str) -> Option<Duration> {
 }
 
 /// `value / 10^places` printed with `places` decimals, rounded half up:
-/// `Fixed::new(12_345, 1)` prints `1234.5`.
+/// `Fixed::new(12_345, 1)` prints `1234.5`. A u64 (584 years in
+/// nanoseconds): u128's printing and division are 0.9 KiB of dist/init.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fixed {
-    value: u128,
+    value: u64,
     places: u32,
 }
 
 impl Fixed {
-    pub fn new(value: u128, places: u32) -> Fixed {
+    pub fn new(value: u64, places: u32) -> Fixed {
         Fixed { value, places }
     }
 
     /// A duration in seconds with `places` decimals (at most 9).
     pub fn secs(d: Duration, places: u32) -> Fixed {
         let places = places.min(9);
-        let unit = 10u128.pow(9 - places);
-        Fixed::new((d.as_nanos() + unit / 2) / unit, places)
+        let unit = 10u64.pow(9 - places);
+        let nanos = d
+            .as_secs()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(u64::from(d.subsec_nanos()));
+        Fixed::new(nanos.saturating_add(unit / 2) / unit, places)
     }
 }
 
 impl fmt::Display for Fixed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let unit = 10u128.pow(self.places);
+        let unit = 10u64.pow(self.places);
         let whole = self.value / unit;
         if self.places == 0 {
             return write!(f, "{whole}");
@@ -61,9 +66,36 @@ impl fmt::Display for Fixed {
     }
 }
 
+/// A duration for a log line: `2s` when whole, else `0.250000s`
+/// (microseconds). std's `{:?}` of a `Duration` says `250ms` with about
+/// 1.3 KiB of dist/init of its own.
+#[derive(Clone, Copy)]
+pub struct Seconds(pub Duration);
+
+impl fmt::Display for Seconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.subsec_nanos() == 0 {
+            write!(f, "{}s", self.0.as_secs())
+        } else {
+            write!(f, "{}s", Fixed::secs(self.0, 6))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seconds_for_log_lines() {
+        assert_eq!(Seconds(Duration::from_secs(2)).to_string(), "2s");
+        assert_eq!(Seconds(Duration::from_millis(250)).to_string(), "0.250000s");
+        assert_eq!(
+            Seconds(Duration::from_nanos(1_500_000_499)).to_string(),
+            "1.500000s"
+        );
+        assert_eq!(Seconds(Duration::ZERO).to_string(), "0s");
+    }
 
     #[test]
     fn parses_what_the_command_line_gives() {

@@ -189,7 +189,7 @@ impl Plan {
         } else {
             coldplug::decide(&index, &config, params, devices)
         };
-        let mut requests = coldplug::requests(&coldplug, &mut std::collections::HashSet::new());
+        let mut requests = coldplug::requests(&coldplug, &mut modules::NameSet::default());
         if let Lists(true, store) = lists {
             requests.extend(module_requests(params, &config, store));
         }

@@ -46,10 +46,16 @@ pub fn switch_root(new_root: &Path) -> Result<()> {
     } else {
         log::warn!("/ is not the initramfs: not deleting the old root's contents");
     }
-    mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
-        .with_context(|| format!("moving {} to /", new_root.display()))?;
+    mount(
+        Some(Path::new(".")),
+        Path::new("/"),
+        None::<&str>,
+        MsFlags::MS_MOVE,
+        None::<&str>,
+    )
+    .with_context(|| format!("moving {} to /", new_root.display()))?;
     chroot(".").context("chroot into the new root")?;
-    chdir("/").context("chdir / in the new root")?;
+    chdir(Path::new("/")).context("chdir / in the new root")?;
     Ok(())
 }
 
@@ -73,8 +79,8 @@ fn move_mount(dir: &str, new_root: &Path) {
         return;
     }
     match mount(
-        Some(dir),
-        &target,
+        Some(Path::new(dir)),
+        target.as_path(),
         None::<&str>,
         MsFlags::MS_MOVE,
         None::<&str>,

@@ -8,7 +8,6 @@
 //! `<etc>/.clean` is rewritten; `<etc>/NIXOS` is touched. `README.md` has the full rules and
 //! where they differ from NixOS.
 
-use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::Write;
@@ -74,7 +73,7 @@ pub fn setup_etc(source: &Path, etc: &Path) -> Result<EtcReport> {
         tree,
         static_link,
         report: EtcReport::default(),
-        created: HashSet::new(),
+        created: Vec::new(),
         copies: Vec::new(),
         clean_log: None,
         etc,
@@ -153,8 +152,10 @@ struct Run {
     /// `<etc>/static`.
     static_link: PathBuf,
     report: EtcReport,
-    /// Every relative path the new tree has (entries and directories).
-    created: HashSet<PathBuf>,
+    /// Every relative path the new tree has (entries and directories),
+    /// sorted before it is searched. A sorted Vec, not a `HashSet`: one
+    /// hash set type less in dist/init, and `copies` sorts the same type.
+    created: Vec<PathBuf>,
     /// Relative paths copied (or direct-linked) because of a `.mode` sidecar.
     copies: Vec<PathBuf>,
     clean_log: Option<fs::File>,
@@ -246,7 +247,6 @@ impl Run {
             }
         };
         names.sort();
-        let present: HashSet<&OsStr> = names.iter().map(OsString::as_os_str).collect();
         for name in &names {
             let rel = rel_dir.join(name);
             let src = self.tree.join(&rel);
@@ -258,7 +258,10 @@ impl Run {
                     continue;
                 }
             };
-            if meta.is_file() && sidecar_base(name).is_some_and(|b| present.contains(b)) {
+            if meta.is_file()
+                && sidecar_base(name)
+                    .is_some_and(|b| names.binary_search_by(|n| n.as_os_str().cmp(b)).is_ok())
+            {
                 continue;
             }
             if rel_dir.as_os_str().is_empty() && RESERVED.iter().any(|r| name == *r) {
@@ -269,7 +272,7 @@ impl Run {
                 continue;
             }
             if meta.is_dir() {
-                self.created.insert(rel.clone());
+                self.created.push(rel.clone());
                 if self.ensure_real_dir(&self.etc.join(&rel)) {
                     self.walk(&rel);
                 }
@@ -282,7 +285,7 @@ impl Run {
                 ));
                 continue;
             }
-            self.created.insert(rel.clone());
+            self.created.push(rel.clone());
             let mode_file = self.tree.join(sidecar(&rel, ".mode"));
             match fs::read_to_string(&mode_file) {
                 Ok(mode) if mode.trim() == DIRECT_SYMLINK => {
@@ -527,8 +530,9 @@ impl Run {
 
     /// Remove what the previous run copied and the new tree no longer has.
     fn remove_old_copies(&mut self, old: &[PathBuf]) {
+        self.created.sort();
         for rel in old {
-            if self.created.contains(rel) {
+            if self.created.binary_search(rel).is_ok() {
                 continue;
             }
             let path = self.etc.join(rel);

@@ -25,7 +25,10 @@ pub fn load(kernel: &Path, initrd: &Path, cmdline: &CStr, keys: Option<&[u8]>) -
     let kernel_file = open(kernel, "kernel")?;
     let mut initrd_file = open(initrd, "initrd")?;
     if let Some(keys) = keys {
+        // As io::Error (the same message): rustix's Errno would be one more
+        // anyhow context type.
         let fd = rustix::fs::memfd_create("init-kexec-initrd", rustix::fs::MemfdFlags::CLOEXEC)
+            .map_err(io::Error::from)
             .context("memfd_create for the initrd with the handover")?;
         let mut copy = File::from(fd);
         let len = io::copy(&mut initrd_file, &mut copy)

@@ -10,9 +10,8 @@
 //!
 //! [`scan`] reads a sysfs tree, [`decide`] is pure: `init plan --sys DIR`
 //! and the tests run both on a snapshot.
-use std::collections::HashSet;
+use crate::modules::NameSet;
 use std::fmt;
-use std::hash::BuildHasher;
 use std::path::Path;
 
 use crate::cmdline::BootParams;
@@ -135,10 +134,7 @@ pub fn decide(
 
 /// One request per module the decisions want, naming the first device that
 /// wants it, skipping the modules in `already` (and adding them there).
-pub fn requests<S: BuildHasher>(
-    decisions: &[Decision],
-    already: &mut HashSet<String, S>,
-) -> Vec<ModuleRequest> {
+pub fn requests(decisions: &[Decision], already: &mut NameSet) -> Vec<ModuleRequest> {
     let mut out = Vec::new();
     for d in decisions {
         for driver in &d.drivers {
@@ -221,7 +217,7 @@ alias acpi*:PNP0C0C:* button
             d[3].to_string(),
             "/devices/pci0000:00/0000:00:01.0 (pci:v00008086d00007000sv00001AF4sd00001100bc06sc01i00): no module"
         );
-        let mut already = HashSet::new();
+        let mut already = NameSet::default();
         let reqs = requests(&d, &mut already);
         let names: Vec<_> = reqs.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["virtio_pci", "virtio_blk"]);
@@ -247,7 +243,7 @@ alias acpi*:PNP0C0C:* button
         assert!(d[0]
             .to_string()
             .ends_with("virtio_net (blacklisted, skipped)"));
-        assert!(requests(&d, &mut HashSet::new()).is_empty());
+        assert!(requests(&d, &mut NameSet::default()).is_empty());
     }
 
     #[test]

@@ -20,7 +20,7 @@
 //! A module that fails is one warning naming it and the device (the
 //! devices' drivers are optional: the wait for the root device decides
 //! whether the boot can go on).
-use std::collections::HashSet;
+use crate::modules::NameSet;
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -39,12 +39,12 @@ pub struct Hotplug<'a> {
     socket: Option<UeventSocket>,
     sys: PathBuf,
     /// Modaliases already decided on.
-    seen: HashSet<String>,
+    seen: NameSet,
     /// Modules already asked for by a device.
-    requested: HashSet<String>,
+    requested: NameSet,
     /// Modules of finished load rounds (loaded, present or failed): not
     /// tried again.
-    done: HashSet<String>,
+    done: NameSet,
     load: LoadOptions,
 }
 
@@ -60,7 +60,7 @@ impl<'a> Hotplug<'a> {
         sys: PathBuf,
         load: LoadOptions,
     ) -> Self {
-        let mut requested = HashSet::new();
+        let mut requested = NameSet::default();
         let _ = coldplug::requests(&plan.coldplug, &mut requested);
         Hotplug {
             plan,
@@ -73,7 +73,7 @@ impl<'a> Hotplug<'a> {
                 .map(|d| d.device.modalias.clone())
                 .collect(),
             requested,
-            done: HashSet::new(),
+            done: NameSet::default(),
             load,
         }
     }
@@ -189,7 +189,7 @@ impl<'a> Hotplug<'a> {
         // What the kernel has already, or an earlier round tried, is left
         // out; what it is still loading (`coming`) stays, see the module doc.
         let round = modules::plan(&plan.index, &plan.config, self.params, &requests);
-        let skip: HashSet<String> = round
+        let skip: NameSet = round
             .steps
             .iter()
             .filter(|s| self.done.contains(&s.name) || is_live(&s.name))
@@ -221,7 +221,7 @@ fn is_live(name: &str) -> bool {
 /// The device of an event, if it is new: an add with a modalias not seen
 /// before. What is kept is one string per distinct modalias, so a storm of
 /// events (re-adds, removes, children without drivers) costs no memory.
-fn admit(seen: &mut HashSet<String>, ev: Uevent) -> Option<DeviceAlias> {
+fn admit(seen: &mut NameSet, ev: Uevent) -> Option<DeviceAlias> {
     if !ev.is_add() {
         return None;
     }
@@ -268,7 +268,7 @@ mod tests {
 
     #[test]
     fn a_storm_of_events_keeps_one_entry_per_modalias() {
-        let mut seen = HashSet::new();
+        let mut seen = NameSet::default();
         let mut admitted = Vec::new();
         // 100,000 events over 1,001 distinct modaliases (odd, so each
         // comes as an add, a remove and without modalias), with removes

@@ -5,13 +5,12 @@
 //! as systemd and kmod do: `*.conf` only, in file-name order, a file name in
 //! an earlier directory hiding the same name in later ones.
 
-use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
 use super::index::SoftDep;
-use super::names::{normalize, normalize_alias};
+use super::names::{normalize, normalize_alias, NameMap, NameSet};
 
 const CONF_DIRS: [&str; 4] = ["etc", "run", "usr/lib", "lib"];
 
@@ -21,9 +20,9 @@ pub struct ModuleConfig {
     wanted: Vec<String>,
     /// For each entry of `wanted`, the file it came from.
     wanted_from: Vec<PathBuf>,
-    options: HashMap<String, Vec<String>>,
-    softdeps: HashMap<String, SoftDep>,
-    blacklist: HashSet<String>,
+    options: NameMap<Vec<String>>,
+    softdeps: NameMap<SoftDep>,
+    blacklist: NameSet,
     /// `alias PATTERN MODULE` lines: (normalized pattern, module).
     aliases: Vec<(String, String)>,
     warnings: Vec<String>,
@@ -127,10 +126,7 @@ impl ModuleConfig {
                 ("options", Some(module)) => {
                     let params: Vec<&str> = words.collect();
                     if !params.is_empty() {
-                        self.options
-                            .entry(normalize(module))
-                            .or_default()
-                            .push(params.join(" "));
+                        self.options.entry(normalize(module)).push(params.join(" "));
                     }
                 }
                 ("blacklist", Some(module)) => {
@@ -146,7 +142,7 @@ impl ModuleConfig {
                         ));
                     }
                     // A softdep line in the configuration replaces depmod's.
-                    self.softdeps.insert(normalize(module), sd);
+                    *self.softdeps.entry(normalize(module)) = sd;
                 }
                 ("alias", Some(pattern)) => match (words.next(), words.next()) {
                     (Some(module), None) => {

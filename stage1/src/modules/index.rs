@@ -2,12 +2,11 @@
 //! `modules.alias`, `modules.softdep`, `modules.builtin` (and, when present,
 //! the aliases of built-in modules from `modules.builtin.modinfo`).
 
-use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-use super::names::{name_from_path, normalize, normalize_alias};
+use super::names::{name_from_path, normalize, normalize_alias, NameMap, NameSet};
 
 /// One line of `modules.dep`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,12 +61,39 @@ impl SoftDep {
 #[derive(Debug, Clone, Default)]
 pub struct ModuleIndex {
     dep: String,
-    /// Normalized name → byte range of its line in `dep`.
-    modules: HashMap<String, (usize, usize)>,
+    /// Normalized name → byte offset of its line in `dep` (sorted by name).
+    modules: Keyed,
     aliases: AliasTable,
-    softdeps: HashMap<String, SoftDep>,
-    builtin: HashSet<String>,
+    softdeps: NameMap<SoftDep>,
+    builtin: NameSet,
     warnings: Vec<String>,
+}
+
+/// Names with a number each, sorted by name (equal names in the order they
+/// were added) and looked up by binary search: modules.dep's names and the
+/// alias table's keys. Built once per index; hash maps cost dist/init more
+/// code (a copy of hashbrown per key and value type).
+#[derive(Debug, Clone, Default)]
+struct Keyed(Vec<(Box<str>, u32)>);
+
+impl Keyed {
+    fn push(&mut self, key: &str, value: u32) {
+        self.0.push((key.into(), value));
+    }
+
+    /// Sorts what was pushed; stable, so equal keys keep their order.
+    fn sort(&mut self) {
+        self.0.sort_by(|a, b| a.0.cmp(&b.0));
+    }
+
+    /// The values of `key`, in the order they were pushed.
+    fn get<'a>(&'a self, key: &'a str) -> impl Iterator<Item = u32> + 'a {
+        let from = self.0.partition_point(|(k, _)| **k < *key);
+        self.0[from..]
+            .iter()
+            .take_while(move |(k, _)| **k == *key)
+            .map(|&(_, v)| v)
+    }
 }
 
 /// One alias pattern and the module it names.
@@ -92,9 +118,9 @@ struct AliasEntry {
 struct AliasTable {
     entries: Vec<AliasEntry>,
     /// Glob-free patterns, by their whole text.
-    exact: HashMap<Box<str>, Vec<u32>>,
+    exact: Keyed,
     /// Patterns with a literal `bus:` prefix, by bus.
-    by_bus: HashMap<Box<str>, Vec<u32>>,
+    by_bus: Keyed,
     /// Patterns with a glob before any `:`: (literal prefix, entry).
     prefixed: Vec<(Box<str>, u32)>,
 }
@@ -110,17 +136,8 @@ impl AliasTable {
         let glob_at = pattern.bytes().position(is_glob);
         let colon_at = pattern.find(':');
         match (glob_at, colon_at) {
-            (None, _) => self
-                .exact
-                .entry(pattern.as_str().into())
-                .or_default()
-                .push(idx),
-            (Some(g), Some(c)) if c < g => {
-                self.by_bus
-                    .entry(pattern[..c].into())
-                    .or_default()
-                    .push(idx);
-            }
+            (None, _) => self.exact.push(&pattern, idx),
+            (Some(g), Some(c)) if c < g => self.by_bus.push(&pattern[..c], idx),
             (Some(g), _) => self.prefixed.push((pattern[..g].into(), idx)),
         }
         self.entries.push(AliasEntry {
@@ -130,17 +147,18 @@ impl AliasTable {
         });
     }
 
+    /// Sorts the keys of what was added, for [`Self::matches`].
+    fn sort(&mut self) {
+        self.exact.sort();
+        self.by_bus.sort();
+    }
+
     /// Entries matching `text` (normalized), in table order.
     fn matches<'a>(&'a self, text: &'a str) -> impl Iterator<Item = &'a AliasEntry> + 'a {
         let mut candidates: Vec<u32> = Vec::new();
-        if let Some(v) = self.exact.get(text) {
-            candidates.extend(v);
-        }
-        if let Some(v) = text
-            .split_once(':')
-            .and_then(|(bus, _)| self.by_bus.get(bus))
-        {
-            candidates.extend(v);
+        candidates.extend(self.exact.get(text));
+        if let Some((bus, _)) = text.split_once(':') {
+            candidates.extend(self.by_bus.get(bus));
         }
         candidates.extend(
             self.prefixed
@@ -208,11 +226,13 @@ impl ModuleIndex {
     }
 
     fn parse_builtin(&mut self, builtin: &str) {
-        for line in builtin.lines().map(str::trim) {
-            if !line.is_empty() && !line.starts_with('#') {
-                self.builtin.insert(name_from_path(Path::new(line)));
-            }
-        }
+        self.builtin.extend(
+            builtin
+                .lines()
+                .map(str::trim)
+                .filter(|line| !line.is_empty() && !line.starts_with('#'))
+                .map(|line| name_from_path(Path::new(line))),
+        );
     }
 
     fn parse_dep(&mut self, dep: String) {
@@ -231,11 +251,15 @@ impl ModuleIndex {
                 ));
                 continue;
             };
-            let name = name_from_path(Path::new(path.trim()));
+            let Ok(start) = u32::try_from(start) else {
+                break; // a modules.dep of 4 GiB is not one
+            };
             self.modules
-                .entry(name)
-                .or_insert((start, start + raw.trim_end().len()));
+                .push(&name_from_path(Path::new(path.trim())), start);
         }
+        self.modules.sort();
+        // The first line of a name counts.
+        self.modules.0.dedup_by(|a, b| a.0 == b.0);
         self.dep = dep;
     }
 
@@ -256,6 +280,7 @@ impl ModuleIndex {
                 )),
             }
         }
+        self.aliases.sort();
     }
 
     fn parse_softdep(&mut self, softdep: &str) {
@@ -285,7 +310,7 @@ impl ModuleIndex {
             if sd.pre.is_empty() && sd.post.is_empty() {
                 continue;
             }
-            let entry = self.softdeps.entry(normalize(module)).or_default();
+            let entry = self.softdeps.entry(normalize(module));
             entry.pre.extend(sd.pre);
             entry.post.extend(sd.post);
         }
@@ -301,12 +326,14 @@ impl ModuleIndex {
                 }
             }
         }
+        self.aliases.sort();
     }
 
     /// The modules.dep entry for a (normalized) module name.
     pub fn module(&self, name: &str) -> Option<ModuleEntry> {
-        let &(start, end) = self.modules.get(&normalize(name))?;
-        let (path, deps) = self.dep[start..end].trim().split_once(':')?;
+        let start = self.modules.get(&normalize(name)).next()?;
+        let line = self.dep[start as usize..].lines().next()?;
+        let (path, deps) = line.trim().split_once(':')?;
         let dep_paths: Vec<PathBuf> = deps.split_whitespace().map(PathBuf::from).collect();
         let path = PathBuf::from(path.trim());
         Some(ModuleEntry {
@@ -350,7 +377,7 @@ impl ModuleIndex {
     /// module, then aliases. Empty when nothing matches.
     pub fn resolve(&self, name: &str) -> Vec<Resolved> {
         let n = normalize(name);
-        if self.modules.contains_key(&n) {
+        if self.modules.get(&n).next().is_some() {
             return vec![Resolved::Module(n)];
         }
         if self.builtin.contains(&n) {
@@ -360,7 +387,7 @@ impl ModuleIndex {
             .into_iter()
             .map(|r| match r {
                 Resolved::Module(m)
-                    if !self.modules.contains_key(&m) && self.builtin.contains(&m) =>
+                    if self.modules.get(&m).next().is_none() && self.builtin.contains(&m) =>
                 {
                     Resolved::Builtin(m)
                 }
@@ -371,12 +398,12 @@ impl ModuleIndex {
 
     /// Number of modules with a file.
     pub fn len(&self) -> usize {
-        self.modules.len()
+        self.modules.0.len()
     }
 
     /// Whether modules.dep named no module.
     pub fn is_empty(&self) -> bool {
-        self.modules.is_empty()
+        self.modules.0.is_empty()
     }
 
     /// Lines that could not be parsed.

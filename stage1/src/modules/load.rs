@@ -178,9 +178,9 @@ pub fn load_with(
         match load_one(&moddir.join(rel), &step.params, opts, kernel) {
             Ok(true) => {
                 log::debug!(
-                    "kernel module {} loaded in {:?}",
+                    "kernel module {} loaded in {}",
                     step.name,
-                    began.elapsed()
+                    crate::decimal::Seconds(began.elapsed())
                 );
                 Outcome::Loaded
             }

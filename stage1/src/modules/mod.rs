@@ -21,6 +21,6 @@ pub use config::ModuleConfig;
 pub use decompress::{decompress, Compression};
 pub use index::{ModuleEntry, ModuleIndex, Resolved, SoftDep};
 pub use load::{load, load_with, Kernel, LoadOptions, LoadReport, SysKernel};
-pub use names::{name_from_path, normalize};
+pub use names::{name_from_path, normalize, NameMap, NameSet};
 pub use plan::{plan, resolve};
 pub use types::{ModulePlan, ModuleRequest, ModuleStep};

@@ -17,12 +17,11 @@
 //! * Parameters: modprobe.d `options`, then the command line's
 //!   `module.param=value`.
 
-use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use super::config::ModuleConfig;
 use super::index::{ModuleEntry, ModuleIndex, Resolved};
-use super::names::normalize;
+use super::names::{normalize, NameSet};
 use super::types::{ModulePlan, ModuleRequest, ModuleStep};
 use crate::cmdline::BootParams;
 
@@ -40,11 +39,10 @@ pub fn plan(
         config,
         params,
         plan: ModulePlan::default(),
-        by_name: HashMap::new(),
-        in_progress: HashSet::new(),
+        in_progress: Vec::new(),
         blacklist: params.module_blacklist.iter().cloned().collect(),
-        dep_paths: HashMap::new(),
-        resolved: HashMap::new(),
+        dep_paths: Vec::new(),
+        resolved: Vec::new(),
     };
     for req in requests {
         planner.request(req);
@@ -68,12 +66,16 @@ struct Planner<'a> {
     config: &'a ModuleConfig,
     params: &'a BootParams,
     plan: ModulePlan,
-    by_name: HashMap<String, usize>,
-    in_progress: HashSet<String>,
-    blacklist: HashSet<String>,
+    // A plan has tens of modules, a few hundred on a big machine: the
+    // steps, the names being added and the memos below are searched, not
+    // hashed; a map type of their own each cost dist/init more.
+    /// The modules being added (their dependencies are being added).
+    in_progress: Vec<String>,
+    blacklist: NameSet,
     /// Files of dependencies seen in modules.dep lines, by module name.
-    dep_paths: HashMap<String, PathBuf>,
-    resolved: HashMap<String, Vec<Resolved>>,
+    dep_paths: Vec<(String, PathBuf)>,
+    /// What each requested name resolved to.
+    resolved: Vec<(String, Vec<Resolved>)>,
 }
 
 impl Planner<'_> {
@@ -84,11 +86,11 @@ impl Planner<'_> {
     /// modprobe.d aliases first, then the index; memoized, as alias lookups
     /// scan modules.alias.
     fn resolve(&mut self, name: &str) -> Vec<Resolved> {
-        if let Some(r) = self.resolved.get(name) {
+        if let Some((_, r)) = self.resolved.iter().find(|(n, _)| n == name) {
             return r.clone();
         }
         let out = resolve(self.index, self.config, name);
-        self.resolved.insert(name.to_owned(), out.clone());
+        self.resolved.push((name.to_owned(), out.clone()));
         out
     }
 
@@ -143,7 +145,7 @@ impl Planner<'_> {
             Resolved::Module(m) => (m.as_str(), false),
             Resolved::Builtin(m) => (m.as_str(), true),
         };
-        if let Some(&idx) = self.by_name.get(name) {
+        if let Some(idx) = self.plan.steps.iter().position(|s| s.name == name) {
             if required {
                 self.mark_required(idx);
             }
@@ -153,7 +155,7 @@ impl Planner<'_> {
             self.warn(format!("module {name} is blacklisted, skipped ({reason})"));
             return None;
         }
-        if self.in_progress.contains(name) {
+        if self.in_progress.iter().any(|n| n == name) {
             self.warn(format!(
                 "module {name}: dependency cycle ({reason}), ordering edge ignored"
             ));
@@ -164,7 +166,7 @@ impl Planner<'_> {
         }
         let entry = if let Some(e) = self.index.module(name) {
             e
-        } else if let Some(path) = self.dep_paths.get(name) {
+        } else if let Some((_, path)) = self.dep_paths.iter().find(|(n, _)| n == name) {
             // A dependency without a line of its own: its file is known from
             // the line that names it.
             ModuleEntry {
@@ -179,11 +181,11 @@ impl Planner<'_> {
             return None;
         };
         for (dep, path) in entry.deps.iter().zip(&entry.dep_paths) {
-            self.dep_paths
-                .entry(dep.clone())
-                .or_insert_with(|| path.clone());
+            if !self.dep_paths.iter().any(|(n, _)| n == dep) {
+                self.dep_paths.push((dep.clone(), path.clone()));
+            }
         }
-        self.in_progress.insert(name.to_owned());
+        self.in_progress.push(name.to_owned());
         let softdep = self
             .config
             .softdep(name)
@@ -225,7 +227,7 @@ impl Planner<'_> {
                 }
             }
         }
-        self.in_progress.remove(name);
+        self.in_progress.retain(|n| n != name);
         Some(idx)
     }
 
@@ -265,7 +267,6 @@ impl Planner<'_> {
             after,
             required,
         });
-        self.by_name.insert(name.to_owned(), idx);
         idx
     }
 

@@ -83,10 +83,7 @@ impl ModulePlan {
     /// earlier round): their edges are dropped, since what they ordered has
     /// happened.
     #[must_use]
-    pub fn without<S: std::hash::BuildHasher>(
-        &self,
-        done: &std::collections::HashSet<String, S>,
-    ) -> ModulePlan {
+    pub fn without(&self, done: &super::NameSet) -> ModulePlan {
         let mut new_index = vec![None; self.steps.len()];
         let mut steps = Vec::new();
         for (i, step) in self.steps.iter().enumerate() {
@@ -187,7 +184,7 @@ mod tests {
         );
         assert_eq!(plan.loadable().count(), 2);
         assert!(plan.step("virtio-net").is_some());
-        let done: std::collections::HashSet<String> = ["failover".to_owned()].into_iter().collect();
+        let done: crate::modules::NameSet = ["failover".to_owned()].into_iter().collect();
         let rest = plan.without(&done);
         assert_eq!(rest.steps.len(), 2);
         assert_eq!(rest.steps[0].name, "virtio_pci");
@@ -195,8 +192,7 @@ mod tests {
             rest.steps[1].deps.is_empty(),
             "the edge to failover is gone"
         );
-        let done: std::collections::HashSet<String> =
-            ["virtio_pci".to_owned()].into_iter().collect();
+        let done: crate::modules::NameSet = ["virtio_pci".to_owned()].into_iter().collect();
         assert_eq!(plan.without(&done).steps[1].deps, [0]);
     }
 }

@@ -7,6 +7,7 @@ mod ops;
 use std::ffi::OsString;
 use std::io::Write;
 use std::os::fd::OwnedFd;
+use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
 use nix::errno::Errno;
@@ -124,9 +125,9 @@ impl Sv {
         let direct = b.first().is_some_and(|&c| c == b'/' || c == b'.')
             || (strict && (b.is_empty() || b.last() == Some(&b'/')));
         let r = if direct {
-            nix::unistd::chdir(s.as_str())
+            nix::unistd::chdir(Path::new(&s))
         } else {
-            nix::unistd::chdir(svdir).and_then(|()| nix::unistd::chdir(s.as_str()))
+            nix::unistd::chdir(Path::new(svdir)).and_then(|()| nix::unistd::chdir(Path::new(&s)))
         };
         match r {
             Ok(()) => true,

@@ -142,7 +142,7 @@ impl Sv {
         let name = self.service.clone();
         let mut rc = self.svstatus_print(&name);
         self.islog = true;
-        match nix::unistd::chdir("log") {
+        match nix::unistd::chdir(std::path::Path::new("log")) {
             Err(Errno::ENOENT) => self.outs("\n"),
             Err(e) => {
                 self.outs("; ");

@@ -39,7 +39,6 @@
 //! (`net.ipv4.conf.all.rp_filter=1`, not the kernel's default) drops
 //! replies from a server it has no route back to.
 use std::fmt;
-use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::{AsFd, OwnedFd};
@@ -367,15 +366,25 @@ fn accept_ack(msg: &Message, offer: &Lease) -> Option<Result<Lease, LeaseError>>
     }
 }
 
-/// A seed for [`Client::new`] from the kernel's randomness (std seeds its
-/// hash maps with `getrandom`), the MAC and the time.
+/// A seed for [`Client::new`] from the kernel's randomness, the MAC and the
+/// time, so two clones of one VM pick different `xid`s; the client's
+/// splitmix64 mixes the bits. getrandom(2) directly, not through std's
+/// `RandomState` (SipHash and its key setup, the last in dist/init).
 pub fn random_seed(mac: Mac) -> u64 {
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write(&mac.0);
-    if let Ok(t) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
-        h.write_u128(t.as_nanos());
+    use rustix::rand::{getrandom, GetRandomFlags};
+    let mut random = [0u8; 8];
+    // GRND_INSECURE (Linux 5.6) never blocks, even before the pool is
+    // ready; an older kernel refuses it, and NONBLOCK then gives what it
+    // has. Neither may fail the boot: the MAC and the time remain.
+    if getrandom(&mut random, GetRandomFlags::INSECURE).is_err() {
+        let _ = getrandom(&mut random, GetRandomFlags::NONBLOCK);
     }
-    h.finish()
+    let mut mac_bits = [0u8; 8];
+    mac_bits[..6].copy_from_slice(&mac.0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |t| t.as_nanos() as u64);
+    u64::from_ne_bytes(random) ^ u64::from_ne_bytes(mac_bits).rotate_left(17) ^ nanos
 }
 
 /// The real socket; see the module doc.

@@ -92,7 +92,10 @@ impl Rtnl {
                 Err(Errno::AGAIN) => {
                     return Err(io::Error::new(
                         io::ErrorKind::TimedOut,
-                        format!("netlink: no answer from the kernel in {ACK_TIMEOUT:?}"),
+                        format!(
+                            "netlink: no answer from the kernel in {}s",
+                            ACK_TIMEOUT.as_secs()
+                        ),
                     ))
                 }
                 Err(e) => return Err(e.into()),

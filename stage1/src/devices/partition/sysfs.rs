@@ -1,6 +1,5 @@
 //! Matching table entries to the kernel's partitions in sysfs: by number,
 //! disk by disk, so `PARTUUID=`/`PARTLABEL=` find `/dev/vda2` without udev.
-use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -19,7 +18,9 @@ pub fn find(sys_class_block: &Path, dev: &Path, key: &Key) -> Option<PathBuf> {
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .collect();
     names.sort();
-    let mut tables: HashMap<String, Option<Table>> = HashMap::new();
+    // A few disks at most: searched, not hashed (a map type of its own
+    // costs dist/init more than the search).
+    let mut tables: Vec<(String, Option<Table>)> = Vec::new();
     for name in names {
         let part = sys_class_block.join(&name);
         let Some(number) = read_number(&part.join("partition")) else {
@@ -34,9 +35,14 @@ pub fn find(sys_class_block: &Path, dev: &Path, key: &Key) -> Option<PathBuf> {
             log::debug!("partition: no disk for {}", part.display());
             continue;
         };
-        let table = tables
-            .entry(disk)
-            .or_insert_with_key(|disk| read_table(sys_class_block, dev, disk));
+        let at = if let Some(at) = tables.iter().position(|(d, _)| *d == disk) {
+            at
+        } else {
+            let table = read_table(sys_class_block, dev, &disk);
+            tables.push((disk, table));
+            tables.len() - 1
+        };
+        let table = &tables[at].1;
         let entries = table.as_ref().map_or(&[][..], Table::entries);
         if entries
             .iter()
