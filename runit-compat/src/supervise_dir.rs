@@ -122,6 +122,10 @@ impl Supervise {
         let control_write = open_fd(&ctl, OFlags::WRONLY, &format!("{prefix}supervise/control"))?;
         let ok_path = dir.join("ok");
         fifo(&ok_path, &format!("{prefix}supervise/ok"))?;
+        // A new supervisor has seen no process get ready.
+        if let Err(e) = remove_ready(&dir) {
+            log::warn!("{}/ready: unable to remove: {e}", dir.display());
+        }
         Ok(Supervise {
             dir,
             _lock: lock,
@@ -156,6 +160,15 @@ impl Supervise {
         Ok(())
     }
 
+    /// Write `supervise/ready` (to `ready.new`, then renamed, as `status`),
+    /// or remove it.
+    pub fn write_ready(&self, record: Option<[u8; 16]>) -> io::Result<()> {
+        match record {
+            Some(r) => replace(&self.dir, "ready", &r),
+            None => remove_ready(&self.dir),
+        }
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -163,6 +176,13 @@ impl Supervise {
 
 fn libc_o_nonblock() -> i32 {
     OFlags::NONBLOCK.bits() as i32
+}
+
+fn remove_ready(dir: &Path) -> io::Result<()> {
+    match fs::remove_file(dir.join("ready")) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
 }
 
 fn replace(dir: &Path, name: &str, data: &[u8]) -> io::Result<()> {
@@ -211,6 +231,14 @@ mod tests {
         assert_eq!(fs::read_to_string(sup.join("stat")).unwrap(), "run\n");
         assert_eq!(fs::read_to_string(sup.join("pid")).unwrap(), "77\n");
         assert!(!sup.join("status.new").exists());
+        s.write_ready(Some([7; 16])).unwrap();
+        assert_eq!(fs::read(sup.join("ready")).unwrap(), [7; 16]);
+        assert!(!sup.join("ready.new").exists());
+        s.write_ready(None).unwrap();
+        s.write_ready(None).unwrap();
+        assert!(!sup.join("ready").exists());
+        // A stale record goes when the next supervisor opens the directory.
+        s.write_ready(Some([7; 16])).unwrap();
         // A second supervisor fails clearly.
         let e = Supervise::open(&d, "").unwrap_err();
         assert_eq!(
@@ -219,6 +247,7 @@ mod tests {
         );
         drop(s);
         Supervise::open(&d, "").unwrap();
+        assert!(!sup.join("ready").exists());
         fs::remove_dir_all(&d).unwrap();
     }
 
