@@ -182,6 +182,7 @@ fn supervise(params: &BootParams, path_env: &str, times: &mut BootTimes) -> (Act
         deadline: None,
         killed: false,
         stop_timeout: params.stop_timeout.unwrap_or(STOP_TIMEOUT),
+        ready_marked: false,
     };
     if !own_supervisor {
         host.start_runit2();
@@ -221,6 +222,8 @@ struct Pid1Host {
     deadline: Option<Instant>,
     killed: bool,
     stop_timeout: Duration,
+    /// `first_service_ready` is in the boot times.
+    ready_marked: bool,
 }
 
 impl Pid1Host {
@@ -374,6 +377,13 @@ impl Host for Pid1Host {
     }
 
     fn on_tick(&mut self, sup: &mut Supervisor, now: Instant) -> Flow {
+        // Appended on its own: the earlier marks are in the file already.
+        if !self.ready_marked && sup.any_ready() {
+            self.ready_marked = true;
+            let mut t = BootTimes::default();
+            t.mark("first_service_ready");
+            t.write(Path::new(BOOT_TIMES));
+        }
         if self.runit2_restart_at.is_some_and(|t| now >= t) && self.action.is_none() {
             self.start_runit2();
         }
