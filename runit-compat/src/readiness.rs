@@ -12,7 +12,7 @@
 use std::path::Path;
 use std::time::SystemTime;
 
-use crate::status::Status;
+use crate::status::tai64n;
 
 /// The service directory's file that declares readiness notification.
 pub const NOTIFICATION_FD: &str = "notification-fd";
@@ -39,17 +39,11 @@ fn parse(text: &[u8]) -> Option<i32> {
 
 /// The 16 bytes of `supervise/ready` for `pid`, ready since `stamp`.
 pub fn record(stamp: SystemTime, pid: u32) -> [u8; 16] {
-    let st = Status {
-        stamp,
-        pid,
-        paused: false,
-        want: b'u',
-        got_term: false,
-        state: 1,
-    }
-    .encode();
+    let (secs, nanos) = tai64n(stamp);
     let mut b = [0u8; 16];
-    b.copy_from_slice(&st[..16]);
+    b[0..8].copy_from_slice(&secs.to_be_bytes());
+    b[8..12].copy_from_slice(&nanos.to_be_bytes());
+    b[12..16].copy_from_slice(&pid.to_le_bytes());
     b
 }
 

@@ -122,10 +122,10 @@ impl Supervise {
         let control_write = open_fd(&ctl, OFlags::WRONLY, &format!("{prefix}supervise/control"))?;
         let ok_path = dir.join("ok");
         fifo(&ok_path, &format!("{prefix}supervise/ok"))?;
-        // A new supervisor has seen no process get ready.
-        if let Err(e) = remove_ready(&dir) {
-            log::warn!("{}/ready: unable to remove: {e}", dir.display());
-        }
+        // A new supervisor has seen no process get ready. Nothing to
+        // report when this fails: the lock and FIFOs were just made here,
+        // and sv checks a record's pid anyway.
+        let _ = fs::remove_file(dir.join("ready"));
         Ok(Supervise {
             dir,
             _lock: lock,
@@ -165,7 +165,10 @@ impl Supervise {
     pub fn write_ready(&self, record: Option<[u8; 16]>) -> io::Result<()> {
         match record {
             Some(r) => replace(&self.dir, "ready", &r),
-            None => remove_ready(&self.dir),
+            None => match fs::remove_file(self.dir.join("ready")) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            },
         }
     }
 
@@ -176,13 +179,6 @@ impl Supervise {
 
 fn libc_o_nonblock() -> i32 {
     OFlags::NONBLOCK.bits() as i32
-}
-
-fn remove_ready(dir: &Path) -> io::Result<()> {
-    match fs::remove_file(dir.join("ready")) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-        _ => Ok(()),
-    }
 }
 
 fn replace(dir: &Path, name: &str, data: &[u8]) -> io::Result<()> {

@@ -280,19 +280,17 @@ impl Supervisor {
         let Some(svc) = self.services.get_mut(idx).and_then(Option::as_mut) else {
             return;
         };
-        let (name, Some(slot)) = svc.named_slot_mut(is_log) else {
+        let Some(slot) = svc.slot_mut(is_log) else {
             return;
         };
         let Some(n) = &slot.notify else { return };
         let mut buf = [0u8; 128];
         let ready = match rustix::io::read(&n.fd, &mut buf) {
             Ok(k) if buf[..k].contains(&b'\n') => true,
+            // EOF; a pipe's read end has no other error to report.
             Ok(0) => false,
-            Ok(_) | Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => return,
-            Err(e) => {
-                log::warn!("runsv {name}: unable to read the notification pipe: {e}");
-                false
-            }
+            Err(e) if e != rustix::io::Errno::AGAIN && e != rustix::io::Errno::INTR => false,
+            Ok(_) | Err(_) => return,
         };
         Self::close_notify(&self.epoll, slot);
         if ready {
