@@ -185,8 +185,8 @@ impl Service {
         }
         // Before status: a reader that sees the new status never finds
         // the record of the process it replaces (sv also checks the pid).
-        if dirty.ready {
-            self.write_ready(is_log);
+        if let (true, Some(s)) = (dirty.ready, self.slot(is_log)) {
+            s.sup.write_ready(s.m.ready_record());
         }
         if dirty.status {
             self.write_status(is_log);
@@ -314,19 +314,6 @@ impl Service {
                 }
                 s.write_failed = true;
             }
-        }
-    }
-
-    fn write_ready(&mut self, is_log: bool) {
-        let label = self.label(is_log);
-        let Some(s) = self.slot_mut(is_log) else {
-            return;
-        };
-        if let Err(e) = s.sup.write_ready(s.m.ready_record()) {
-            log::warn!(
-                "runsv {label}: unable to write {}/ready: {e}",
-                s.sup.dir().display()
-            );
         }
     }
 

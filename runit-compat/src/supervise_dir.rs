@@ -161,14 +161,17 @@ impl Supervise {
     }
 
     /// Write `supervise/ready` (to `ready.new`, then renamed, as `status`),
-    /// or remove it.
-    pub fn write_ready(&self, record: Option<[u8; 16]>) -> io::Result<()> {
-        match record {
+    /// or remove it; a failure is logged (the directory names the service).
+    pub fn write_ready(&self, record: Option<[u8; 16]>) {
+        let r = match record {
             Some(r) => replace(&self.dir, "ready", &r),
             None => match fs::remove_file(self.dir.join("ready")) {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
                 _ => Ok(()),
             },
+        };
+        if let Err(e) = r {
+            log::warn!("runsv: unable to write {}/ready: {e}", self.dir.display());
         }
     }
 
@@ -227,14 +230,14 @@ mod tests {
         assert_eq!(fs::read_to_string(sup.join("stat")).unwrap(), "run\n");
         assert_eq!(fs::read_to_string(sup.join("pid")).unwrap(), "77\n");
         assert!(!sup.join("status.new").exists());
-        s.write_ready(Some([7; 16])).unwrap();
+        s.write_ready(Some([7; 16]));
         assert_eq!(fs::read(sup.join("ready")).unwrap(), [7; 16]);
         assert!(!sup.join("ready.new").exists());
-        s.write_ready(None).unwrap();
-        s.write_ready(None).unwrap();
+        s.write_ready(None);
+        s.write_ready(None);
         assert!(!sup.join("ready").exists());
         // A stale record goes when the next supervisor opens the directory.
-        s.write_ready(Some([7; 16])).unwrap();
+        s.write_ready(Some([7; 16]));
         // A second supervisor fails clearly.
         let e = Supervise::open(&d, "").unwrap_err();
         assert_eq!(
