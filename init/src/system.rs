@@ -192,6 +192,7 @@ fn supervise(
         killed: false,
         stop_timeout: params.stop_timeout.unwrap_or(STOP_TIMEOUT),
         devices,
+        ready_marked: false,
     };
     host.devices.watch(&sup);
     if !own_supervisor {
@@ -234,6 +235,8 @@ struct Pid1Host {
     stop_timeout: Duration,
     /// Drivers, the power button (devices.rs).
     devices: Devices,
+    /// `first_service_ready` is in the boot times.
+    ready_marked: bool,
 }
 
 impl Pid1Host {
@@ -404,6 +407,13 @@ impl Host for Pid1Host {
     }
 
     fn on_tick(&mut self, sup: &mut Supervisor, now: Instant) -> Flow {
+        // Appended on its own: the earlier marks are in the file already.
+        if !self.ready_marked && sup.any_ready() {
+            self.ready_marked = true;
+            let mut t = BootTimes::default();
+            t.mark("first_service_ready");
+            t.write(Path::new(BOOT_TIMES));
+        }
         if self.runit2_restart_at.is_some_and(|t| now >= t) && self.action.is_none() {
             self.start_runit2();
         }

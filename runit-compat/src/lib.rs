@@ -8,6 +8,7 @@ mod event_loop;
 pub mod machine;
 mod options;
 mod programs;
+mod readiness;
 pub mod scan;
 mod service;
 pub mod status;

@@ -3,7 +3,7 @@
 //! spawning, signalling, hooks, status files, the persistent log pipe.
 use std::collections::VecDeque;
 use std::ffi::OsStr;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
@@ -13,6 +13,13 @@ use rustix::pipe::{pipe_with, PipeFlags};
 use crate::machine::{Action, Ctx, Event, Hooks, Machine, Program};
 use crate::supervise_dir::{Supervise, SuperviseError};
 use crate::sys::{self, Exec, Fd, Session};
+
+/// Which of a slot's files one `feed` must write at its end.
+#[derive(Default)]
+struct Dirty {
+    status: bool,
+    ready: bool,
+}
 
 /// Who a child pid belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,6 +52,14 @@ impl Pids {
 /// How often an unknown control byte may be logged per slot.
 const UNKNOWN_LOG_EVERY: Duration = Duration::from_secs(crate::options::MINUTE_SECS);
 
+/// The read end of the run process's notification pipe (`notification-fd`).
+#[derive(Debug)]
+pub struct Notify {
+    pub fd: OwnedFd,
+    /// In the supervisor's epoll set.
+    pub registered: bool,
+}
+
 #[derive(Debug)]
 pub struct Slot {
     pub m: Machine,
@@ -56,6 +71,10 @@ pub struct Slot {
     pub reading: bool,
     /// The control FIFO is in the epoll set at all.
     pub registered: bool,
+    /// Open from the start of `run` until its first newline, EOF or exit.
+    pub notify: Option<Notify>,
+    /// A garbage `notification-fd` was reported (once per supervisor).
+    notify_warned: bool,
     unknown_logged: Option<Instant>,
     write_failed: bool,
 }
@@ -132,6 +151,16 @@ impl Service {
         }
     }
 
+    /// The service's name beside one of its slots (both borrowed at once).
+    pub fn named_slot_mut(&mut self, is_log: bool) -> (&str, Option<&mut Slot>) {
+        let slot = if is_log {
+            self.log.as_mut()
+        } else {
+            Some(&mut self.main)
+        };
+        (&self.name, slot)
+    }
+
     fn label(&self, is_log: bool) -> String {
         if is_log {
             format!("{}/log", self.name)
@@ -144,7 +173,7 @@ impl Service {
     /// action; status files are written once at the end if anything changed.
     pub fn feed(&mut self, is_log: bool, ev: Option<Event>, pids: &mut Pids, path: &OsStr) {
         let mut evs: VecDeque<Event> = ev.into_iter().collect();
-        let mut dirty = false;
+        let mut dirty = Dirty::default();
         let mut batch = None;
         loop {
             while let Some(ev) = evs.pop_front() {
@@ -168,7 +197,12 @@ impl Service {
                 None => break,
             }
         }
-        if dirty {
+        // Before status: a reader that sees the new status never finds
+        // the record of the process it replaces (sv also checks the pid).
+        if let (true, Some(s)) = (dirty.ready, self.slot(is_log)) {
+            s.sup.write_ready(s.m.ready_record());
+        }
+        if dirty.status {
             self.write_status(is_log);
         }
     }
@@ -180,7 +214,7 @@ impl Service {
         pids: &mut Pids,
         path: &OsStr,
         evs: &mut VecDeque<Event>,
-        dirty: &mut bool,
+        dirty: &mut Dirty,
     ) {
         let owner = Owner {
             idx: self.idx,
@@ -188,10 +222,17 @@ impl Service {
             hook: false,
         };
         match a {
-            Action::WriteStatus => *dirty = true,
+            Action::WriteStatus => dirty.status = true,
+            Action::WriteReady => dirty.ready = true,
             Action::Spawn(p) => match self.spawn(is_log, p, path) {
-                Ok(pid) => {
+                Ok((pid, notify)) => {
                     pids.insert(pid, owner);
+                    if let Some(s) = self.slot_mut(is_log) {
+                        s.notify = notify.map(|fd| Notify {
+                            fd,
+                            registered: false,
+                        });
+                    }
                     evs.push_back(Event::Spawned(pid));
                 }
                 Err(e) => {
@@ -290,12 +331,40 @@ impl Service {
         }
     }
 
-    fn spawn(&self, is_log: bool, p: Program, path: &OsStr) -> std::io::Result<u32> {
-        let dir = if is_log {
+    fn slot_dir(&self, is_log: bool) -> PathBuf {
+        if is_log {
             self.dir.join("log")
         } else {
             self.dir.clone()
-        };
+        }
+    }
+
+    /// The descriptor `run` gets its notification pipe on, if the slot's
+    /// directory declares one; a garbage declaration is reported once and
+    /// the service runs without readiness.
+    fn notification_fd(&mut self, is_log: bool) -> Option<i32> {
+        let dir = self.slot_dir(is_log);
+        let s = self.slot_mut(is_log)?;
+        let declared = crate::readiness::declared(&dir);
+        if declared.is_err() && !s.notify_warned {
+            s.notify_warned = true;
+            log::warn!(
+                "runsv: {}/notification-fd is unreadable or not a number from 3 to 99: ./run starts without readiness notification",
+                dir.display()
+            );
+        }
+        declared.ok().flatten()
+    }
+
+    /// Start `run` or `finish`: its pid, and for a `run` that declares
+    /// `notification-fd` the read end of its notification pipe.
+    fn spawn(
+        &mut self,
+        is_log: bool,
+        p: Program,
+        path: &OsStr,
+    ) -> std::io::Result<(u32, Option<OwnedFd>)> {
+        let dir = self.slot_dir(is_log);
         let (prog, code, sig);
         let argv: Vec<&OsStr> = match p {
             Program::Run => {
@@ -313,12 +382,30 @@ impl Service {
         // log line and a backoff; the child cannot report errors itself.
         rustix::fs::access(&prog, rustix::fs::Access::EXEC_OK).map_err(std::io::Error::from)?;
         let exec = Exec::new(&prog, &argv, Some(&[("PATH", path)]), Some(&dir))?;
+        let notify = match p {
+            Program::Run => self.notification_fd(is_log),
+            Program::Finish(_) => None,
+        };
+        let notify = match notify {
+            Some(n) => Some((n, notification_pipe()?)),
+            None => None,
+        };
         let (stdin, stdout) = match &self.pipe {
             Some((r, _)) if is_log => (Fd::Dup(r.as_fd()), Fd::Inherit),
             Some((_, w)) => (Fd::Inherit, Fd::Dup(w.as_fd())),
             None => (Fd::Inherit, Fd::Inherit),
         };
-        sys::spawn(&exec, [stdin, stdout, Fd::Inherit], Session::New, false)
+        let extra = notify.as_ref().map(|(n, (_, w))| (w.as_fd(), *n));
+        let pid = sys::spawn_with(
+            &exec,
+            [stdin, stdout, Fd::Inherit],
+            extra,
+            Session::New,
+            false,
+        )?;
+        // Our copy of the write end goes, so the run process's exit (or
+        // its close) is EOF on the read end.
+        Ok((pid, notify.map(|(_, (r, _))| r)))
     }
 
     fn spawn_hook(&self, c: u8, path: &OsStr) -> std::io::Result<u32> {
@@ -388,10 +475,24 @@ impl Slot {
             hook_pid: None,
             reading: false,
             registered: false,
+            notify: None,
+            notify_warned: false,
             unknown_logged: None,
             write_failed: false,
         }
     }
+}
+
+/// A notification pipe: the read end non-blocking for the event loop, the
+/// write end blocking (as s6 gives it) and above 2, where `spawn_with`
+/// wants it; both close-on-exec.
+fn notification_pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    let (r, mut w) = pipe_with(PipeFlags::CLOEXEC)?;
+    rustix::io::ioctl_fionbio(&r, true)?;
+    if w.as_raw_fd() < 3 {
+        w = rustix::io::fcntl_dupfd_cloexec(&w, 3)?;
+    }
+    Ok((r, w))
 }
 
 /// Which `control/<c>` files exist and are owner-executable.

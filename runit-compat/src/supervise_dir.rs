@@ -122,6 +122,10 @@ impl Supervise {
         let control_write = open_fd(&ctl, OFlags::WRONLY, &format!("{prefix}supervise/control"))?;
         let ok_path = dir.join("ok");
         fifo(&ok_path, &format!("{prefix}supervise/ok"))?;
+        // A new supervisor has seen no process get ready. Nothing to
+        // report when this fails: the lock and FIFOs were just made here,
+        // and sv checks a record's pid anyway.
+        let _ = fs::remove_file(dir.join("ready"));
         Ok(Supervise {
             dir,
             _lock: lock,
@@ -154,6 +158,21 @@ impl Supervise {
             self.ok = Some(fd);
         }
         Ok(())
+    }
+
+    /// Write `supervise/ready` (to `ready.new`, then renamed, as `status`),
+    /// or remove it; a failure is logged (the directory names the service).
+    pub fn write_ready(&self, record: Option<[u8; 16]>) {
+        let r = match record {
+            Some(r) => replace(&self.dir, "ready", &r),
+            None => match fs::remove_file(self.dir.join("ready")) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            },
+        };
+        if let Err(e) = r {
+            log::warn!("runsv: unable to write {}/ready: {e}", self.dir.display());
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -211,6 +230,14 @@ mod tests {
         assert_eq!(fs::read_to_string(sup.join("stat")).unwrap(), "run\n");
         assert_eq!(fs::read_to_string(sup.join("pid")).unwrap(), "77\n");
         assert!(!sup.join("status.new").exists());
+        s.write_ready(Some([7; 16]));
+        assert_eq!(fs::read(sup.join("ready")).unwrap(), [7; 16]);
+        assert!(!sup.join("ready.new").exists());
+        s.write_ready(None);
+        s.write_ready(None);
+        assert!(!sup.join("ready").exists());
+        // A stale record goes when the next supervisor opens the directory.
+        s.write_ready(Some([7; 16]));
         // A second supervisor fails clearly.
         let e = Supervise::open(&d, "").unwrap_err();
         assert_eq!(
@@ -219,6 +246,7 @@ mod tests {
         );
         drop(s);
         Supervise::open(&d, "").unwrap();
+        assert!(!sup.join("ready").exists());
         fs::remove_dir_all(&d).unwrap();
     }
 

@@ -12,13 +12,15 @@ use rustix::event::epoll;
 use crate::machine::{Event, ExitInfo};
 use crate::options::Options;
 use crate::scan;
-use crate::service::{Pids, Service};
+use crate::service::{Pids, Service, Slot};
 use crate::supervise_dir::SuperviseError;
 
 /// epoll token of the loop's signalfd.
 pub(crate) const TOKEN_SIGNAL: u64 = 0;
 const TOKEN_INOTIFY: u64 = 1;
 const TOKEN_FIRST_SLOT: u64 = 2;
+/// Set in a slot's token for its notification pipe (else its control FIFO).
+const TOKEN_NOTIFY: u64 = 1 << 63;
 
 /// With no timer of its own, the supervisor rescans on any wake-up at
 /// least this long after the previous scan (a safety net for missed
@@ -38,6 +40,8 @@ pub struct Supervisor {
     pids: Pids,
     shutting_down: bool,
     last_scan: Instant,
+    /// Some service has been ready (for PID 1's boot times).
+    any_ready: bool,
 }
 
 fn token(idx: usize, is_log: bool) -> u64 {
@@ -71,6 +75,7 @@ impl Supervisor {
             pids: Pids::default(),
             shutting_down: false,
             last_scan: Instant::now(),
+            any_ready: false,
         }
     }
 
@@ -167,6 +172,11 @@ impl Supervisor {
         }
     }
 
+    /// True once any run process has written its readiness newline.
+    pub fn any_ready(&self) -> bool {
+        self.any_ready
+    }
+
     /// Number of supervised service directories.
     pub fn len(&self) -> usize {
         self.services.iter().flatten().count()
@@ -210,7 +220,7 @@ impl Supervisor {
         }
         let svc = self.services[idx].as_mut().expect("checked above");
         for is_log in [false, true] {
-            let Some(s) = svc.slot_mut(is_log) else {
+            let (name, Some(s)) = svc.named_slot_mut(is_log) else {
                 continue;
             };
             let want = !s.m.hook_pending();
@@ -232,10 +242,59 @@ impl Supervisor {
                         s.registered = true;
                     }
                     Err(e) => {
-                        log::error!("runsv {}: epoll_ctl on supervise/control: {e}", svc.name);
+                        log::error!("runsv {name}: epoll_ctl on supervise/control: {e}");
                     }
                 }
             }
+            // Level-triggered: a pipe with unread bytes and no newline wakes
+            // the loop again, an idle one never does.
+            if let Some(n) = s.notify.as_mut().filter(|n| !n.registered) {
+                let data = epoll::EventData::new_u64(token(idx, is_log) | TOKEN_NOTIFY);
+                match epoll::add(&self.epoll, &n.fd, data, epoll::EventFlags::IN) {
+                    Ok(()) => n.registered = true,
+                    Err(e) => {
+                        log::error!(
+                            "runsv {name}: epoll_ctl on the notification pipe: {e}; not ready until the next start"
+                        );
+                        s.notify = None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stop reading `slot`'s notification pipe and close it.
+    fn close_notify(epoll: &OwnedFd, slot: &mut Slot) {
+        if let Some(n) = slot.notify.take() {
+            if n.registered {
+                let _ = epoll::delete(epoll, &n.fd);
+            }
+        }
+    }
+
+    /// The notification pipe of slot (`idx`, `is_log`) is readable: the
+    /// first newline makes its run process ready; EOF before one means it
+    /// never is during this run. Either way the pipe is done.
+    fn notified(&mut self, idx: usize, is_log: bool) {
+        let Some(svc) = self.services.get_mut(idx).and_then(Option::as_mut) else {
+            return;
+        };
+        let Some(slot) = svc.slot_mut(is_log) else {
+            return;
+        };
+        let Some(n) = &slot.notify else { return };
+        let mut buf = [0u8; 128];
+        let ready = match rustix::io::read(&n.fd, &mut buf) {
+            Ok(k) if buf[..k].contains(&b'\n') => true,
+            // EOF; a pipe's read end has no other error to report.
+            Ok(0) => false,
+            Err(e) if e != rustix::io::Errno::AGAIN && e != rustix::io::Errno::INTR => false,
+            Ok(_) | Err(_) => return,
+        };
+        Self::close_notify(&self.epoll, slot);
+        if ready {
+            self.any_ready = true;
+            self.feed(idx, is_log, Some(Event::Ready));
         }
     }
 
@@ -262,10 +321,14 @@ impl Supervisor {
             self.rescan();
             return;
         }
-        let Some(t) = token.checked_sub(TOKEN_FIRST_SLOT) else {
+        let Some(t) = (token & !TOKEN_NOTIFY).checked_sub(TOKEN_FIRST_SLOT) else {
             return;
         };
         let (idx, is_log) = ((t / 2) as usize, t % 2 == 1);
+        if token & TOKEN_NOTIFY != 0 {
+            self.notified(idx, is_log);
+            return;
+        }
         let Some(svc) = self.services.get_mut(idx).and_then(Option::as_mut) else {
             return;
         };
@@ -289,17 +352,22 @@ impl Supervisor {
         let Some(owner) = self.pids.remove(pid) else {
             return false;
         };
+        let slot = self
+            .services
+            .get_mut(owner.idx)
+            .and_then(Option::as_mut)
+            .and_then(|s| s.slot_mut(owner.is_log));
         let ev = if owner.hook {
-            if let Some(s) = self
-                .services
-                .get_mut(owner.idx)
-                .and_then(Option::as_mut)
-                .and_then(|s| s.slot_mut(owner.is_log))
-            {
+            if let Some(s) = slot {
                 s.hook_pid = None;
             }
             Event::HookDone(matches!(st, WaitStatus::Exited(_, 0)))
         } else {
+            // Its children may hold the write end on: the pipe ends here,
+            // before a restart (in this feed) opens the next one.
+            if let Some(s) = slot {
+                Self::close_notify(&self.epoll, s);
+            }
             Event::Exited(exit_info(st))
         };
         self.feed(owner.idx, owner.is_log, Some(ev));

@@ -198,6 +198,19 @@ pub enum Session {
 /// child exiting 111 (runit's convention) — std's way would stall every
 /// other service of the event loop while a child execs.
 pub fn spawn(exec: &Exec, stdio: [Fd<'_>; 3], session: Session, report: bool) -> io::Result<u32> {
+    spawn_with(exec, stdio, None, session, report)
+}
+
+/// As [`spawn`], and `extra.0` becomes the child's descriptor number
+/// `extra.1` (a service's `notification-fd`), set up after the three stdio
+/// descriptors. `extra.0` must not be 0, 1 or 2: those are replaced first.
+pub fn spawn_with(
+    exec: &Exec,
+    stdio: [Fd<'_>; 3],
+    extra: Option<(BorrowedFd<'_>, RawFd)>,
+    session: Session,
+    report: bool,
+) -> io::Result<u32> {
     // Everything the child touches is prepared here: it must not allocate.
     let argv = ptrs(&exec.argv);
     let envp = exec.envp.as_deref().map(ptrs);
@@ -206,11 +219,13 @@ pub fn spawn(exec: &Exec, stdio: [Fd<'_>; 3], session: Session, report: bool) ->
     } else {
         None
     };
-    let fds = stdio.map(|f| match f {
+    let [a, b, c] = stdio.map(|f| match f {
         Fd::Inherit => -2,
         Fd::Dup(fd) => fd.as_raw_fd(),
         Fd::Close => -1,
     });
+    let extra = extra.map_or((-1, -2), |(from, to)| (to, from.as_raw_fd()));
+    let fds = [(0, a), (1, b), (2, c), extra];
     // SAFETY: the child only calls async-signal-safe functions (dup2,
     // fcntl, close, chdir, setsid, sigaction, sigprocmask, ioctl, execve,
     // write, _exit) on data prepared above, which stays alive until it
@@ -254,14 +269,16 @@ pub fn spawn(exec: &Exec, stdio: [Fd<'_>; 3], session: Session, report: bool) ->
     Ok(child as u32)
 }
 
-/// The child's side of [`spawn`] before exec: 0 on success, else errno.
+/// The child's side of [`spawn_with`] before exec: 0 on success, else
+/// errno. `fds` are (target, source) pairs in order; source -2 leaves the
+/// target as it is, -1 closes it.
 ///
 /// # Safety
 /// Only between fork(2) and execve(2): it changes the process's
 /// descriptors, directory and signal state.
-unsafe fn child_setup(fds: [RawFd; 3], session: Session, dir: Option<&CString>) -> i32 {
+unsafe fn child_setup(fds: [(RawFd, RawFd); 4], session: Session, dir: Option<&CString>) -> i32 {
     let fail = || nix::errno::Errno::last_raw();
-    for (target, fd) in (0..).zip(fds) {
+    for (target, fd) in fds {
         // SAFETY: plain descriptor syscalls on integers (see `spawn`).
         let rc = unsafe {
             match fd {
@@ -410,6 +427,33 @@ mod tests {
         )
         .unwrap();
         assert_eq!(wait(pid).unwrap().code(), Some(5));
+    }
+
+    /// The extra descriptor arrives on its number without close-on-exec,
+    /// also when it already has that number in the parent.
+    #[test]
+    fn the_extra_descriptor_gets_its_number() {
+        for to in [7, 0] {
+            let (r, w0) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
+            let w = rustix::io::fcntl_dupfd_cloexec(&w0, 60 + to).unwrap();
+            drop(w0);
+            let to = if to == 0 { w.as_raw_fd() } else { to };
+            // dash redirects only descriptors 0-9 by number.
+            let exec = sh(&format!("echo ready > /proc/$$/fd/{to}"), None, None);
+            let pid = spawn_with(
+                &exec,
+                [Fd::Inherit; 3],
+                Some((w.as_fd(), to)),
+                Session::New,
+                true,
+            )
+            .unwrap();
+            drop(w);
+            let mut out = String::new();
+            std::fs::File::from(r).read_to_string(&mut out).unwrap();
+            assert!(wait(pid).unwrap().success(), "fd {to}");
+            assert_eq!(out, "ready\n", "fd {to}");
+        }
     }
 
     #[test]

@@ -130,6 +130,18 @@ pub struct Super {
 impl Super {
     /// `runsv DIR` or `runsvdir DIR` of the chosen implementation.
     pub fn start(which: Impl, bindir: &Path, prog: &str, dir: &Path) -> Super {
+        Super::start_logged(which, bindir, prog, dir, Stdio::null())
+    }
+
+    /// As [`Super::start`], with the supervisor's stderr (its warnings) on
+    /// `stderr`.
+    pub fn start_logged(
+        which: Impl,
+        bindir: &Path,
+        prog: &str,
+        dir: &Path,
+        stderr: Stdio,
+    ) -> Super {
         let path = match which {
             Impl::Ours => bindir.join(prog),
             Impl::Debian => PathBuf::from("/usr/bin").join(prog),
@@ -138,7 +150,7 @@ impl Super {
         cmd.arg(dir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .env(
                 "PATH",
                 format!("{}:/usr/bin:/bin:/usr/sbin:/sbin", bindir.display()),

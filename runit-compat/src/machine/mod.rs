@@ -9,6 +9,11 @@
 //! paused; got TERM; control bytes `u d o x t k p c h a i q 1 2`, with the
 //! optional `control/<c>` hooks (run asynchronously here, so one slow hook
 //! never stalls the other services). Restart policy: see `restart_delay`.
+//!
+//! Beyond runsv: readiness (s6's `notification-fd`, see `readiness.rs`).
+//! The first newline on the run process's notification pipe (`Ready`)
+//! marks it ready until it ends; the driver owns the pipe and records the
+//! state in `supervise/ready` (`WriteReady`), never in `status`.
 use std::time::{Duration, Instant, SystemTime};
 
 use nix::sys::signal::Signal;
@@ -84,6 +89,8 @@ pub enum Event {
     Timer,
     /// (log only) the main service is gone for good: want exit.
     MainGone,
+    /// The run process wrote a newline on its notification pipe.
+    Ready,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,6 +107,8 @@ pub enum Action {
     /// Run `control/<c>` and report `HookDone`.
     Hook(u8),
     WriteStatus,
+    /// Record `ready_record()` in `supervise/ready` (remove it if `None`).
+    WriteReady,
     /// A control byte that means nothing.
     Unknown(u8),
 }
@@ -133,6 +142,8 @@ pub struct Machine {
     pub crashes: u32,
     /// No start of `run` before this.
     pub not_before: Option<Instant>,
+    /// When the current run process said it was ready.
+    pub ready: Option<SystemTime>,
     /// `o` asked for one start while down.
     once: bool,
     hook: Option<Cont>,
@@ -161,6 +172,7 @@ impl Machine {
             last_exit: ExitInfo::default(),
             crashes: 0,
             not_before: None,
+            ready: None,
             once: false,
             hook: None,
         }
@@ -175,6 +187,11 @@ impl Machine {
             got_term: self.got_term,
             state: self.state as u8,
         }
+    }
+
+    /// What `supervise/ready` holds: the stamp and pid of a ready run.
+    pub fn ready_record(&self) -> Option<[u8; 16]> {
+        Some(crate::readiness::record(self.ready?, self.running()?))
     }
 
     pub fn stat(&self) -> String {
@@ -245,6 +262,13 @@ impl Machine {
                     self.want = Want::Exit;
                     self.once = false;
                     out.push(Action::WriteStatus);
+                }
+            }
+            // Only the first newline of a run counts; finish has no pipe.
+            Event::Ready => {
+                if self.running().is_some() && self.ready.is_none() {
+                    self.ready = Some(ctx.wall);
+                    out.push(Action::WriteReady);
                 }
             }
         }
@@ -387,6 +411,9 @@ impl Machine {
 
     fn exited(&mut self, info: ExitInfo, ctx: &Ctx, out: &mut Vec<Action>) {
         self.pid = None;
+        if self.ready.take().is_some() {
+            out.push(Action::WriteReady);
+        }
         let asked = self.got_term;
         self.got_term = false;
         if self.state == RunState::Run {

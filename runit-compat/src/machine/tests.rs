@@ -344,3 +344,102 @@ fn exit_while_waiting_for_restart_cancels_it() {
     assert_eq!(m.deadline(), None);
     assert!(m.is_gone());
 }
+
+/// The first newline makes the run process ready, recorded with the
+/// wall-clock stamp and its pid; the status (runit's 20 bytes) does not
+/// change; a second newline changes nothing.
+#[test]
+fn ready_once_per_run_and_status_unchanged() {
+    let t0 = Instant::now();
+    let mut m = running(t0);
+    assert_eq!(m.ready_record(), None);
+    let before = m.status();
+    let mut c = ctx(t0 + Duration::from_secs(2));
+    c.wall = UNIX_EPOCH + Duration::from_secs(1002);
+    assert_eq!(m.step(Event::Ready, &c), vec![Action::WriteReady]);
+    assert_eq!(m.status(), before);
+    assert_eq!(m.stat(), "run\n");
+    assert_eq!(m.ready, Some(c.wall));
+    assert_eq!(m.ready_record(), Some(crate::readiness::record(c.wall, 42)));
+    c.wall += Duration::from_secs(5);
+    assert!(m.step(Event::Ready, &c).is_empty());
+    assert_eq!(m.ready, Some(UNIX_EPOCH + Duration::from_secs(1002)));
+}
+
+/// Readiness ends with the process: the record goes before the restart,
+/// and the next process starts not ready.
+#[test]
+fn exit_clears_readiness_and_the_restart_starts_not_ready() {
+    let t0 = Instant::now();
+    let mut m = running(t0);
+    m.step(Event::Ready, &ctx(t0));
+    let t1 = t0 + Duration::from_secs(30);
+    let a = m.step(Event::Exited(ExitInfo { code: 0, signal: 0 }), &ctx(t1));
+    assert_eq!(
+        a,
+        vec![
+            Action::WriteReady,
+            Action::WriteStatus,
+            Action::Spawn(Program::Run)
+        ]
+    );
+    assert_eq!((m.ready, m.ready_record()), (None, None));
+    m.step(Event::Spawned(43), &ctx(t1));
+    assert_eq!(m.ready_record(), None);
+    m.step(Event::Ready, &ctx(t1));
+    assert_eq!(
+        m.ready_record(),
+        Some(crate::readiness::record(ctx(t1).wall, 43))
+    );
+}
+
+/// `d` (TERM) keeps the process ready until it is gone; a process that
+/// ends without a newline (EOF: the driver just closes the pipe) leaves
+/// nothing to clear.
+#[test]
+fn readiness_lasts_until_the_process_is_gone() {
+    let t0 = Instant::now();
+    let mut m = running(t0);
+    m.step(Event::Ready, &ctx(t0));
+    m.step(Event::Control(b'd'), &ctx(t0));
+    assert!(m.ready_record().is_some());
+    let a = m.step(Event::Exited(ExitInfo::default()), &ctx(t0));
+    assert_eq!(a, vec![Action::WriteReady, Action::WriteStatus]);
+    assert_eq!(m.ready, None);
+    let mut m = running(t0);
+    let a = m.step(Event::Exited(ExitInfo::default()), &ctx(t0));
+    assert!(!a.contains(&Action::WriteReady), "{a:?}");
+}
+
+/// `finish` and a down service never become ready: only `run` has a pipe,
+/// and a newline that arrives after it was reaped counts for nothing.
+#[test]
+fn ready_only_while_run_runs() {
+    let t0 = Instant::now();
+    let mut m = running(t0);
+    let mut c = ctx(t0);
+    c.has_finish = true;
+    m.step(Event::Exited(ExitInfo::default()), &c);
+    m.step(Event::Spawned(43), &c);
+    assert_eq!(m.state, RunState::Finish);
+    assert!(m.step(Event::Ready, &c).is_empty());
+    assert_eq!(m.ready, None);
+    let mut m = Machine::new(false, true, UNIX_EPOCH);
+    m.step(Event::Begin, &ctx(t0));
+    assert!(m.step(Event::Ready, &ctx(t0)).is_empty());
+    assert_eq!(m.ready_record(), None);
+}
+
+/// The log slot has readiness of its own (its `log/notification-fd`).
+#[test]
+fn log_slot_gets_ready_too() {
+    let t0 = Instant::now();
+    let mut m = Machine::new(true, false, UNIX_EPOCH);
+    m.step(Event::Begin, &ctx(t0));
+    m.step(Event::Spawned(9), &ctx(t0));
+    assert_eq!(m.step(Event::Ready, &ctx(t0)), vec![Action::WriteReady]);
+    assert_eq!(
+        m.ready_record(),
+        Some(crate::readiness::record(ctx(t0).wall, 9))
+    );
+}

@@ -20,6 +20,16 @@ fn open(path: &str, flags: OFlags) -> Result<std::os::fd::OwnedFd, Errno> {
     .map_err(crate::errstr::from_rustix)
 }
 
+/// What `notification-fd` and `supervise/ready` say of a running service.
+#[derive(PartialEq, Eq)]
+enum Readiness {
+    /// No (valid) `notification-fd`: runit's meaning of "up".
+    Undeclared,
+    NotReady,
+    /// Ready since these TAI64 seconds.
+    Since(u64),
+}
+
 impl Sv {
     fn pid(&self) -> u32 {
         u32::from_le_bytes([
@@ -80,6 +90,31 @@ impl Sv {
         }
     }
 
+    /// Readiness of the running process of the service directory (the
+    /// current one): ready if it declares `notification-fd` and its
+    /// `supervise/ready` names the pid `status` names.
+    fn readiness(&self) -> Readiness {
+        if !matches!(crate::readiness::declared(Path::new(".")), Ok(Some(_))) {
+            return Readiness::Undeclared;
+        }
+        let rec = std::fs::read("supervise/ready").unwrap_or_default();
+        let mine = rec.len() == 16
+            && self.pid() != 0
+            && self.svstatus[19] == 1
+            && rec[12..16] == self.svstatus[12..16];
+        if mine {
+            Readiness::Since(u64::from_be_bytes(rec[0..8].try_into().expect("8 bytes")))
+        } else {
+            Readiness::NotReady
+        }
+    }
+
+    /// Up as far as readiness goes: not a running service that declares
+    /// `notification-fd` and has not said it is ready.
+    fn ready(&self) -> bool {
+        self.readiness() != Readiness::NotReady
+    }
+
     /// Print `run: NAME: (pid N) Ss, …`; returns 1 if up, 2 if down, 0 on error.
     pub(crate) fn svstatus_print(&mut self, m: &str) -> u32 {
         let normallyup = match std::fs::metadata("down") {
@@ -106,6 +141,17 @@ impl Sv {
             let _ = write!(s, "(pid {pid}) ");
         }
         let _ = write!(s, "{}s", self.tnow_tai.saturating_sub(st));
+        // Ours only: what runit's sv cannot know. Nothing is added for a
+        // service without `notification-fd`, so its line stays runit's.
+        if self.svstatus[19] == 1 {
+            match self.readiness() {
+                Readiness::Since(t) => {
+                    let _ = write!(s, ", ready {}s", self.tnow_tai.saturating_sub(t));
+                }
+                Readiness::NotReady => s.push_str(", not ready"),
+                Readiness::Undeclared => {}
+            }
+        }
         if pid != 0 && !normallyup {
             s.push_str(", normally down");
         }
@@ -232,13 +278,14 @@ impl Sv {
             );
             let not_yet = match c {
                 b'x' => true,
-                b'u' => pid == 0 || state != 1 || !self.checkscript(),
+                b'u' => pid == 0 || state != 1 || !self.ready() || !self.checkscript(),
                 b'd' => pid != 0 || state != 0,
                 b't' | b'k' => {
                     !(pid == 0 && want == b'd')
                         && (self.tstart_tai > self.status_tai()
                             || pid == 0
                             || term != 0
+                            || !self.ready()
                             || !self.checkscript())
                 }
                 b'o' => {
