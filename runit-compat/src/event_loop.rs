@@ -44,8 +44,11 @@ pub trait Host {
 }
 
 /// The first epoll token of the host's own descriptors: the supervisor's
-/// tokens (one pair per service slot) stay far below it.
+/// tokens (one pair per service slot) stay far below it, its readiness
+/// pipes' (the slot's token with bit 63) above [`HOST_TOKENS_END`].
 pub const HOST_TOKENS: u64 = 1 << 48;
+/// One past the host's last token.
+pub const HOST_TOKENS_END: u64 = 1 << 62;
 
 /// Run until the host returns `Flow::Stop`. Blocks SIGCHLD, SIGALRM and
 /// `signals` in the calling thread (they stay blocked on return).
@@ -118,7 +121,7 @@ fn event_loop(
             return Ok(());
         }
         for t in ready {
-            if t < HOST_TOKENS {
+            if !(HOST_TOKENS..HOST_TOKENS_END).contains(&t) {
                 sup.ready(t);
             } else if host.on_ready(sup, t) == Flow::Stop {
                 return Ok(());
