@@ -10,6 +10,8 @@
 //! STORE_MODDIR: button, evdev, e1000, vfat and their dependencies);
 //! none of them is in the initrd, so each one loaded proves the path.
 //! Console logs are kept under `$CARGO_TARGET_TMPDIR/vm_devices/`.
+mod common;
+
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -17,14 +19,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
+use common::demo::{
+    console_after_exit, ensure_in_order, run_ok, BOOT, HELLO_FINISHED, HELLO_LOGGED, POWER_DOWN,
+    RESTARTING, SHUTDOWN,
+};
 use tests::vm::{can_boot, default_dist, Vm, VmConfig};
 
-const BOOT: Duration = Duration::from_mins(3);
-const SHUTDOWN: Duration = Duration::from_secs(90);
-const HELLO_LOGGED: &str = "[hello-log] hello: service started";
-const HELLO_FINISHED: &str = "hello: finish ran";
-const POWER_DOWN: &str = "reboot: Power down";
-const RESTARTING: &str = "reboot: Restarting system";
 /// PID 1's line once the ACPI power button's event device is open.
 const BUTTON_WATCHED: &str = "watching /dev/input/event";
 
@@ -52,12 +52,6 @@ fn boot(test: &str, params: &[&str], drives: Vec<PathBuf>) -> Result<Option<Vm>>
     Ok(Some(vm))
 }
 
-fn run_ok(vm: &mut Vm, cmd: &str) -> Result<String> {
-    let (out, code) = vm.run(cmd)?;
-    ensure!(code == 0, "`{cmd}` exited {code} in the guest: {out}");
-    Ok(out.trim_end().to_owned())
-}
-
 /// Poll `cond` (a shell condition) in the guest, once a second, for up to
 /// a minute.
 fn guest_wait(vm: &mut Vm, cond: &str, what: &str) -> Result<()> {
@@ -80,22 +74,6 @@ fn wait_button(vm: &mut Vm) -> Result<()> {
         "ls -l /proc/1/fd | grep -q /dev/input/event",
         "PID 1 has no input device open",
     )
-}
-
-fn console_after_exit(vm: &Vm) -> String {
-    let _ = vm.wait_for_console("\u{1}never printed\u{2}", Duration::from_secs(10));
-    vm.console()
-}
-
-fn ensure_in_order(console: &str, markers: &[&str]) -> Result<()> {
-    let mut from = 0;
-    for m in markers {
-        match console[from..].find(m) {
-            Some(i) => from += i + m.len(),
-            None => bail!("console lacks {m:?} in order {markers:?}; console:\n{console}"),
-        }
-    }
-    Ok(())
 }
 
 /// `system_powerdown` (twice, as an impatient hypervisor does) → one

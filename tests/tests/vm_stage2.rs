@@ -11,24 +11,18 @@
 //! test process. Console logs are kept under `$CARGO_TARGET_TMPDIR/vm_stage2/`.
 mod common;
 
+use common::demo::{
+    console_after_exit, ensure_in_order, run_ok, BOOT, HELLO_FINISHED, HELLO_LOGGED, HELLO_STARTED,
+    POWER_DOWN, RESTARTING, SHUTDOWN,
+};
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use tests::vm::{can_boot, default_dist, Vm, VmConfig};
-
-/// Generous: two TCG guests may share two host cores.
-const BOOT: Duration = Duration::from_mins(3);
-/// From the shutdown request to QEMU's exit: 7 s for services, 3 s for
-/// the rest, plus TCG slowness.
-const SHUTDOWN: Duration = Duration::from_secs(90);
-const HELLO_LOGGED: &str = "[hello-log] hello: service started";
-const HELLO_STARTED: &str = "hello: service started";
-const HELLO_FINISHED: &str = "hello: finish ran";
-const POWER_DOWN: &str = "reboot: Power down";
-const RESTARTING: &str = "reboot: Restarting system";
 
 /// Build (once per process) the dist-like directory of `name`.
 fn variant(name: &str) -> Result<PathBuf> {
@@ -75,37 +69,6 @@ fn boot_variant(
     Ok(Some(Vm::boot(&cfg)?))
 }
 
-/// `markers` appear in `console` in this order; fails naming the first
-/// one missing. Only compare lines that reach the console the same way:
-/// the kernel's own lines and the records it echoes from `/dev/kmsg`
-/// (written synchronously) can overtake what processes wrote to the tty
-/// (buffered), so their relative order is not defined.
-fn ensure_in_order(console: &str, markers: &[&str]) -> Result<()> {
-    let mut at = Vec::new();
-    let mut from = 0;
-    for m in markers {
-        match console[from..].find(m) {
-            Some(i) => {
-                at.push(from + i);
-                from += i + m.len();
-            }
-            None => bail!(
-                "console lacks {m:?} after {:?} (in order: {markers:?}); console:\n{console}",
-                at.len().checked_sub(1).map_or("the start", |i| markers[i])
-            ),
-        }
-    }
-    Ok(())
-}
-
-/// The whole console once QEMU has exited: `wait_exit` returns when QEMU
-/// is gone, possibly before the console thread has read the last bytes
-/// from the socket; wait (bounded) until it has seen the socket close.
-fn console_after_exit(vm: &Vm) -> String {
-    let _ = vm.wait_for_console("\u{1}never printed\u{2}", Duration::from_secs(10));
-    vm.console()
-}
-
 /// Every marker appears somewhere on the console.
 fn ensure_contains(console: &str, markers: &[&str]) -> Result<()> {
     let missing: Vec<_> = markers.iter().filter(|m| !console.contains(**m)).collect();
@@ -122,14 +85,6 @@ fn ensure_no_panic(console: &str) -> Result<()> {
         "the kernel panicked:\n{console}"
     );
     Ok(())
-}
-
-/// Run `cmd` in the guest; it must exit 0. Returns its output without
-/// trailing white space.
-fn run_ok(vm: &mut Vm, cmd: &str) -> Result<String> {
-    let (out, code) = vm.run(cmd)?;
-    ensure!(code == 0, "`{cmd}` exited {code} in the guest: {out}");
-    Ok(out.trim_end().to_owned())
 }
 
 /// Ask for a power-off through the backdoor. The backdoor may be killed
