@@ -15,6 +15,11 @@ fi
 default_set="virtio virtio_pci virtio_net virtio_rng virtio_blk virtio_console dm_mod tun loop squashfs overlay"
 ext4_set="$default_set ext4 crc32c_generic"
 
+# The stores get the demo's kernel-modules (scripts/mkstore.sh), as dist's.
+if [ -z "${STORE_MODDIR:-}" ] && [ -e "${MODULES:-}/modules.dep" ]; then
+    export STORE_MODDIR=$MODULES
+fi
+
 # need_modules: stop with one line unless MODULES has a modules.dep.
 need_modules() {
     [ -e "${MODULES:-}/modules.dep" ] || {

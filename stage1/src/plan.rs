@@ -266,13 +266,14 @@ fn module_requests(
     for name in config.wanted() {
         want(name, false, "listed in /etc/modules-load.d");
     }
-    for name in &params.modules_load {
-        want(name, false, "rd.modules_load= on the command line");
-    }
-    // The running system's drivers: its mounts are done.
+    // The running system's drivers: its mounts are done, and stage-1 took
+    // the command line's list (said once, there).
     let Some(store) = store else {
         return out;
     };
+    for name in &params.modules_load {
+        want(name, false, "rd.modules_load= on the command line");
+    }
     want("squashfs", true, "needed to mount the store image");
     want(
         "overlay",

@@ -312,13 +312,23 @@ fn runit_vm_service_stops_the_guest_gracefully() -> Result<()> {
     ) {
         return Ok(());
     }
-    let root = tmp_root().join(format!("{test}-{}", std::process::id()));
+    // Under /tmp, not the checkout (a fresh clone may sit in a 0700
+    // directory): `nobody` must reach every file, so dist/ and init are
+    // copied in.
+    let root = std::env::temp_dir().join(format!("init-{test}-{}", std::process::id()));
     let _ = fs::remove_dir_all(&root);
+    let dist_copy = root.join("dist");
+    fs::create_dir_all(&dist_copy)?;
+    for f in ["kernel", "initrd", "root.squashfs", "command-line", "runvm"] {
+        fs::copy(dist.join(f), dist_copy.join(f)).with_context(|| format!("copying dist/{f}"))?;
+    }
+    let init = root.join("init");
+    fs::copy(tests::bin::init_bin(), &init)?;
     let svc = root.join("sv/vm");
     fs::create_dir_all(&svc)?;
     // runsv gives `run` only PATH (as under runit-init): the paths are
     // written into the script, as runit-vm keeps its settings in files.
-    let dist = fs::canonicalize(&dist)?;
+    let dist = dist_copy;
     let accel = std::env::var("QEMU_ACCEL").unwrap_or_else(|_| "tcg".into());
     let run = RUNIT_VM_RUN
         .replace("@DIST@", &dist.to_string_lossy())
@@ -332,7 +342,6 @@ fn runit_vm_service_stops_the_guest_gracefully() -> Result<()> {
         .status()?;
     ensure!(status.success(), "chown nobody {}", root.display());
     fs::set_permissions(&root, fs::Permissions::from_mode(0o755))?;
-    let init = tests::bin::init_bin();
     let _sup = Supervisor(
         Command::new("setpriv")
             .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
