@@ -172,6 +172,10 @@ fn end(action: Action, handover: bool) -> ! {
     if handover {
         kexec::start_loaded_kernel();
     }
+    // What was written to the tty goes out before the kernel prints this
+    // line from kmsg: its console write cut a pending line, whose rest
+    // the reboot then lost (the soak test saw `shutdown: remoun`).
+    let _ = rustix::termios::tcdrain(std::io::stdout());
     log::info!(target: PHASE, "shutdown: syncing filesystems and {}", action.verb());
     sync_and_drain();
     let mode = match action {
