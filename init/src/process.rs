@@ -69,10 +69,21 @@ pub fn raise_fd_limit() {
 /// Wait for `pid` to exit, reaping every other child meanwhile (only used
 /// before the supervisor runs, which then owns reaping).
 pub fn wait_for(pid: Pid) -> Option<WaitStatus> {
+    wait_for_with(pid, &mut |_, _| {})
+}
+
+/// [`wait_for`], handing every other child reaped meanwhile to `other`
+/// (stage-2's driver loader may end while `/etc/runit/1` runs).
+pub fn wait_for_with(pid: Pid, other: &mut dyn FnMut(Pid, WaitStatus)) -> Option<WaitStatus> {
     loop {
         match waitpid(Pid::from_raw(-1), None) {
             Ok(st) if st.pid() == Some(pid) => return Some(st),
-            Ok(_) | Err(Errno::EINTR) => {}
+            Ok(st) => {
+                if let Some(p) = st.pid() {
+                    other(p, st);
+                }
+            }
+            Err(Errno::EINTR) => {}
             Err(e) => {
                 log::warn!("waiting for process {pid}: {e}");
                 return None;

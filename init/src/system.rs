@@ -15,7 +15,7 @@ use stage1::cmdline::BootParams;
 
 use crate::action::{action_for, Action};
 use crate::devices::Devices;
-use crate::process::{phase, wait_for, SIGNALS};
+use crate::process::{phase, wait_for_with, SIGNALS};
 use crate::times::{BootTimes, BOOT_TIMES};
 use crate::{kexec, shutdown};
 
@@ -44,18 +44,24 @@ pub fn run(params: &BootParams, toplevel: Option<&Path>, mut times: BootTimes) -
     }
     // Drivers for what stage-1 left without one, and for what comes later;
     // loading runs beside /etc/runit/1 (devices.rs).
-    let devices = Devices::start(params, toplevel);
+    let mut devices = Devices::start(params, toplevel);
     let path_env = path_for(toplevel);
     times.mark("stage2");
     let stage1_then = "skipping runit stage 1, going on to supervision";
-    let (action, handover) = if run_stage_script("/etc/runit/1", &path_env, stage1_then) {
+    // The loader reaped during /etc/runit/1 must reach `devices`, or it
+    // would wait for that loader forever and load nothing more.
+    let mut loader_ended = |pid, status| {
+        devices.reaped(pid, status);
+    };
+    let runit1 = run_stage_script("/etc/runit/1", &path_env, stage1_then, &mut loader_ended);
+    let (action, handover) = if runit1 {
         // Stage 3 runs inside the loop, while services are supervised.
         supervise(params, &path_env, &mut times, devices)
     } else {
         phase("stage-2: /etc/runit/1 asked for stage 3 (exit 100) or crashed");
         if Path::new(STAGE3).exists() {
             phase("shutdown: running /etc/runit/3");
-            run_stage_script(STAGE3, &path_env, STAGE3_THEN);
+            run_stage_script(STAGE3, &path_env, STAGE3_THEN, &mut |_, _| {});
         }
         (Action::PowerOff, false)
     };
@@ -120,7 +126,12 @@ fn unusable_stage_script(path: &str, then: &str) -> Option<String> {
 /// when runit would skip to stage 3: exit 100, or killed by a signal. A
 /// script that is missing or not executable is skipped with a warning, as
 /// runit warns and goes on to the next stage when it cannot start one.
-fn run_stage_script(path: &str, path_env: &str, then: &str) -> bool {
+fn run_stage_script(
+    path: &str,
+    path_env: &str,
+    then: &str,
+    others: &mut dyn FnMut(Pid, WaitStatus),
+) -> bool {
     if let Some(why) = unusable_stage_script(path, then) {
         log::warn!("{why}");
         return true;
@@ -129,7 +140,7 @@ fn run_stage_script(path: &str, path_env: &str, then: &str) -> bool {
     let Some(pid) = spawn_script(path, path_env) else {
         return true;
     };
-    match wait_for(pid) {
+    match wait_for_with(pid, others) {
         Some(WaitStatus::Exited(_, 100)) => false,
         Some(WaitStatus::Exited(_, 0)) | None => true,
         Some(WaitStatus::Exited(_, code)) => {
