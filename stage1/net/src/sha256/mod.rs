@@ -2,11 +2,17 @@
 //! image is hashed as it streams into RAM, so nothing reads it twice and
 //! nothing holds it whole.
 //!
-//! Written here rather than taken from a crate: it is about a hundred lines,
-//! has no `unsafe`, and costs a few KiB of the binary. No SHA-NI or other
-//! CPU extension (that would need `unsafe` intrinsics).
+//! Written here rather than taken from a crate: the portable rounds are
+//! about a hundred lines without `unsafe`; on x86-64 CPUs with the SHA
+//! extensions the blocks go through them instead (`sha_ni.rs`, chosen at
+//! run time, the only `unsafe` of the crate). Measured against the `sha2`
+//! crate (0.10, `compress` feature) in its place: dist/init +4,800 bytes
+//! with it, +704 with these (both against the portable code alone).
 
 use std::fmt::Write as _;
+
+#[cfg(target_arch = "x86_64")]
+mod sha_ni;
 
 /// The round constants: the first 32 bits of the fractional parts of the
 /// cube roots of the first 64 primes (FIPS 180-4 §4.2.2).
@@ -136,14 +142,12 @@ impl Sha256 {
             if self.used < 64 {
                 return;
             }
-            compress(&mut self.state, &self.block);
+            compress_blocks(&mut self.state, &self.block);
             self.used = 0;
         }
-        let mut blocks = data.chunks_exact(64);
-        for block in &mut blocks {
-            compress(&mut self.state, block);
-        }
-        let rest = blocks.remainder();
+        let whole = data.len() - data.len() % 64;
+        compress_blocks(&mut self.state, &data[..whole]);
+        let rest = &data[whole..];
         self.block[..rest.len()].copy_from_slice(rest);
         self.used = rest.len();
     }
@@ -154,11 +158,11 @@ impl Sha256 {
         self.block[self.used] = 0x80;
         self.block[self.used + 1..].fill(0);
         if self.used >= 56 {
-            compress(&mut self.state, &self.block);
+            compress_blocks(&mut self.state, &self.block);
             self.block.fill(0);
         }
         self.block[56..].copy_from_slice(&bits.to_be_bytes());
-        compress(&mut self.state, &self.block);
+        compress_blocks(&mut self.state, &self.block);
         let mut out = [0; 32];
         for (chunk, word) in out.chunks_exact_mut(4).zip(self.state) {
             chunk.copy_from_slice(&word.to_be_bytes());
@@ -172,6 +176,32 @@ pub fn digest(data: &[u8]) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(data);
     h.finish()
+}
+
+/// Which code hashes on this CPU: `"sha-ni"` or `"portable"` (the
+/// benchmark prints it).
+pub fn implementation() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    if sha_ni::available() {
+        return "sha-ni";
+    }
+    "portable"
+}
+
+/// Every whole 64-byte block of `blocks` into `state`: with the CPU's SHA
+/// instructions when it has them.
+fn compress_blocks(state: &mut [u32; 8], blocks: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    if sha_ni::compress_blocks(state, blocks) {
+        return;
+    }
+    compress_portable(state, blocks);
+}
+
+fn compress_portable(state: &mut [u32; 8], blocks: &[u8]) {
+    for block in blocks.chunks_exact(64) {
+        compress(state, block);
+    }
 }
 
 /// One round (FIPS 180-4 §6.2.2, step 3) with the working variables named
@@ -327,6 +357,38 @@ mod tests {
         assert_eq!(parse_hex_digest(&format!("+{}", &text[1..])), None);
         // 64 bytes but not 64 characters.
         assert_eq!(parse_hex_digest(&format!("é{}", &text[2..])), None);
+    }
+
+    /// The CPU's instructions and the portable rounds agree on every
+    /// state and block (random ones, many blocks in one call too).
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn sha_ni_equals_portable() {
+        if !sha_ni::available() {
+            eprintln!("SKIPPING sha_ni_equals_portable: this CPU has no SHA extensions");
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI machines have SHA-NI (sha_ni in /proc/cpuinfo)"
+            );
+            return;
+        }
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for blocks in [1usize, 2, 3, 17] {
+            for _ in 0..50 {
+                let mut state: [u32; 8] = std::array::from_fn(|_| next() as u32);
+                let data: Vec<u8> = (0..64 * blocks).map(|_| next() as u8).collect();
+                let mut portable = state;
+                compress_portable(&mut portable, &data);
+                assert!(sha_ni::compress_blocks(&mut state, &data));
+                assert_eq!(state, portable, "{blocks} blocks");
+            }
+        }
     }
 
     proptest! {
