@@ -214,6 +214,8 @@ bench: $(DIST)
 	DIST=$(CURDIR)/dist bench/vm-pid1.sh
 	DIST=$(CURDIR)/dist PREV_INIT=$(PREV_INIT) bench/vm-stage1.sh
 	DIST=$(CURDIR)/dist bench/vm-netboot.sh
+	bench/fetch.sh
+	DIST=$(CURDIR)/dist bench/plan.sh
 
 # The lossless shutdown soak (tests/tests/vm_soak.rs): SOAK_ROUNDS boots of
 # one ext4 root, ended in turn by poweroff, reboot, ctrl-alt-del and SIGPWR

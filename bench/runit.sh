@@ -30,6 +30,8 @@
 #                        strip=false, debug=line-tables-only) in
 #                        ${CARGO_TARGET_DIR:-target}/unstripped
 #   BENCH_NO_BUILD=1     do not build; without INIT_NM_BIN the size row is n/a
+#   BENCH_LOG            1 (default): every service has a log/ (`exec cat`);
+#                        0: services without log/
 #   RUNSVDIR_BIN         runit's runsvdir (default /usr/bin/runsvdir; it
 #                        starts `runsv` from $PATH)
 #
@@ -107,17 +109,28 @@ trap 'exit 130' INT TERM
 cp "$INIT_BIN" "$TMP/init"
 OURS=$TMP/init
 
-if [ -x /bin/busybox ]; then SLEEP='/bin/busybox sleep'; else SLEEP=sleep; fi
+if [ -x /bin/busybox ]; then SLEEP='/bin/busybox sleep' CAT='/bin/busybox cat'; else SLEEP=sleep CAT=cat; fi
+LOGGED=${BENCH_LOG:-1}
+LOGDESC=
+[ "$LOGGED" = 0 ] || LOGDESC=", each with a log/ service \`exec $CAT\`"
 
-# mk_services DIR N: N services s0..s(N-1), each `exec sleep 100000`.
+# mk_services DIR N: N services s0..s(N-1), each `exec sleep 100000`, and
+# (BENCH_LOG=1, the default) a log/ service reading its output, as a system
+# whose every service logs has them: runit's runsv then supervises two
+# processes, ours one more pipe and child per service.
 mk_services() {
     local i dirs=()
-    for ((i = 0; i < $2; i++)); do dirs+=("$1/s$i"); done
+    for ((i = 0; i < $2; i++)); do
+        dirs+=("$1/s$i")
+        [ "$LOGGED" = 0 ] || dirs+=("$1/s$i/log")
+    done
     mkdir -p "$1" "${dirs[@]}"
     for ((i = 0; i < $2; i++)); do
         printf '#!/bin/sh\nexec %s 100000\n' "$SLEEP" >"$1/s$i/run"
+        [ "$LOGGED" = 0 ] || printf '#!/bin/sh\nexec %s\n' "$CAT" >"$1/s$i/log/run"
     done
     chmod 755 "$1"/*/run
+    [ "$LOGGED" = 0 ] || chmod 755 "$1"/*/log/run
 }
 
 # start_sup ours|runit DIR: prints the supervisor's pid.
@@ -372,7 +385,7 @@ ELAPSED=$((SECONDS - START))
     echo
     echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -r), $(nproc) CPUs, load average at start $LOAD;" \
         "\`$INIT_BIN\` ($INIT_SIZE bytes);" \
-        "services: \`#!/bin/sh\` + \`exec $SLEEP 100000\` on $( [ "$MOUNTED" = 1 ] && echo tmpfs || echo "$(stat -f -c %T "$TMP")");" \
+        "services: \`#!/bin/sh\` + \`exec $SLEEP 100000\`$LOGDESC on $( [ "$MOUNTED" = 1 ] && echo tmpfs || echo "$(stat -f -c %T "$TMP")");" \
         "supervisors only (the services are not counted)."
     echo
     echo "| metric | ours (\`init runsvdir\`) | runit (runsvdir + N runsv) | ours/runit | target |"
