@@ -139,35 +139,9 @@ fn gunzip(data: &[u8]) -> Result<Vec<u8>, String> {
 
 #[cfg(feature = "xz")]
 fn unxz(data: &[u8]) -> Result<Vec<u8>, String> {
-    // xz4rust is a port of xz-embedded, the kernel's own decoder: one stream
-    // (anything after it is ignored), LZMA2, check none/CRC32/CRC64, as with
-    // lzma-rs before. It allocates the dictionary the header names (64 MiB
-    // for `xz -9`, untouched pages mostly), so that is capped too.
-    let mut decoder =
-        xz4rust::XzDecoder::in_heap_with_alloc_dict_size(xz4rust::DICT_SIZE_MIN, MAX_MODULE_SIZE);
-    let mut out = Vec::with_capacity(data.len() * 4);
-    let mut input = data;
-    loop {
-        if out.len() == out.capacity() {
-            out.reserve(out.len());
-        }
-        let start = out.len();
-        out.resize(out.capacity().min(MAX_MODULE_SIZE + 1), 0);
-        let step = decoder
-            .decode(input, &mut out[start..])
-            .map_err(|e| format!("bad xz data: {e}"))?;
-        out.truncate(start + step.output_produced());
-        input = &input[step.input_consumed()..];
-        if out.len() > MAX_MODULE_SIZE {
-            return Err(format!("xz data inflates past {MAX_MODULE_SIZE} bytes"));
-        }
-        if step.is_end_of_stream() {
-            return Ok(out);
-        }
-        if !step.made_progress() {
-            return Err("bad xz data: truncated".into());
-        }
-    }
+    // Our own decoder (modules/xz): decoding into the output, which is the
+    // dictionary, whatever dictionary size the header names.
+    super::xz::decode(data, MAX_MODULE_SIZE)
 }
 
 #[cfg(feature = "zstd")]
@@ -242,13 +216,19 @@ pub(crate) mod tests {
             Compression::Xz => ("xz", &["--check=crc32", "--lzma2=dict=1MiB", "-c"]),
             Compression::Zstd => ("zstd", &["-T0", "-q", "-c"]),
         };
+        pipe_through(tool, args, data)
+    }
+
+    /// `data` through `tool args` (stdin to stdout); `None` (and a loud
+    /// note) when the tool is missing.
+    pub(crate) fn pipe_through(tool: &str, args: &[&str], data: &[u8]) -> Option<Vec<u8>> {
         let child = Command::new(tool)
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn();
-        let why = format!("{tool} is not installed, cannot test {format} modules");
-        if !crate::require("compress_with", &why, child.is_ok()) {
+        let why = format!("{tool} is not installed");
+        if !crate::require("pipe_through", &why, child.is_ok()) {
             return None;
         }
         let mut child = child.unwrap();
@@ -257,7 +237,7 @@ pub(crate) mod tests {
         let writer = std::thread::spawn(move || stdin.write_all(&input));
         let out = child.wait_with_output().unwrap();
         writer.join().unwrap().unwrap();
-        assert!(out.status.success(), "{tool} failed");
+        assert!(out.status.success(), "{tool} {args:?} failed");
         Some(out.stdout)
     }
 

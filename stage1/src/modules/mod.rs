@@ -16,6 +16,8 @@ mod names;
 mod plan;
 mod schedule;
 mod types;
+#[cfg(feature = "xz")]
+mod xz;
 
 pub use config::ModuleConfig;
 pub use decompress::{decompress, Compression};
