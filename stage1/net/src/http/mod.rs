@@ -262,8 +262,9 @@ fn connect(url: &Url, opts: &FetchOptions) -> Result<TcpStream, FetchError> {
         error,
     };
     let conf = std::fs::read_to_string(RESOLV_CONF).unwrap_or_default();
-    let ips = dns::resolve(&url.host, &dns::ResolvConf::parse(&conf))
-        .map_err(|e| resolve(e.to_string()))?;
+    let mut conf = dns::ResolvConf::parse(&conf);
+    conf.ipv6 = dns::ipv6_configured();
+    let ips = dns::resolve(&url.host, &conf).map_err(|e| resolve(e.to_string()))?;
     let mut last = resolve("no address".into());
     for addr in ips.into_iter().map(|ip| SocketAddr::new(ip, url.port)) {
         let connected = TcpStream::connect_timeout(&addr, opts.connect_timeout).and_then(|s| {
