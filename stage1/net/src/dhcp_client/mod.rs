@@ -415,10 +415,11 @@ impl UdpTransport {
         sockopt::set_socket_broadcast(&fd, true).map_err(bind_err)?;
         bind(&fd, &SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, CLIENT_PORT)).map_err(bind_err)?;
         let route = Route {
-            dst: Ipv4Addr::BROADCAST,
+            dst: Ipv4Addr::BROADCAST.into(),
             prefix: 32,
             gateway: None,
             index,
+            onlink: false,
         };
         let route_err = |e| ("adding the route 255.255.255.255/32 for the broadcast", e);
         let mut rtnl = Rtnl::open().map_err(route_err)?;
