@@ -47,6 +47,33 @@ fn build_image(dist: &Path, test: &str) -> Result<PathBuf> {
     Ok(image)
 }
 
+/// The first boot of `dist` with the disk of [`build_image`] mounted on
+/// `/mnt`, its console logged under Cargo's tmp dir, up to the service;
+/// `None` when the machine cannot boot VMs (skipped loudly).
+fn boot_with_disk(dist: &Path, test: &str, nic: Option<&str>) -> Result<Option<Vm>> {
+    if !can_boot(dist, test) {
+        return Ok(None);
+    }
+    let image = build_image(dist, test)?;
+    let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("vm_kexec")
+        .join(format!("{test}.log"));
+    eprintln!("{test}: console log {}", log.display());
+    let mut vm = Vm::boot(&VmConfig {
+        drives: vec![image],
+        console_log: Some(log),
+        dist: dist.to_path_buf(),
+        nic: nic.map(str::to_owned),
+        ..VmConfig::default()
+    })?;
+    vm.wait_for_console(HELLO_LOGGED, BOOT)?;
+    ok(
+        &mut vm,
+        "mkdir -p /mnt && mount -t squashfs -o ro /dev/vdb /mnt",
+    )?;
+    Ok(Some(vm))
+}
+
 /// Run `cmd` in the guest and require exit status 0; return its output
 /// (with the newline it ends with, if it does).
 fn ok(vm: &mut Vm, cmd: &str) -> Result<String> {
@@ -65,25 +92,9 @@ fn ok(vm: &mut Vm, cmd: &str) -> Result<String> {
 fn kexec_boots_a_second_kernel_with_the_ssh_keys() -> Result<()> {
     let test = "kexec_boots_a_second_kernel_with_the_ssh_keys";
     let dist = default_dist();
-    if !can_boot(&dist, test) {
+    let Some(mut vm) = boot_with_disk(&dist, test, None)? else {
         return Ok(());
-    }
-    let image = build_image(&dist, test)?;
-    let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("vm_kexec")
-        .join(format!("{test}.log"));
-    eprintln!("{test}: console log {}", log.display());
-    let mut vm = Vm::boot(&VmConfig {
-        drives: vec![image],
-        console_log: Some(log),
-        dist: dist.clone(),
-        ..VmConfig::default()
-    })?;
-    vm.wait_for_console(HELLO_LOGGED, BOOT)?;
-    ok(
-        &mut vm,
-        "mkdir -p /mnt && mount -t squashfs -o ro /dev/vdb /mnt",
-    )?;
+    };
     ok(
         &mut vm,
         &format!("mkdir -p /root/.ssh && printf '%s\\n' '{KEY}' >/root/.ssh/authorized_keys"),
@@ -156,27 +167,10 @@ const STATIC_NETWORK: &str = "ip link set eth0 up && ip addr add 10.0.2.77/24 de
 #[test]
 fn kexec_carries_the_static_network() -> Result<()> {
     let test = "kexec_carries_the_static_network";
-    let dist = default_dist();
-    if !can_boot(&dist, test) {
+    let nic = "user,model=virtio-net-pci,ipv4=on,ipv6=on";
+    let Some(mut vm) = boot_with_disk(&default_dist(), test, Some(nic))? else {
         return Ok(());
-    }
-    let image = build_image(&dist, test)?;
-    let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("vm_kexec")
-        .join(format!("{test}.log"));
-    eprintln!("{test}: console log {}", log.display());
-    let mut vm = Vm::boot(&VmConfig {
-        drives: vec![image],
-        console_log: Some(log),
-        dist: dist.clone(),
-        nic: Some("user,model=virtio-net-pci,ipv4=on,ipv6=on".into()),
-        ..VmConfig::default()
-    })?;
-    vm.wait_for_console(HELLO_LOGGED, BOOT)?;
-    ok(
-        &mut vm,
-        "mkdir -p /mnt && mount -t squashfs -o ro /dev/vdb /mnt",
-    )?;
+    };
     ok(&mut vm, STATIC_NETWORK)?;
     let mac = ok(&mut vm, "cat /sys/class/net/eth0/address")?;
     let plan = ok(&mut vm, &format!("{INIT} kexec --carry-network --show"))?;

@@ -1,18 +1,8 @@
 use super::*;
-use crate::rtnl::{OperState, ARPHRD_ETHER, ARPHRD_LOOPBACK, IFA_F_TENTATIVE, IFF_LOOPBACK};
+use crate::rtnl::{ARPHRD_ETHER, ARPHRD_LOOPBACK, IFA_F_TENTATIVE, IFF_LOOPBACK};
+use crate::setup::tests::link;
 
 const MAC: Mac = Mac([0x52, 0x54, 0, 0x12, 0x34, 0x56]);
-
-fn link(index: u32, name: &str, mac: Option<Mac>, link_type: u16, flags: u32) -> Link {
-    Link {
-        index,
-        name: name.into(),
-        mac,
-        flags,
-        link_type,
-        operstate: OperState::Up,
-    }
-}
 
 fn addr(index: u32, ip: &str, prefix: u8, scope: u8, flags: u32) -> Address {
     Address {

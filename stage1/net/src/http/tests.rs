@@ -642,18 +642,19 @@ fn resume_after_drop() {
     );
 }
 
+/// A server whose first response is `first`; every later one is `then`'s
+/// answer to the request.
+fn drop_then(first: Vec<u8>, then: impl Fn(&str) -> Vec<u8> + Send + 'static) -> Server {
+    Server::start(move |n, request| if n == 0 { first.clone() } else { then(request) })
+}
+
 #[test]
 fn ignored_range_restarts() {
     warnings("");
     let body = image();
     let sent = body.clone();
-    let server = Server::start(move |n, _| {
-        if n == 0 {
-            cut_short(&sent, 100_000, "Last-Modified: Mon, 1 Jan 2024\r\n")
-        } else {
-            ok(&sent)
-        }
-    });
+    let first = cut_short(&sent, 100_000, "Last-Modified: Mon, 1 Jan 2024\r\n");
+    let server = drop_then(first, move |_| ok(&sent));
     let prefix = server.url("/img").to_string();
     let (result, file, _, requests) = run(server, "/img", &opts());
     let report = result.unwrap();
@@ -953,13 +954,7 @@ fn drop_without_validator_starts_over() {
     warnings("");
     let body = image();
     let sent = body.clone();
-    let server = Server::start(move |n, _| {
-        if n == 0 {
-            cut_short(&sent, 120_000, "")
-        } else {
-            ok(&sent)
-        }
-    });
+    let server = drop_then(cut_short(&sent, 120_000, ""), move |_| ok(&sent));
     let prefix = server.url("/img").to_string();
     let (result, file, _, requests) = run(server, "/img", &opts());
     let report = result.unwrap();
@@ -988,12 +983,9 @@ fn changed_file_with_validator_restarts() {
     warnings("");
     let (old, new) = (image(), image().iter().map(|b| !b).collect::<Vec<_>>());
     let sent = new.clone();
-    let server = Server::start(move |n, request| {
-        if n == 0 {
-            cut_short(&old, 150_000, "ETag: \"v1\"\r\n")
-        } else {
-            honour_if_range(request, &sent, "\"v2\"")
-        }
+    let first = cut_short(&old, 150_000, "ETag: \"v1\"\r\n");
+    let server = drop_then(first, move |request| {
+        honour_if_range(request, &sent, "\"v2\"")
     });
     let prefix = server.url("/img").to_string();
     let (result, file, _, requests) = run(server, "/img", &opts());
@@ -1008,10 +1000,8 @@ fn changed_file_with_validator_restarts() {
 fn changed_file_without_validator_restarts() {
     let (old, new) = (image(), image().iter().map(|b| !b).collect::<Vec<_>>());
     let sent = new.clone();
-    let server = Server::start(move |n, request| {
-        if n == 0 {
-            cut_short(&old, 150_000, "")
-        } else if range(request).is_some() {
+    let server = drop_then(cut_short(&old, 150_000, ""), move |request| {
+        if range(request).is_some() {
             // What a server without validators would splice.
             let cr = "Content-Range: bytes 150000-299999/300000\r\n";
             response("206 Partial Content", cr, &sent[150_000..])

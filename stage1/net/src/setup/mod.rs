@@ -481,4 +481,4 @@ fn add_address_and_routes(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

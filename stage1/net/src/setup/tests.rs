@@ -7,7 +7,7 @@ use crate::rtnl::{OperState, ARPHRD_ETHER, ARPHRD_LOOPBACK, IFF_LOOPBACK, IFF_LO
 const MAC0: Mac = Mac([0x52, 0x54, 0, 0x12, 0x34, 0x00]);
 const MAC1: Mac = Mac([0x52, 0x54, 0, 0x12, 0x34, 0x01]);
 
-fn link(index: u32, name: &str, mac: Option<Mac>, link_type: u16, flags: u32) -> Link {
+pub(crate) fn link(index: u32, name: &str, mac: Option<Mac>, link_type: u16, flags: u32) -> Link {
     Link {
         index,
         name: name.into(),
