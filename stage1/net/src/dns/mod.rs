@@ -401,6 +401,8 @@ fn lookup(server: SocketAddr, name: &str, qtype: u16) -> Result<Vec<IpAddr>, Dns
 /// 127.0.0.1, else asked of each nameserver in `conf` (2 tries of 2 s) for
 /// each candidate name, until one has an address: its IPv4 addresses, then
 /// (with [`ResolvConf::ipv6`]) its IPv6 ones.
+// Not inlined into the fetch: measured 640 bytes smaller.
+#[inline(never)]
 pub fn resolve(host: &str, conf: &ResolvConf) -> Result<Vec<IpAddr>, ResolveError> {
     let literal = host
         .strip_prefix('[')

@@ -73,16 +73,15 @@ pub fn restore(text: &str, link_timeout: Duration) -> Result<Restored, SetupErro
             );
             continue;
         };
+        // Empty and comment lines.
+        let Some(item) = item else { continue };
         match (item, &current) {
-            // Empty and comment lines, and the lines of a link no
-            // interface has.
-            (None, _) | (Some(_), None) => {}
-            (Some(Item::Hostname(name)), _) => done.hostname = Some(name.to_owned()),
-            (Some(Item::Resolver), _) => {
+            (Item::Hostname(name), _) => done.hostname = Some(name.to_owned()),
+            (Item::Resolver, _) => {
                 done.resolver.push_str(line.trim());
                 done.resolver.push('\n');
             }
-            (Some(Item::Link(mac)), _) => {
+            (Item::Link(mac), _) => {
                 current = with(mac);
                 let Some(link) = &current else {
                     done.missing.push(mac);
@@ -96,7 +95,7 @@ pub fn restore(text: &str, link_timeout: Duration) -> Result<Restored, SetupErro
                 );
                 done.configured.push(link.name.clone());
             }
-            (Some(Item::Address(ip, prefix)), Some(link)) => {
+            (Item::Address(ip, prefix), Some(link)) => {
                 watch
                     .rtnl
                     .add_address(link.index, ip, prefix)
@@ -114,7 +113,7 @@ pub fn restore(text: &str, link_timeout: Duration) -> Result<Restored, SetupErro
                     let _ = write!(last, " {ip}/{prefix}");
                 }
             }
-            (Some(Item::Route(route)), Some(link)) => {
+            (Item::Route(route), Some(link)) => {
                 let route = Route {
                     index: link.index,
                     ..route
@@ -129,6 +128,9 @@ pub fn restore(text: &str, link_timeout: Duration) -> Result<Restored, SetupErro
                     }
                 }
             }
+            // The lines of a link no interface has (last: a `link` line
+            // comes while no link is current).
+            (_, None) => {}
         }
     }
     if !fresh6.is_empty() {
