@@ -610,22 +610,24 @@ mod netns {
     /// The carried network of `init kexec --carry-network` back on the
     /// veth with its MAC: IPv4 and IPv6 addresses, an on-link route, a
     /// default route via the server's end, an IPv6 one via a link-local
-    /// gateway; a line not understood and a MAC nobody has are reported,
-    /// the rest goes on; the kernel sees it all.
+    /// gateway, an IPv4 route via that IPv6 gateway; a line not understood
+    /// and a MAC nobody has are reported, the rest goes on; the kernel sees
+    /// it all.
     #[test]
     fn restore_in_a_netns() {
         let pair = pair_or_skip!(false, 14, "52:54:00:d1:0e:01");
         let text = "# carried\nhostname rescue\nnameserver 10.213.14.1\nnameserver fd00::3\n\
                     search example.org\nlink 52:54:00:d1:0e:01 eth0\naddress 10.213.14.77/24\n\
                     address fd00:14::77/64\nroute 10.99.0.0/16\n\
-                    route 0.0.0.0/0 via 10.213.14.1\nroute ::/0 via fe80::1\nbogus line\n\
+                    route 0.0.0.0/0 via 10.213.14.1\nroute ::/0 via fe80::1\n\
+                    route 10.98.0.0/16 via fe80::1 onlink\nbogus line\n\
                     link 52:54:00:d1:0e:99 eth1\naddress 10.1.1.1/24\n";
         let report = pair.configure(&[(ENV_CARRY, text)]).unwrap();
         assert_eq!(
             report,
             "iface=veth-c\nmac=52:54:00:d1:0e:01\nsource=carried\naddress=10.213.14.77/24\n\
              address=fd00:14::77/64\nroute=10.99.0.0/16\nroute=0.0.0.0/0 via 10.213.14.1\n\
-             route=::/0 via fe80::1\n--\nnameserver 10.213.14.1\nnameserver fd00::3\n\
+             route=::/0 via fe80::1\nroute=10.98.0.0/16 via fe80::1 onlink\n--\nnameserver 10.213.14.1\nnameserver fd00::3\n\
              search example.org\n--\n[\"veth-c 10.213.14.77/24 fd00:14::77/64\"] \
              [Mac([82, 84, 0, 209, 14, 153])] Some(\"rescue\")"
         );
@@ -635,6 +637,8 @@ mod netns {
         let routes = pair.client_ip(&["-4", "route", "show"]);
         assert_has(&routes, "default via 10.213.14.1 dev veth-c");
         assert_has(&routes, "10.99.0.0/16 dev veth-c scope link");
+        // IPv4 via an IPv6 gateway (RTA_VIA), as Hetzner's rescue has it.
+        assert_has(&routes, "10.98.0.0/16 via inet6 fe80::1 dev veth-c");
         let routes = pair.client_ip(&["-6", "route", "show"]);
         assert_has(&routes, "default via fe80::1 dev veth-c");
     }
