@@ -149,24 +149,26 @@ impl Rtnl {
         kind: (u16, usize, u16),
         decode: fn(&[u8]) -> Option<T>,
     ) -> io::Result<Vec<T>> {
-        let mut tries = 0;
-        loop {
-            let (items, interrupted) = self.dump_once(kind, decode)?;
-            tries += 1;
-            if !interrupted || tries > 3 {
-                return Ok(items);
+        let mut items = Vec::new();
+        for _ in 0..4 {
+            items.clear();
+            if !self.dump_once(kind, &mut |payload| items.extend(decode(payload)))? {
+                break;
             }
         }
+        Ok(items)
     }
 
-    fn dump_once<T>(
+    /// One dump, each reply's payload to `each`; whether it was
+    /// interrupted. Not generic: one copy of the loop for every kind.
+    fn dump_once(
         &mut self,
         (request, header, reply): (u16, usize, u16),
-        decode: fn(&[u8]) -> Option<T>,
-    ) -> io::Result<(Vec<T>, bool)> {
+        each: &mut dyn FnMut(&[u8]),
+    ) -> io::Result<bool> {
         let seq = self.next_seq();
         self.send(&encode_dump(seq, request, header))?;
-        let (mut items, mut interrupted) = (Vec::new(), false);
+        let mut interrupted = false;
         loop {
             let len = self.recv()?;
             for msg in messages(&self.buf[..len]) {
@@ -176,12 +178,12 @@ impl Rtnl {
                 }
                 interrupted |= msg.flags & NLM_F_DUMP_INTR != 0;
                 match msg.kind {
-                    NLMSG_DONE => return Ok((items, interrupted)),
+                    NLMSG_DONE => return Ok(interrupted),
                     NLMSG_ERROR => {
                         let errno = decode_error(msg.payload).unwrap_or(-Errno::IO.raw_os_error());
                         return Err(io::Error::from_raw_os_error(errno.saturating_neg()));
                     }
-                    kind if kind == reply => items.extend(decode(msg.payload)),
+                    kind if kind == reply => each(msg.payload),
                     _ => {}
                 }
             }
