@@ -103,7 +103,7 @@ fn restore_carried() -> anyhow::Result<bool> {
         return Ok(false);
     };
     let timeout = net::setup::Options::default().link_timeout;
-    let mut done = net::setup::restore(&text, timeout)?;
+    let mut done = net::setup::restore::restore(&text, timeout)?;
     if !done.missing.is_empty() {
         let macs: Vec<String> = done.missing.iter().map(ToString::to_string).collect();
         log::warn!(

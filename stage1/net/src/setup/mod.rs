@@ -35,9 +35,10 @@ use crate::dhcp_client::{self, DhcpError};
 use crate::mac::{IfName, Mac};
 use crate::rtnl::{Link, LinkChange, LinkEvent, LinkEvents, Rtnl, IFF_UP};
 
-mod restore;
+/// The network `init kexec --carry-network` carried over, put back (a
+/// module of its own, not re-exported: it uses this module's `Watch`).
+pub mod restore;
 mod state;
-pub use restore::{restore, Restored, DAD_WAIT};
 pub use state::{NetState, Source};
 
 /// How long to wait, per interface.

@@ -461,7 +461,7 @@ mod netns {
     fn helper() {
         let env = |k: &str| std::env::var(k).ok();
         if let Some(text) = env(ENV_CARRY) {
-            match restore(&text, Duration::from_secs(2)) {
+            match restore::restore(&text, Duration::from_secs(2)) {
                 Ok(r) => println!(
                     "<<<{}--\n{}--\n{:?} {:?} {:?}>>>",
                     r.summary, r.resolver, r.configured, r.missing, r.hostname
