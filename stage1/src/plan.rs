@@ -131,6 +131,12 @@ impl Plan {
         params.check()?;
         let module_dir = root.join("lib/modules").join(kernel_release);
         let store = store_source(params);
+        if let (Source::Http(url), true, None) = (&store, params.require_sha256, &params.sha256) {
+            anyhow::bail!(
+                "root={url}: boot.require_sha256 is set but no sha256= is given: \
+                 add sha256=<the image's SHA-256, as sha256sum prints it>"
+            );
+        }
         let devices = if params.coldplug_off {
             Vec::new()
         } else {
@@ -552,6 +558,22 @@ mod tests {
         assert!(text.contains(fetch), "{text}");
         let note = "  the fetch will fail: this init was built without network support";
         assert_eq!(text.contains(note), cfg!(not(feature = "net")), "{text}");
+    }
+
+    #[test]
+    fn require_sha256_refuses_an_unverified_network_image() {
+        let url = "root=http://10.0.2.2/s.img boot.require_sha256";
+        let dir = std::env::temp_dir().join(format!("plan-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let err = Plan::compute(&BootParams::parse(url), &dir, "6.1.0-test").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "root=http://10.0.2.2/s.img: boot.require_sha256 is set but no sha256= is given: \
+             add sha256=<the image's SHA-256, as sha256sum prints it>"
+        );
+        let verified = format!("{url} sha256={}", "ab".repeat(32));
+        let text = plan_for(&verified).to_string();
+        assert!(text.contains(" (sha256 abab"), "{text}");
     }
 
     #[test]

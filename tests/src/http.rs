@@ -101,6 +101,9 @@ impl Drop for HttpServer {
     }
 }
 
+/// The validator every file has.
+const ETAG: &str = "\"v1\"";
+
 fn serve(conn: &TcpStream, state: &State) -> std::io::Result<()> {
     conn.set_nonblocking(false)?;
     conn.set_read_timeout(Some(Duration::from_secs(30)))?;
@@ -108,6 +111,7 @@ fn serve(conn: &TcpStream, state: &State) -> std::io::Result<()> {
     let mut request = String::new();
     reader.read_line(&mut request)?;
     let mut range: Option<u64> = None;
+    let mut if_range = String::new();
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line)? == 0 || line.trim().is_empty() {
@@ -120,6 +124,8 @@ fn serve(conn: &TcpStream, state: &State) -> std::io::Result<()> {
                     .strip_prefix("bytes=")
                     .and_then(|r| r.strip_suffix('-'))
                     .and_then(|n| n.parse().ok());
+            } else if k.eq_ignore_ascii_case("if-range") {
+                v.trim().clone_into(&mut if_range);
             }
         }
     }
@@ -139,11 +145,14 @@ fn serve(conn: &TcpStream, state: &State) -> std::io::Result<()> {
         )?;
         return Ok(());
     };
+    // The files never change: one strong ETag for all, and a range only
+    // for a request that shows it (as stage-1 resumes: RFC 9110 If-Range).
+    let range = range.filter(|_| if_range == ETAG);
     let start = range.unwrap_or(0).min(body.len() as u64) as usize;
     if range.is_some() {
         write!(
             out,
-            "HTTP/1.1 206 Partial Content\r\nContent-Length: {}\r\nContent-Range: bytes {start}-{}/{}\r\nConnection: close\r\n\r\n",
+            "HTTP/1.1 206 Partial Content\r\nETag: {ETAG}\r\nContent-Length: {}\r\nContent-Range: bytes {start}-{}/{}\r\nConnection: close\r\n\r\n",
             body.len() - start,
             body.len().saturating_sub(1),
             body.len()
@@ -151,7 +160,7 @@ fn serve(conn: &TcpStream, state: &State) -> std::io::Result<()> {
     } else {
         write!(
             out,
-            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nETag: {ETAG}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
             body.len()
         )?;
     }
@@ -172,7 +181,9 @@ mod tests {
 
     fn get(port: u16, path: &str, range: Option<u64>) -> String {
         let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        let extra = range.map_or(String::new(), |r| format!("Range: bytes={r}-\r\n"));
+        let extra = range.map_or(String::new(), |r| {
+            format!("Range: bytes={r}-\r\nIf-Range: {ETAG}\r\n")
+        });
         write!(c, "GET {path} HTTP/1.1\r\nHost: x\r\n{extra}\r\n").unwrap();
         let mut s = String::new();
         c.read_to_string(&mut s).unwrap();

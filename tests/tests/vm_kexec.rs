@@ -2,7 +2,9 @@
 //! disk (`scripts/variants/kexec-variant.sh`: a squashfs with `kernel`,
 //! `initrd`, `init`, `command-line` and `kexec-boot`, as `/dev/vdb`), carry
 //! root's `authorized_keys` along, and reboot through the clean shutdown into
-//! the second kernel, which must reach the service again and have the keys.
+//! the second kernel, which must reach the service again and have the keys;
+//! and with `--carry-network`, come up on the static addresses, routes and
+//! DNS servers the first system had, instead of DHCP.
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -45,6 +47,33 @@ fn build_image(dist: &Path, test: &str) -> Result<PathBuf> {
     Ok(image)
 }
 
+/// The first boot of `dist` with the disk of [`build_image`] mounted on
+/// `/mnt`, its console logged under Cargo's tmp dir, up to the service;
+/// `None` when the machine cannot boot VMs (skipped loudly).
+fn boot_with_disk(dist: &Path, test: &str, nic: Option<&str>) -> Result<Option<Vm>> {
+    if !can_boot(dist, test) {
+        return Ok(None);
+    }
+    let image = build_image(dist, test)?;
+    let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("vm_kexec")
+        .join(format!("{test}.log"));
+    eprintln!("{test}: console log {}", log.display());
+    let mut vm = Vm::boot(&VmConfig {
+        drives: vec![image],
+        console_log: Some(log),
+        dist: dist.to_path_buf(),
+        nic: nic.map(str::to_owned),
+        ..VmConfig::default()
+    })?;
+    vm.wait_for_console(HELLO_LOGGED, BOOT)?;
+    ok(
+        &mut vm,
+        "mkdir -p /mnt && mount -t squashfs -o ro /dev/vdb /mnt",
+    )?;
+    Ok(Some(vm))
+}
+
 /// Run `cmd` in the guest and require exit status 0; return its output
 /// (with the newline it ends with, if it does).
 fn ok(vm: &mut Vm, cmd: &str) -> Result<String> {
@@ -63,25 +92,9 @@ fn ok(vm: &mut Vm, cmd: &str) -> Result<String> {
 fn kexec_boots_a_second_kernel_with_the_ssh_keys() -> Result<()> {
     let test = "kexec_boots_a_second_kernel_with_the_ssh_keys";
     let dist = default_dist();
-    if !can_boot(&dist, test) {
+    let Some(mut vm) = boot_with_disk(&dist, test, None)? else {
         return Ok(());
-    }
-    let image = build_image(&dist, test)?;
-    let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("vm_kexec")
-        .join(format!("{test}.log"));
-    eprintln!("{test}: console log {}", log.display());
-    let mut vm = Vm::boot(&VmConfig {
-        drives: vec![image],
-        console_log: Some(log),
-        dist: dist.clone(),
-        ..VmConfig::default()
-    })?;
-    vm.wait_for_console(HELLO_LOGGED, BOOT)?;
-    ok(
-        &mut vm,
-        "mkdir -p /mnt && mount -t squashfs -o ro /dev/vdb /mnt",
-    )?;
+    };
     ok(
         &mut vm,
         &format!("mkdir -p /root/.ssh && printf '%s\\n' '{KEY}' >/root/.ssh/authorized_keys"),
@@ -134,6 +147,85 @@ fn kexec_boots_a_second_kernel_with_the_ssh_keys() -> Result<()> {
     ensure!(
         !console.contains("Kernel panic"),
         "the kernel panicked:\n{console}"
+    );
+    Ok(())
+}
+
+/// The first system's network, set by hand as on a rescue system without
+/// DHCP: a static IPv4 and IPv6 address, a default route, DNS servers of
+/// both families. QEMU's user network (IPv4 and IPv6 both on, as by
+/// default) also gives a SLAAC address, which is not carried.
+const STATIC_NETWORK: &str = "ip link set eth0 up && ip addr add 10.0.2.77/24 dev eth0 \
+     && ip route add default via 10.0.2.2 && ip -6 addr add fd00::77/64 dev eth0 \
+     && rm -f /etc/resolv.conf \
+     && printf 'nameserver 10.0.2.3\\nnameserver fd00::3\\nsearch example.org\\n' >/etc/resolv.conf";
+
+/// `init kexec --carry-network`: `--show` prints the plan; after the
+/// kexec, stage-1 puts the addresses, the route and the DNS servers back on
+/// the NIC with the same MAC (no DHCP: not 10.0.2.15), and `/run/init/net`
+/// and `/etc/resolv.conf` say so.
+#[test]
+fn kexec_carries_the_static_network() -> Result<()> {
+    let test = "kexec_carries_the_static_network";
+    let nic = "user,model=virtio-net-pci,ipv4=on,ipv6=on";
+    let Some(mut vm) = boot_with_disk(&default_dist(), test, Some(nic))? else {
+        return Ok(());
+    };
+    ok(&mut vm, STATIC_NETWORK)?;
+    let mac = ok(&mut vm, "cat /sys/class/net/eth0/address")?;
+    let plan = ok(&mut vm, &format!("{INIT} kexec --carry-network --show"))?;
+    for line in [
+        "nameserver 10.0.2.3\n",
+        "nameserver fd00::3\n",
+        "search example.org\n",
+        &format!("link {} eth0\n", mac.trim()),
+        "address 10.0.2.77/24\n",
+        "address fd00::77/64\n",
+        "route 0.0.0.0/0 via 10.0.2.2\n",
+    ] {
+        ensure!(plan.contains(line), "--show lacks {line:?}:\n{plan}");
+    }
+    ensure!(
+        !plan.contains("fe80") && !plan.contains("/128"),
+        "--show carries a link-local or host address:\n{plan}"
+    );
+
+    vm.run_ending_boot("sh /mnt/kexec-boot --carry-network")?;
+    vm.wait_for_console("starting the loaded kernel (kexec)", BOOT)?;
+    vm.wait_for_console_nth(STAGE1, 2, BOOT)?;
+    vm.wait_for_console("10.0.2.77/24 fd00::77/64 (carried over)", BOOT)?;
+    vm.wait_for_console_nth(HELLO_LOGGED, 2, BOOT)?;
+
+    let addresses = ok(&mut vm, "ip addr show dev eth0")?;
+    ensure!(
+        addresses.contains("inet 10.0.2.77/24")
+            && addresses.contains("inet6 fd00::77/64")
+            && !addresses.contains("10.0.2.15"),
+        "the second boot's addresses:\n{addresses}"
+    );
+    let routes = ok(&mut vm, "ip route")?;
+    ensure!(
+        routes.contains("default via 10.0.2.2 dev eth0"),
+        "the second boot's routes:\n{routes}"
+    );
+    let resolv = ok(&mut vm, "cat /etc/resolv.conf")?;
+    ensure!(
+        resolv.contains("nameserver 10.0.2.3\nnameserver fd00::3\n")
+            && resolv.contains("search example.org\n"),
+        "the second boot's resolv.conf:\n{resolv}"
+    );
+    let net = ok(&mut vm, "cat /run/init/net")?;
+    ensure!(
+        net.contains(
+            "source=carried\naddress=10.0.2.77/24\naddress=fd00::77/64\n\
+             route=0.0.0.0/0 via 10.0.2.2\n"
+        ),
+        "/run/init/net:\n{net}"
+    );
+    let console = vm.console();
+    ensure!(
+        !console.contains("Kernel panic") && !console.contains("DHCP"),
+        "a panic or DHCP in the second boot:\n{console}"
     );
     Ok(())
 }

@@ -8,11 +8,14 @@ use std::path::PathBuf;
 
 use anyhow::{anyhow, Context, Result};
 
-pub const USAGE: &str = "usage: init kexec KERNEL INITRD [--append CMDLINE | --command-line-file F] [--exec] [--carry-ssh-keys]
+pub const USAGE: &str = "usage: init kexec KERNEL INITRD [--append CMDLINE | --command-line-file F] [--exec] [--carry-ssh-keys] [--carry-network]
        init kexec --exec
+       init kexec --carry-network --show
   load KERNEL and INITRD with kexec_file_load(2) for the next boot; the command line is
   CMDLINE, the contents of F, or this boot's /proc/cmdline.
   --carry-ssh-keys  append /root/.ssh/authorized_keys to the initrd for the new system
+  --carry-network   append this system's addresses, routes, DNS and hostname (per MAC)
+  --show            print what --carry-network would carry; load nothing
   --exec            then boot it: PID 1 shuts down cleanly and starts the loaded kernel
                     (without KERNEL and INITRD: boot the kernel loaded earlier)";
 
@@ -34,6 +37,9 @@ pub struct Args {
     pub cmdline: CmdlineSource,
     pub exec: bool,
     pub carry_ssh_keys: bool,
+    pub carry_network: bool,
+    /// `--show`: print the carried network, load nothing.
+    pub show: bool,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -48,6 +54,7 @@ pub fn parse_args(args: &[OsString]) -> Result<Parsed, String> {
     let mut positional = Vec::new();
     let mut cmdline: Option<CmdlineSource> = None;
     let (mut exec, mut carry_ssh_keys, mut only_positional) = (false, false, false);
+    let (mut carry_network, mut show) = (false, false);
     let mut it = args.iter().cloned();
     while let Some(arg) = it.next() {
         let bytes = arg.as_bytes();
@@ -83,6 +90,14 @@ pub fn parse_args(args: &[OsString]) -> Result<Parsed, String> {
                 carry_ssh_keys = true;
                 None
             }
+            "--carry-network" if inline.is_none() => {
+                carry_network = true;
+                None
+            }
+            "--show" if inline.is_none() => {
+                show = true;
+                None
+            }
             "--append" => Some(CmdlineSource::Append(value("a command line")?)),
             "--command-line-file" => Some(CmdlineSource::File(value("a file")?.into())),
             _ => return Err(format!("unknown option {}", arg.to_string_lossy())),
@@ -94,9 +109,12 @@ pub fn parse_args(args: &[OsString]) -> Result<Parsed, String> {
             cmdline = Some(s);
         }
     }
+    if show && !(carry_network && positional.is_empty() && !exec && cmdline.is_none()) {
+        return Err("--show goes with --carry-network alone".into());
+    }
     let image = match <[PathBuf; 2]>::try_from(positional) {
         Ok([kernel, initrd]) => Some((kernel, initrd)),
-        Err(p) if p.is_empty() && exec => None,
+        Err(p) if p.is_empty() && (exec || show) => None,
         Err(p) => {
             return Err(format!(
                 "expected KERNEL and INITRD, got {} file argument(s)",
@@ -104,16 +122,16 @@ pub fn parse_args(args: &[OsString]) -> Result<Parsed, String> {
             ))
         }
     };
-    if image.is_none() && (cmdline.is_some() || carry_ssh_keys) {
-        return Err(
-            "--append, --command-line-file and --carry-ssh-keys need KERNEL and INITRD".into(),
-        );
+    if image.is_none() && !show && (cmdline.is_some() || carry_ssh_keys || carry_network) {
+        return Err("--append, --command-line-file and --carry-* need KERNEL and INITRD".into());
     }
     Ok(Parsed::Run(Args {
         image,
         cmdline: cmdline.unwrap_or(CmdlineSource::Reuse),
         exec,
         carry_ssh_keys,
+        carry_network,
+        show,
     }))
 }
 
@@ -192,6 +210,9 @@ mod tests {
         );
         let a = parsed(&["--exec"]);
         assert_eq!((a.image, a.exec), (None, true));
+        let a = parsed(&["--carry-network", "--show"]);
+        assert_eq!((a.image, a.carry_network, a.show), (None, true, true));
+        assert!(parsed(&["k", "i", "--carry-network"]).carry_network);
         assert_eq!(parse_args(&args(&["k", "--help"])), Ok(Parsed::Help));
     }
 
@@ -206,6 +227,9 @@ mod tests {
         assert!(err(&["k", "i", "--bogus"]).contains("--bogus"));
         assert!(err(&["k", "i", "--exec=1"]).contains("--exec=1"));
         assert!(err(&["--exec", "--carry-ssh-keys"]).contains("need KERNEL"));
+        assert!(err(&["--exec", "--carry-network"]).contains("need KERNEL"));
+        assert!(err(&["--show"]).contains("--show goes with --carry-network"));
+        assert!(err(&["k", "i", "--carry-network", "--show"]).contains("alone"));
     }
 
     #[test]

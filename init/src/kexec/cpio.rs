@@ -8,28 +8,37 @@ use std::io::Write as _;
 /// `stage1::handover::HANDOVER_DIR` is its first component).
 pub const HANDOVER_KEYS: &str = ".init-handover/root/.ssh/authorized_keys";
 
-/// What `--carry-ssh-keys` appends to an initrd of `initrd_len` bytes: NUL
-/// bytes up to a multiple of 4 (the kernel skips NULs between archives, and
-/// looks for a cpio header only at 4-byte offsets), then a newc archive
-/// with `keys` as [`HANDOVER_KEYS`] (directories 0700, the file 0600,
-/// owner root, mtime 0).
-pub fn handover_tail(initrd_len: u64, keys: &[u8]) -> Vec<u8> {
+/// Where `--carry-network` puts its file (`net::carry::FILE`).
+pub const HANDOVER_NETWORK: &str = ".init-handover/network";
+
+/// What `--carry-ssh-keys` and `--carry-network` append to an initrd of
+/// `initrd_len` bytes: NUL bytes up to a multiple of 4 (the kernel skips
+/// NULs between archives, and looks for a cpio header only at 4-byte
+/// offsets), then a newc archive with `keys` as [`HANDOVER_KEYS`] and
+/// `network` as [`HANDOVER_NETWORK`] (directories 0700, files 0600, owner
+/// root, mtime 0).
+pub fn handover_tail(initrd_len: u64, keys: Option<&[u8]>, network: Option<&[u8]>) -> Vec<u8> {
     let mut out = vec![0; ((4 - initrd_len % 4) % 4) as usize];
     let dir = |name| Entry {
         name,
         mode: 0o040_700,
         data: &[],
     };
-    out.extend(newc_archive(&[
-        dir(".init-handover"),
-        dir(".init-handover/root"),
-        dir(".init-handover/root/.ssh"),
-        Entry {
-            name: HANDOVER_KEYS,
-            mode: 0o100_600,
-            data: keys,
-        },
-    ]));
+    let file = |name, data| Entry {
+        name,
+        mode: 0o100_600,
+        data,
+    };
+    let mut entries = vec![dir(".init-handover")];
+    if let Some(keys) = keys {
+        entries.push(dir(".init-handover/root"));
+        entries.push(dir(".init-handover/root/.ssh"));
+        entries.push(file(HANDOVER_KEYS, keys));
+    }
+    if let Some(network) = network {
+        entries.push(file(HANDOVER_NETWORK, network));
+    }
+    out.extend(newc_archive(&entries));
     out
 }
 
@@ -148,13 +157,13 @@ mod tests {
     fn handover_tail_starts_at_a_4_byte_boundary() {
         let keys = b"no-pty,command=\"true\" ssh-ed25519 AAAAC3 test@host\n";
         for len in 0..8u64 {
-            let tail = handover_tail(len, keys);
+            let tail = handover_tail(len, Some(keys), None);
             let pad = ((4 - len % 4) % 4) as usize;
             assert!(tail[..pad].iter().all(|&b| b == 0));
             assert_eq!(&tail[pad..pad + 6], b"070701");
             assert_eq!((len as usize + tail.len()) % 4, 0);
         }
-        let tail = handover_tail(0, keys);
+        let tail = handover_tail(0, Some(keys), None);
         let at = tail
             .windows(HANDOVER_KEYS.len())
             .position(|w| w == HANDOVER_KEYS.as_bytes())
@@ -184,11 +193,15 @@ mod tests {
         cpio.stdin
             .take()
             .unwrap()
-            .write_all(&handover_tail(0, keys))
+            .write_all(&handover_tail(0, Some(keys), Some(b"hostname h\n")))
             .unwrap();
         assert!(cpio.wait().unwrap().success());
         let f = dir.join(HANDOVER_KEYS);
         assert_eq!(fs::read(&f).unwrap(), keys);
+        assert_eq!(
+            fs::read(dir.join(HANDOVER_NETWORK)).unwrap(),
+            b"hostname h\n"
+        );
         assert_eq!(
             fs::metadata(&f).unwrap().permissions().mode() & 0o7777,
             0o600

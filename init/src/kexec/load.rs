@@ -12,9 +12,15 @@ use nix::errno::Errno;
 
 use super::cpio::handover_tail;
 
-/// kexec_file_load(2) with the files opened; `keys`: append them as the
-/// handover archive (in a memfd copy of the initrd).
-pub fn load(kernel: &Path, initrd: &Path, cmdline: &CStr, keys: Option<&[u8]>) -> Result<()> {
+/// kexec_file_load(2) with the files opened; `keys`, `network`: append
+/// them as the handover archive (in a memfd copy of the initrd).
+pub fn load(
+    kernel: &Path,
+    initrd: &Path,
+    cmdline: &CStr,
+    keys: Option<&[u8]>,
+    network: Option<&[u8]>,
+) -> Result<()> {
     let open = |p: &Path, what: &str| -> Result<File> {
         let f = File::open(p).with_context(|| format!("cannot open the {what} {}", p.display()))?;
         if !f.metadata().is_ok_and(|m| m.is_file()) {
@@ -24,7 +30,7 @@ pub fn load(kernel: &Path, initrd: &Path, cmdline: &CStr, keys: Option<&[u8]>) -
     };
     let kernel_file = open(kernel, "kernel")?;
     let mut initrd_file = open(initrd, "initrd")?;
-    if let Some(keys) = keys {
+    if keys.is_some() || network.is_some() {
         // As io::Error (the same message): rustix's Errno would be one more
         // anyhow context type.
         let fd = rustix::fs::memfd_create("init-kexec-initrd", rustix::fs::MemfdFlags::CLOEXEC)
@@ -33,7 +39,7 @@ pub fn load(kernel: &Path, initrd: &Path, cmdline: &CStr, keys: Option<&[u8]>) -
         let mut copy = File::from(fd);
         let len = io::copy(&mut initrd_file, &mut copy)
             .with_context(|| format!("copying {} into memory", initrd.display()))?;
-        copy.write_all(&handover_tail(len, keys))
+        copy.write_all(&handover_tail(len, keys, network))
             .context("appending the handover archive to the initrd copy")?;
         initrd_file = copy;
     }
@@ -79,12 +85,26 @@ mod tests {
     fn a_missing_file_is_named() {
         let e = format!(
             "{:#}",
-            load(Path::new("/nonexistent/kernel"), Path::new("/"), c"x", None).unwrap_err()
+            load(
+                Path::new("/nonexistent/kernel"),
+                Path::new("/"),
+                c"x",
+                None,
+                None
+            )
+            .unwrap_err()
         );
         assert!(e.contains("the kernel /nonexistent/kernel"), "{e}");
         let e = format!(
             "{:#}",
-            load(Path::new("/proc/self/exe"), Path::new("/"), c"x", None).unwrap_err()
+            load(
+                Path::new("/proc/self/exe"),
+                Path::new("/"),
+                c"x",
+                None,
+                None
+            )
+            .unwrap_err()
         );
         assert!(e.contains("the initrd / is not a regular file"), "{e}");
     }

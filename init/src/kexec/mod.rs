@@ -5,8 +5,9 @@
 //! # Interface
 //!
 //! ```text
-//! init kexec KERNEL INITRD [--append CMDLINE | --command-line-file F] [--exec] [--carry-ssh-keys]
+//! init kexec KERNEL INITRD [--append CMDLINE | --command-line-file F] [--exec] [--carry-ssh-keys] [--carry-network]
 //! init kexec --exec
+//! init kexec --carry-network --show
 //! ```
 //!
 //! * `KERNEL`, `INITRD`: the files to load (on x86 a bzImage; the initrd as
@@ -24,6 +25,13 @@
 //!   (`stage1::handover`) and stage-2 adds the keys that are missing to
 //!   `/root/.ssh/authorized_keys`, 0700/0600, owner root
 //!   (`stage2::handover`), as nixos-images' kexec installer does.
+//! * `--carry-network`: the archive also holds `/.init-handover/network`:
+//!   this system's network per interface MAC (static addresses, routes, DNS
+//!   servers and search domains, hostname; what is kept and dropped, and
+//!   the format, are in `net::carry`), read from rtnetlink dumps,
+//!   `/etc/resolv.conf` and `/proc/sys/kernel/hostname`. Stage-1 of the
+//!   new boot restores it instead of DHCP unless `ip=` is given
+//!   (`init/src/network.rs`). `--show` prints the file and loads nothing.
 //! * `--exec`: boot what was loaded. When PID 1 is this init, it writes the
 //!   marker `/run/init/kexec` and sends PID 1 SIGTERM, as `reboot` does:
 //!   services stop, processes are killed, filesystems unmounted, sync, and
@@ -53,7 +61,8 @@
 //! # Files
 //!
 //! `/proc/cmdline` (the default command line), `/root/.ssh/authorized_keys`
-//! (`--carry-ssh-keys`), `/run/init/kexec` (the marker: `init-kexec-handoff-v1`,
+//! (`--carry-ssh-keys`), `/etc/resolv.conf` and `/proc/sys/kernel/hostname`
+//! (`--carry-network`), `/run/init/kexec` (the marker: `init-kexec-handoff-v1`,
 //! then `kernel=`, `initrd=` lines for people), `/sys/kernel/kexec_loaded`,
 //! `/proc/1/exe`, `/proc/sys/kernel/kexec_load_disabled` and
 //! `/sys/kernel/security/lockdown` (quoted in an `EPERM` error).
@@ -103,7 +112,36 @@ pub fn main(args: &[OsString]) -> i32 {
     }
 }
 
+/// `--carry-network`: this system's network as the handover file's text
+/// (`net::carry`).
+#[cfg(feature = "net")]
+fn carried_network() -> Result<String> {
+    let mut rtnl = net::rtnl::Rtnl::open().context("--carry-network: opening rtnetlink")?;
+    let links = rtnl.links().context("--carry-network: listing the links")?;
+    let addresses = rtnl
+        .addresses()
+        .context("--carry-network: listing the addresses")?;
+    let routes = rtnl
+        .routes()
+        .context("--carry-network: listing the routes")?;
+    let resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let hostname = fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let resolv = net::dns::ResolvConf::parse(&resolv);
+    Ok(net::carry::capture(
+        &links, &addresses, &routes, &resolv, &hostname,
+    ))
+}
+
+#[cfg(not(feature = "net"))]
+fn carried_network() -> Result<String> {
+    bail!("--carry-network: {}", stage1::NO_NETWORK)
+}
+
 fn run(args: &Args) -> Result<()> {
+    if args.show {
+        print!("{}", carried_network()?);
+        return Ok(());
+    }
     let what = if let Some((kernel, initrd)) = &args.image {
         let cmdline = command_line(&args.cmdline)?;
         let keys = if args.carry_ssh_keys {
@@ -114,15 +152,26 @@ fn run(args: &Args) -> Result<()> {
         } else {
             None
         };
-        load::load(kernel, initrd, &cmdline, keys.as_deref())?;
+        let network = if args.carry_network {
+            Some(carried_network()?)
+        } else {
+            None
+        };
+        let bytes = network.as_deref().map(str::as_bytes);
+        load::load(kernel, initrd, &cmdline, keys.as_deref(), bytes)?;
         println!(
-            "kexec: loaded {} with {}{} and command line {:?}",
+            "kexec: loaded {} with {}{}{} and command line {:?}",
             kernel.display(),
             initrd.display(),
             if keys.is_some() {
                 format!(" (+ the keys of {AUTHORIZED_KEYS})")
             } else {
                 String::new()
+            },
+            if network.is_some() {
+                " (+ this system's network)"
+            } else {
+                ""
             },
             cmdline.to_string_lossy()
         );

@@ -31,6 +31,8 @@
 //!   interfaces ([`setup::configure`]);
 //! * [`http`] — `root=http://…`: the image streamed into a file.
 
+/// The network `init kexec --carry-network` hands to the next boot.
+pub mod carry;
 pub mod config;
 pub mod dhcp;
 /// The DHCPv4 client: DISCOVER/OFFER/REQUEST/ACK with retries and a deadline.

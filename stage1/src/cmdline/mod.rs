@@ -143,6 +143,9 @@ pub struct BootParams {
     /// `sha256=<hex>`: the checksum of a downloaded store image, verified
     /// before it is mounted.
     pub sha256: Option<String>,
+    /// `boot.require_sha256`: refuse to fetch a store image over the
+    /// network without `sha256=` (HTTP has no other integrity check).
+    pub require_sha256: bool,
     /// `boot.coldplug=0` turns off loading drivers for the devices found in
     /// `/sys` and announced by uevents; only listed and mount-implied
     /// modules load then.
@@ -346,6 +349,7 @@ impl BootParams {
                 });
             }
             "boot.shell_on_fail" => self.flag(raw_name, val, |b| &mut b.shell_on_fail),
+            "boot.require_sha256" => self.flag(raw_name, val, |b| &mut b.require_sha256),
             "boot.debug1" | "debug1" => self.flag(raw_name, val, |b| &mut b.debug1),
             "boot.debug1devices" => self.flag(raw_name, val, |b| &mut b.debug1devices),
             "boot.debug1mounts" => self.flag(raw_name, val, |b| &mut b.debug1mounts),

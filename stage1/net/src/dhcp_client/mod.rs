@@ -368,23 +368,29 @@ fn accept_ack(msg: &Message, offer: &Lease) -> Option<Result<Lease, LeaseError>>
 
 /// A seed for [`Client::new`] from the kernel's randomness, the MAC and the
 /// time, so two clones of one VM pick different `xid`s; the client's
-/// splitmix64 mixes the bits. getrandom(2) directly, not through std's
-/// `RandomState` (SipHash and its key setup, the last in dist/init).
+/// splitmix64 mixes the bits.
 pub fn random_seed(mac: Mac) -> u64 {
-    use rustix::rand::{getrandom, GetRandomFlags};
-    let mut random = [0u8; 8];
-    // GRND_INSECURE (Linux 5.6) never blocks, even before the pool is
-    // ready; an older kernel refuses it, and NONBLOCK then gives what it
-    // has. Neither may fail the boot: the MAC and the time remain.
-    if getrandom(&mut random, GetRandomFlags::INSECURE).is_err() {
-        let _ = getrandom(&mut random, GetRandomFlags::NONBLOCK);
-    }
     let mut mac_bits = [0u8; 8];
     mac_bits[..6].copy_from_slice(&mac.0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |t| t.as_nanos() as u64);
-    u64::from_ne_bytes(random) ^ u64::from_ne_bytes(mac_bits).rotate_left(17) ^ nanos
+    kernel_random() ^ u64::from_ne_bytes(mac_bits).rotate_left(17) ^ nanos
+}
+
+/// 64 bits from getrandom(2) (also the DNS query ids); zero if the kernel
+/// gives none. Directly, not through std's `RandomState` (SipHash and its
+/// key setup, the last in dist/init).
+pub fn kernel_random() -> u64 {
+    use rustix::rand::{getrandom, GetRandomFlags};
+    let mut random = [0u8; 8];
+    // GRND_INSECURE (Linux 5.6) never blocks, even before the pool is
+    // ready; an older kernel refuses it, and NONBLOCK then gives what it
+    // has. Neither may fail the boot.
+    if getrandom(&mut random, GetRandomFlags::INSECURE).is_err() {
+        let _ = getrandom(&mut random, GetRandomFlags::NONBLOCK);
+    }
+    u64::from_ne_bytes(random)
 }
 
 /// The real socket; see the module doc.
@@ -409,10 +415,11 @@ impl UdpTransport {
         sockopt::set_socket_broadcast(&fd, true).map_err(bind_err)?;
         bind(&fd, &SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, CLIENT_PORT)).map_err(bind_err)?;
         let route = Route {
-            dst: Ipv4Addr::BROADCAST,
+            dst: Ipv4Addr::BROADCAST.into(),
             prefix: 32,
             gateway: None,
             index,
+            onlink: false,
         };
         let route_err = |e| ("adding the route 255.255.255.255/32 for the broadcast", e);
         let mut rtnl = Rtnl::open().map_err(route_err)?;

@@ -16,12 +16,16 @@
 //! `http://` (or relative) locations, at most [`MAX_REDIRECTS`] times.
 //!
 //! A transfer that stops early (EOF, reset or [`FetchOptions::read_timeout`]
-//! without data) reconnects up to [`FetchOptions::retries`] times with
-//! `Range: bytes=<have>-` and `If-Range` (strong `ETag`, else
-//! `Last-Modified`, if the server sent one): 206 with `Content-Range` from
-//! `<have>` resumes the same hasher; 200 starts over (file truncated, hasher
-//! reset); anything else is an error. A failed first connection or DNS
-//! lookup is not retried: it is reported at once.
+//! without data) reconnects up to [`FetchOptions::retries`] times, after a
+//! backoff, each with a warning on the console. It resumes only against a
+//! validator: `Range: bytes=<have>-` with `If-Range` (the strong `ETag`,
+//! else `Last-Modified`), so that a server whose file changed sends the
+//! whole new file (200) instead of the rest of another one. Without a
+//! validator the file is truncated and fetched from byte 0, and a warning
+//! says so. 206 with `Content-Range` from `<have>` resumes the same hasher;
+//! 200 starts over (file truncated, hasher reset); anything else is an
+//! error. A failed first connection or DNS lookup is not retried: it is
+//! reported at once.
 
 mod head;
 mod url;
@@ -200,9 +204,16 @@ pub fn fetch(
                     last,
                 })
             }
-            Err(Fail::Retry(_)) => {
+            Err(Fail::Retry(why)) => {
                 retries += 1;
-                std::thread::sleep(opts.backoff.saturating_mul(1 << (retries - 1).min(3)));
+                let wait = opts.backoff.saturating_mul(1 << (retries - 1).min(3));
+                log::warn!(
+                    "{}: {why}: reconnecting in {} ms ({retries} of {})",
+                    t.url,
+                    wait.as_millis(),
+                    opts.retries
+                );
+                std::thread::sleep(wait);
             }
         }
     }
@@ -262,8 +273,9 @@ fn connect(url: &Url, opts: &FetchOptions) -> Result<TcpStream, FetchError> {
         error,
     };
     let conf = std::fs::read_to_string(RESOLV_CONF).unwrap_or_default();
-    let ips = dns::resolve(&url.host, &dns::ResolvConf::parse(&conf))
-        .map_err(|e| resolve(e.to_string()))?;
+    let mut conf = dns::ResolvConf::parse(&conf);
+    conf.ipv6 = dns::ipv6_configured();
+    let ips = dns::resolve(&url.host, &conf).map_err(|e| resolve(e.to_string()))?;
     let mut last = resolve("no address".into());
     for addr in ips.into_iter().map(|ip| SocketAddr::new(ip, url.port)) {
         let connected = TcpStream::connect_timeout(&addr, opts.connect_timeout).and_then(|s| {
@@ -351,7 +363,9 @@ impl Transfer<'_, '_> {
             (301 | 302 | 303 | 307 | 308, _) => return self.redirect(&head, redirects).map(Some),
             (200, _) => {
                 if self.have > 0 {
-                    self.restart()?;
+                    self.start_over(
+                        "the server sent the whole file (200): it changed, or it ignores Range",
+                    )?;
                 }
                 self.validator.clone_from(&head.validator);
                 self.total = head.content_length;
@@ -392,9 +406,13 @@ impl Transfer<'_, '_> {
     }
 
     /// Connects and sends the `GET` (with `Range` and `If-Range` when
-    /// resuming). A failed reconnection, once a server has answered, is
+    /// resuming, after starting over if there is nothing to resume
+    /// against). A failed reconnection, once a server has answered, is
     /// retried.
-    fn send_request(&self) -> Result<TcpStream, Fail> {
+    fn send_request(&mut self) -> Result<TcpStream, Fail> {
+        if self.have > 0 && self.validator.is_none() {
+            self.start_over("no strong ETag or Last-Modified to resume against")?;
+        }
         let mut stream = match connect(&self.url, self.opts) {
             Err(FetchError::Connect { addr, error, .. }) if self.responded => {
                 return Err(Fail::Retry(format!("cannot reconnect to {addr}: {error}")))
@@ -407,11 +425,13 @@ impl Transfer<'_, '_> {
             self.url.path,
             self.url.authority()
         );
-        if self.have > 0 {
-            let _ = write!(request, "Range: bytes={}-\r\n", self.have);
-            if let Some(validator) = &self.validator {
-                let _ = write!(request, "If-Range: {validator}\r\n");
-            }
+        // Past byte 0 there is a validator: start_over saw to that.
+        if let Some(validator) = self.validator.as_ref().filter(|_| self.have > 0) {
+            let _ = write!(
+                request,
+                "Range: bytes={}-\r\nIf-Range: {validator}\r\n",
+                self.have
+            );
         }
         request += "\r\n";
         stream
@@ -532,6 +552,16 @@ impl Transfer<'_, '_> {
             url: self.url.to_string(),
             message,
         })
+    }
+
+    /// [`restart`](Self::restart) after `have` bytes, saying why on the console.
+    fn start_over(&mut self, why: &str) -> Result<(), FetchError> {
+        log::warn!(
+            "{}: {why}: starting over from byte 0 (had {} bytes)",
+            self.url,
+            self.have
+        );
+        self.restart()
     }
 
     /// Back to byte 0: an empty file and a fresh hasher.

@@ -642,23 +642,34 @@ fn resume_after_drop() {
     );
 }
 
+/// A server whose first response is `first`; every later one is `then`'s
+/// answer to the request.
+fn drop_then(first: Vec<u8>, then: impl Fn(&str) -> Vec<u8> + Send + 'static) -> Server {
+    Server::start(move |n, request| if n == 0 { first.clone() } else { then(request) })
+}
+
 #[test]
 fn ignored_range_restarts() {
+    warnings("");
     let body = image();
     let sent = body.clone();
-    let server = Server::start(move |n, _| {
-        if n == 0 {
-            cut_short(&sent, 100_000, "")
-        } else {
-            ok(&sent)
-        }
-    });
+    let first = cut_short(&sent, 100_000, "Last-Modified: Mon, 1 Jan 2024\r\n");
+    let server = drop_then(first, move |_| ok(&sent));
+    let prefix = server.url("/img").to_string();
     let (result, file, _, requests) = run(server, "/img", &opts());
     let report = result.unwrap();
     assert_eq!((report.bytes, report.resumes), (300_000, 1));
     assert_eq!(report.sha256, digest(&body));
     assert_eq!(file, body);
     assert_eq!(range(&requests[1]), Some(100_000));
+    assert!(requests[1].contains("\r\nIf-Range: Mon, 1 Jan 2024\r\n"));
+    assert_eq!(
+        warnings(&prefix)[1],
+        format!(
+            "{prefix}: the server sent the whole file (200): it changed, or it ignores Range: \
+             starting over from byte 0 (had 100000 bytes)"
+        )
+    );
 }
 
 #[test]
@@ -666,7 +677,7 @@ fn wrong_range_is_an_error() {
     let body = image();
     let server = Server::start(move |n, _| {
         if n == 0 {
-            cut_short(&body, 1000, "")
+            cut_short(&body, 1000, "ETag: \"a\"\r\n")
         } else {
             response(
                 "206 Partial Content",
@@ -720,7 +731,7 @@ fn drops_until_retries_run_out() {
         let from = range(request).unwrap_or(0);
         let end = from + 10_000;
         if from == 0 {
-            cut_short(&body, end, "")
+            cut_short(&body, end, "ETag: \"a\"\r\n")
         } else {
             let cr = format!(
                 "Content-Range: bytes {from}-{}/{}\r\n",
@@ -879,4 +890,203 @@ fn error_messages() {
         last: "reset".into(),
     };
     assert_eq!(err.to_string(), "http://h/x: received 5 bytes after 2 retries (reset): check the network and the server, then retry");
+}
+
+// ---- resuming only against a validator; stalls ----
+
+/// Captures the warnings `fetch` logs (nextest runs each test in a process
+/// of its own; under `cargo test` each test filters by its server's URL).
+struct Capture(std::sync::Mutex<Vec<String>>);
+
+impl log::Log for Capture {
+    fn enabled(&self, metadata: &log::Metadata) -> bool {
+        metadata.level() <= log::Level::Warn
+    }
+    fn log(&self, record: &log::Record) {
+        self.0.lock().unwrap().push(record.args().to_string());
+    }
+    fn flush(&self) {}
+}
+
+static CAPTURE: Capture = Capture(std::sync::Mutex::new(Vec::new()));
+
+/// The warnings logged so far about URLs starting with `prefix`.
+fn warnings(prefix: &str) -> Vec<String> {
+    // Set by the first caller, before its fetch; the others fail harmlessly.
+    if log::set_logger(&CAPTURE).is_ok() {
+        log::set_max_level(log::LevelFilter::Warn);
+    }
+    let all = CAPTURE.0.lock().unwrap();
+    all.iter()
+        .filter(|w| w.starts_with(prefix))
+        .cloned()
+        .collect()
+}
+
+/// The whole of `body` with `etag`, or its rest from a `Range` if the
+/// request's `If-Range` matches `etag` (as RFC 9110 §13.1.5 says a server
+/// does).
+fn honour_if_range(request: &str, body: &[u8], etag: &str) -> Vec<u8> {
+    let tag = format!("ETag: {etag}\r\n");
+    match range(request) {
+        Some(from) if request.contains(&format!("If-Range: {etag}\r\n")) => response(
+            "206 Partial Content",
+            &format!(
+                "{tag}Content-Range: bytes {from}-{}/{}\r\nContent-Length: {}\r\n",
+                body.len() - 1,
+                body.len(),
+                body.len() - from
+            ),
+            &body[from..],
+        ),
+        _ => response(
+            "200 OK",
+            &format!("{tag}Content-Length: {}\r\n", body.len()),
+            body,
+        ),
+    }
+}
+
+/// (a) Dropped mid-body by a server that gave no validator: the second
+/// request asks for everything, and the console says why.
+#[test]
+fn drop_without_validator_starts_over() {
+    warnings("");
+    let body = image();
+    let sent = body.clone();
+    let server = drop_then(cut_short(&sent, 120_000, ""), move |_| ok(&sent));
+    let prefix = server.url("/img").to_string();
+    let (result, file, _, requests) = run(server, "/img", &opts());
+    let report = result.unwrap();
+    assert_eq!((report.bytes, report.resumes), (300_000, 1));
+    assert_eq!(report.sha256, digest(&body));
+    assert_eq!(file, body);
+    assert_eq!(requests.len(), 2);
+    assert!(!requests[1].contains("Range"), "{}", requests[1]);
+    assert_eq!(
+        warnings(&prefix),
+        [
+            format!("{prefix}: the server closed the connection: reconnecting in 0 ms (1 of 5)"),
+            format!(
+                "{prefix}: no strong ETag or Last-Modified to resume against: \
+                 starting over from byte 0 (had 120000 bytes)"
+            ),
+        ]
+    );
+}
+
+/// (b) The file changes on the server between two attempts. With an ETag
+/// the server sees that `If-Range` no longer matches and sends the new file
+/// whole; the result is the new file, not a splice of the two.
+#[test]
+fn changed_file_with_validator_restarts() {
+    warnings("");
+    let (old, new) = (image(), image().iter().map(|b| !b).collect::<Vec<_>>());
+    let sent = new.clone();
+    let first = cut_short(&old, 150_000, "ETag: \"v1\"\r\n");
+    let server = drop_then(first, move |request| {
+        honour_if_range(request, &sent, "\"v2\"")
+    });
+    let prefix = server.url("/img").to_string();
+    let (result, file, _, requests) = run(server, "/img", &opts());
+    assert_eq!(result.unwrap().sha256, digest(&new));
+    assert_eq!(file, new);
+    assert!(requests[1].contains("\r\nRange: bytes=150000-\r\nIf-Range: \"v1\"\r\n"));
+    assert!(warnings(&prefix)[1].contains("(200): it changed"));
+}
+
+/// (b) The same without a validator: the second attempt starts from 0.
+#[test]
+fn changed_file_without_validator_restarts() {
+    let (old, new) = (image(), image().iter().map(|b| !b).collect::<Vec<_>>());
+    let sent = new.clone();
+    let server = drop_then(cut_short(&old, 150_000, ""), move |request| {
+        if range(request).is_some() {
+            // What a server without validators would splice.
+            let cr = "Content-Range: bytes 150000-299999/300000\r\n";
+            response("206 Partial Content", cr, &sent[150_000..])
+        } else {
+            ok(&sent)
+        }
+    });
+    let (result, file, _, _) = run(server, "/img", &opts());
+    assert_eq!(result.unwrap().sha256, digest(&new));
+    assert_eq!(file, new);
+}
+
+/// A server that sends part of the body and then nothing, for `stall`.
+/// Each connection gets a thread; the first stalls, the next honour ETag
+/// `"s"` unless `always` stall too.
+fn stalling_server(body: Vec<u8>, stall: Duration, always: bool) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let body = std::sync::Arc::new(body);
+    std::thread::spawn(move || {
+        for (n, conn) in listener.incoming().take(10).enumerate() {
+            let body = body.clone();
+            std::thread::spawn(move || {
+                let mut conn = conn.unwrap();
+                let request = read_request(&mut conn);
+                if n == 0 || always {
+                    let cut = cut_short(&body, 50_000 + n * 1000, "ETag: \"s\"\r\n");
+                    let _ = conn.write_all(&cut);
+                    std::thread::sleep(stall);
+                } else {
+                    let _ = conn.write_all(&honour_if_range(&request, &body, "\"s\""));
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// (c) Silence past the read timeout counts as a drop: reconnect, resume.
+#[test]
+fn stall_reconnects_and_resumes() {
+    warnings("");
+    let body = image();
+    let addr = stalling_server(body.clone(), Duration::from_secs(10), false);
+    let target = url(&format!("http://{addr}/img"));
+    let options = FetchOptions {
+        read_timeout: Duration::from_secs(1),
+        ..opts()
+    };
+    let mut temp = Temp::new();
+    let started = Instant::now();
+    let report = fetch(&target, &mut temp.file, &options, &mut |_| {}).unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!((report.bytes, report.resumes), (300_000, 1));
+    assert_eq!(temp.contents(), body);
+    assert_eq!(
+        warnings(&target.to_string()),
+        [format!(
+            "{target}: no data for 1 s: reconnecting in 0 ms (1 of 5)"
+        )]
+    );
+}
+
+/// (c) A server that always stalls: the retries run out, with backoff, and
+/// the error (for the failure menu) says why.
+#[test]
+fn stall_until_retries_run_out() {
+    let addr = stalling_server(image(), Duration::from_secs(10), true);
+    let target = url(&format!("http://{addr}/img"));
+    let options = FetchOptions {
+        retries: 2,
+        backoff: Duration::from_millis(100),
+        read_timeout: Duration::from_secs(1),
+        ..opts()
+    };
+    let mut temp = Temp::new();
+    let started = Instant::now();
+    let err = fetch(&target, &mut temp.file, &options, &mut |_| {}).unwrap_err();
+    // Three silences of 1 s and backoffs of 0.1 and 0.2 s.
+    assert!(started.elapsed() >= Duration::from_millis(3300));
+    assert!(
+        err.to_string().ends_with(
+            "/img: received 52000 of 300000 bytes after 2 retries (no data for 1 s): \
+             check the network and the server, then retry"
+        ),
+        "{err}"
+    );
 }

@@ -86,3 +86,39 @@ impl LinkEvents {
         }
     }
 }
+
+/// The `RTNLGRP_IPV6_IFADDR` multicast group as a bind mask.
+const RTMGRP_IPV6_IFADDR: u32 = 0x100;
+
+/// A socket subscribed to IPv6 address changes (duplicate address
+/// detection ending, for one): only that something changed; dump the
+/// addresses to see what.
+#[derive(Debug)]
+pub struct AddressEvents {
+    fd: OwnedFd,
+    buf: Vec<u8>,
+}
+
+impl AddressEvents {
+    pub fn open() -> io::Result<Self> {
+        Ok(Self {
+            fd: route_socket(RTMGRP_IPV6_IFADDR, SocketFlags::NONBLOCK)?,
+            buf: vec![0; RECV_BUFFER],
+        })
+    }
+
+    /// Blocks until a change or `deadline`; `Ok(true)` after a change, with
+    /// every queued message read.
+    pub fn wait(&mut self, deadline: Instant) -> io::Result<bool> {
+        if !crate::wait::readable(self.fd.as_fd(), deadline)? {
+            return Ok(Instant::now() < deadline);
+        }
+        loop {
+            match recvfrom(self.fd.as_fd(), &mut self.buf[..], RecvFlags::DONTWAIT) {
+                Ok(_) | Err(Errno::INTR | Errno::NOBUFS) => {}
+                Err(Errno::AGAIN) => return Ok(true),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}

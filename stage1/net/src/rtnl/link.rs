@@ -1,6 +1,6 @@
 //! What rtnetlink says about links and routes, as plain values: the
 //! requests take them and the replies are read into them.
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use crate::mac::Mac;
 
@@ -91,15 +91,52 @@ pub enum LinkChange<'a> {
     Mac(Mac),
 }
 
-/// An IPv4 route in the main table, protocol `boot`.
+/// A route in the main table (IPv4 or IPv6, by `dst`), protocol `boot`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Route {
-    pub dst: Ipv4Addr,
+    pub dst: IpAddr,
     pub prefix: u8,
-    /// `None`: on-link (scope link), else via this router (scope universe).
-    pub gateway: Option<Ipv4Addr>,
+    /// `None`: on-link (scope link), else via this router (scope
+    /// universe); an IPv6 router for an IPv4 `dst` is sent as `RTA_VIA`.
+    pub gateway: Option<IpAddr>,
     /// The outgoing interface.
     pub index: u32,
+    /// `RTNH_F_ONLINK`: the gateway is on the link even outside every
+    /// subnet of it.
+    pub onlink: bool,
+}
+
+/// An address of an interface, as `RTM_NEWADDR` describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Address {
+    pub index: u32,
+    pub address: IpAddr,
+    pub prefix: u8,
+    /// `ifa_scope` (`RT_SCOPE_*`): 253 link, 254 host.
+    pub scope: u8,
+    /// `IFA_FLAGS` (`IFA_F_*`), else `ifa_flags`.
+    pub flags: u32,
+}
+
+/// `IFA_F_DADFAILED`: duplicate address detection found another owner.
+pub const IFA_F_DADFAILED: u32 = 0x08;
+/// `IFA_F_TENTATIVE`: duplicate address detection is still running.
+pub const IFA_F_TENTATIVE: u32 = 0x40;
+/// `IFA_F_PERMANENT`: set by hand, not by SLAAC or a lease with a lifetime.
+pub const IFA_F_PERMANENT: u32 = 0x80;
+
+/// A route from a dump, with what says where it came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteEntry {
+    pub route: Route,
+    /// `RTA_TABLE`, else `rtm_table`.
+    pub table: u32,
+    /// `rtm_protocol` (`RTPROT_*`): 2 kernel, 3 boot, 4 static, 9 ra, 16 dhcp.
+    pub protocol: u8,
+    /// `rtm_type` (`RTN_*`): 1 unicast.
+    pub kind: u8,
+    /// Several next hops (`RTA_MULTIPATH`): not carried.
+    pub multipath: bool,
 }
 
 /// What [`encode_route`] asks for.

@@ -1,6 +1,6 @@
-//! A minimal rtnetlink (`NETLINK_ROUTE`) client: list links, bring them up
-//! or down, rename them, add IPv4 addresses and routes, and hear link
-//! changes ([`LinkEvents`]).
+//! A minimal rtnetlink (`NETLINK_ROUTE`) client: list links, addresses and
+//! routes, bring links up or down, rename them, add IPv4 and IPv6
+//! addresses and routes, and hear link changes ([`LinkEvents`]).
 //!
 //! Hand-written on rustix's netlink sockets rather than `netlink-packet-route`
 //! or `neli` for binary size: those crates model every rtnetlink family,
@@ -34,15 +34,16 @@ mod link;
 mod socket;
 mod wire;
 
-pub use events::{LinkEvent, LinkEvents};
+pub use events::{AddressEvents, LinkEvent, LinkEvents};
 pub use link::{
-    Link, LinkChange, OperState, Route, RouteOp, ARPHRD_ETHER, ARPHRD_LOOPBACK, IFF_LOOPBACK,
-    IFF_LOWER_UP, IFF_RUNNING, IFF_UP,
+    Address, Link, LinkChange, OperState, Route, RouteEntry, RouteOp, ARPHRD_ETHER,
+    ARPHRD_LOOPBACK, IFA_F_DADFAILED, IFA_F_PERMANENT, IFA_F_TENTATIVE, IFF_LOOPBACK, IFF_LOWER_UP,
+    IFF_RUNNING, IFF_UP,
 };
 pub use socket::Rtnl;
 pub use wire::{
-    attrs, broadcast, decode_error, decode_link, encode_add_address, encode_get_links,
-    encode_route, encode_set_link, messages, Malformed, Messages, NlMsg,
+    attrs, broadcast, decode_address, decode_error, decode_link, decode_route, encode_add_address,
+    encode_get_links, encode_route, encode_set_link, messages, Malformed, Messages, NlMsg,
 };
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! [`Rtnl`]: requests to the kernel, each waiting for its ack, and the
 //! link dump.
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::OwnedFd;
 use std::time::Duration;
 
@@ -12,10 +12,11 @@ use rustix::net::{
     SocketType,
 };
 
-use super::link::{Link, LinkChange, Route, RouteOp};
+use super::link::{Address, Link, LinkChange, Route, RouteEntry, RouteOp};
 use super::wire::{
-    decode_error, decode_link, encode_add_address, encode_get_links, encode_route, encode_set_link,
-    messages, NLMSG_DONE, NLMSG_ERROR, NLM_F_DUMP_INTR, RTM_NEWLINK,
+    decode_address, decode_error, decode_link, decode_route, encode_add_address, encode_dump,
+    encode_route, encode_set_link, messages, NLMSG_DONE, NLMSG_ERROR, NLM_F_DUMP_INTR, RTM_GETADDR,
+    RTM_GETLINK, RTM_GETROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE,
 };
 
 /// A dump datagram is at most 32 KiB (`netlink_dump`'s allocation).
@@ -123,22 +124,51 @@ impl Rtnl {
         }
     }
 
-    /// Every link (`RTM_GETLINK` dump), in index order. A dump that the
-    /// kernel marks interrupted (links changed meanwhile) is redone.
+    /// Every link (`RTM_GETLINK` dump), in index order.
     pub fn links(&mut self) -> io::Result<Vec<Link>> {
-        for _ in 0..3 {
-            let (links, interrupted) = self.dump_links()?;
-            if !interrupted {
-                return Ok(links);
-            }
-        }
-        self.dump_links().map(|(links, _)| links)
+        let mut links = self.dump((RTM_GETLINK, 16, RTM_NEWLINK), decode_link)?;
+        links.sort_by_key(|l: &Link| l.index);
+        Ok(links)
     }
 
-    fn dump_links(&mut self) -> io::Result<(Vec<Link>, bool)> {
+    /// Every address of every interface, IPv4 and IPv6 (`RTM_GETADDR`).
+    pub fn addresses(&mut self) -> io::Result<Vec<Address>> {
+        self.dump((RTM_GETADDR, 8, RTM_NEWADDR), decode_address)
+    }
+
+    /// Every route of every table, IPv4 and IPv6 (`RTM_GETROUTE`).
+    pub fn routes(&mut self) -> io::Result<Vec<RouteEntry>> {
+        self.dump((RTM_GETROUTE, 12, RTM_NEWROUTE), decode_route)
+    }
+
+    /// A dump of `(request, its header's length, reply type)`, each reply
+    /// decoded. A dump that the kernel marks interrupted (things changed
+    /// meanwhile) is redone, up to 3 times.
+    fn dump<T>(
+        &mut self,
+        kind: (u16, usize, u16),
+        decode: fn(&[u8]) -> Option<T>,
+    ) -> io::Result<Vec<T>> {
+        let mut items = Vec::new();
+        for _ in 0..4 {
+            items.clear();
+            if !self.dump_once(kind, &mut |payload| items.extend(decode(payload)))? {
+                break;
+            }
+        }
+        Ok(items)
+    }
+
+    /// One dump, each reply's payload to `each`; whether it was
+    /// interrupted. Not generic: one copy of the loop for every kind.
+    fn dump_once(
+        &mut self,
+        (request, header, reply): (u16, usize, u16),
+        each: &mut dyn FnMut(&[u8]),
+    ) -> io::Result<bool> {
         let seq = self.next_seq();
-        self.send(&encode_get_links(seq))?;
-        let (mut links, mut interrupted) = (Vec::new(), false);
+        self.send(&encode_dump(seq, request, header))?;
+        let mut interrupted = false;
         loop {
             let len = self.recv()?;
             for msg in messages(&self.buf[..len]) {
@@ -148,15 +178,12 @@ impl Rtnl {
                 }
                 interrupted |= msg.flags & NLM_F_DUMP_INTR != 0;
                 match msg.kind {
-                    NLMSG_DONE => {
-                        links.sort_by_key(|l: &Link| l.index);
-                        return Ok((links, interrupted));
-                    }
+                    NLMSG_DONE => return Ok(interrupted),
                     NLMSG_ERROR => {
                         let errno = decode_error(msg.payload).unwrap_or(-Errno::IO.raw_os_error());
                         return Err(io::Error::from_raw_os_error(errno.saturating_neg()));
                     }
-                    RTM_NEWLINK => links.extend(decode_link(msg.payload)),
+                    kind if kind == reply => each(msg.payload),
                     _ => {}
                 }
             }
@@ -181,7 +208,7 @@ impl Rtnl {
     }
 
     /// Adds `address/prefix`; an address already there (`EEXIST`) is fine.
-    pub fn add_address(&mut self, index: u32, address: Ipv4Addr, prefix: u8) -> io::Result<()> {
+    pub fn add_address(&mut self, index: u32, address: IpAddr, prefix: u8) -> io::Result<()> {
         match self.request(|seq| encode_add_address(seq, index, address, prefix)) {
             Err(e) if e.raw_os_error() == Some(Errno::EXIST.raw_os_error()) => Ok(()),
             r => r,
@@ -191,15 +218,15 @@ impl Rtnl {
     /// `default via gateway dev index proto boot`; `EEXIST` when a
     /// default route is there.
     pub fn add_default_route(&mut self, gateway: Ipv4Addr, index: u32) -> io::Result<()> {
-        self.add_route(Ipv4Addr::UNSPECIFIED, 0, Some(gateway), index)
+        self.add_route(Ipv4Addr::UNSPECIFIED.into(), 0, Some(gateway.into()), index)
     }
 
     /// `dst/prefix [via gateway] dev index proto boot`.
     pub fn add_route(
         &mut self,
-        dst: Ipv4Addr,
+        dst: IpAddr,
         prefix: u8,
-        gateway: Option<Ipv4Addr>,
+        gateway: Option<IpAddr>,
         index: u32,
     ) -> io::Result<()> {
         let route = Route {
@@ -207,6 +234,7 @@ impl Rtnl {
             prefix,
             gateway,
             index,
+            onlink: false,
         };
         self.route(RouteOp::Add, &route)
     }

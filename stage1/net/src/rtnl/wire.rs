@@ -1,8 +1,8 @@
 //! The wire format (described in `rtnl/mod.rs`): pure encoders and
 //! decoders, which take any bytes and never panic.
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
-use super::link::{Link, LinkChange, OperState, Route, RouteOp, IFF_UP};
+use super::link::{Address, Link, LinkChange, OperState, Route, RouteEntry, RouteOp, IFF_UP};
 use crate::mac::Mac;
 
 pub(super) const HDR_LEN: usize = 16;
@@ -20,8 +20,10 @@ pub(super) const RTM_NEWLINK: u16 = 16;
 pub(super) const RTM_DELLINK: u16 = 17;
 pub(super) const RTM_GETLINK: u16 = 18;
 pub(super) const RTM_NEWADDR: u16 = 20;
+pub(super) const RTM_GETADDR: u16 = 22;
 pub(super) const RTM_NEWROUTE: u16 = 24;
 pub(super) const RTM_DELROUTE: u16 = 25;
+pub(super) const RTM_GETROUTE: u16 = 26;
 pub(super) const IFLA_ADDRESS: u16 = 1;
 pub(super) const IFLA_IFNAME: u16 = 3;
 pub(super) const IFLA_MTU: u16 = 4;
@@ -29,11 +31,18 @@ pub(super) const IFLA_OPERSTATE: u16 = 16;
 pub(super) const IFA_ADDRESS: u16 = 1;
 pub(super) const IFA_LOCAL: u16 = 2;
 pub(super) const IFA_BROADCAST: u16 = 4;
+pub(super) const IFA_FLAGS: u16 = 8;
 pub(super) const RTA_DST: u16 = 1;
 pub(super) const RTA_OIF: u16 = 4;
 pub(super) const RTA_GATEWAY: u16 = 5;
+pub(super) const RTA_MULTIPATH: u16 = 9;
+pub(super) const RTA_TABLE: u16 = 15;
+pub(super) const RTA_VIA: u16 = 18;
+/// `rtm_flags`: the gateway is on the link.
+pub(super) const RTNH_F_ONLINK: u32 = 4;
 pub(super) const AF_UNSPEC: u8 = 0;
 pub(super) const AF_INET: u8 = 2;
+pub(super) const AF_INET6: u8 = 10;
 pub(super) const RT_TABLE_MAIN: u8 = 254;
 pub(super) const RTPROT_BOOT: u8 = 3;
 pub(super) const RT_SCOPE_UNIVERSE: u8 = 0;
@@ -114,9 +123,30 @@ fn ifinfomsg(index: u32, flags: u32, change: u32) -> [u8; 16] {
 
 /// `RTM_GETLINK` dump of every link.
 pub fn encode_get_links(seq: u32) -> Vec<u8> {
-    Builder::new(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, seq)
-        .bytes(&ifinfomsg(0, 0, 0))
+    encode_dump(seq, RTM_GETLINK, 16)
+}
+
+/// A dump request of `kind` (`RTM_GET*`), every family, with its fixed
+/// header (`header` bytes) zeroed.
+pub(super) fn encode_dump(seq: u32, kind: u16, header: usize) -> Vec<u8> {
+    Builder::new(kind, NLM_F_REQUEST | NLM_F_DUMP, seq)
+        .bytes(&[0; 16][..header])
         .finish()
+}
+
+fn family(ip: IpAddr) -> u8 {
+    if ip.is_ipv4() {
+        AF_INET
+    } else {
+        AF_INET6
+    }
+}
+
+fn octets(ip: IpAddr) -> Vec<u8> {
+    match ip {
+        IpAddr::V4(a) => a.octets().to_vec(),
+        IpAddr::V6(a) => a.octets().to_vec(),
+    }
 }
 
 /// `RTM_NEWLINK` on an existing link (by index), with `NLM_F_ACK`.
@@ -144,20 +174,22 @@ pub fn broadcast(address: Ipv4Addr, prefix: u8) -> Option<Ipv4Addr> {
 }
 
 /// `RTM_NEWADDR` (create, exclusive, ack): `IFA_LOCAL` = `IFA_ADDRESS` =
-/// `address`, and `IFA_BROADCAST` below /31.
-pub fn encode_add_address(seq: u32, index: u32, address: Ipv4Addr, prefix: u8) -> Vec<u8> {
+/// `address`, and for IPv4 `IFA_BROADCAST` below /31.
+pub fn encode_add_address(seq: u32, index: u32, address: IpAddr, prefix: u8) -> Vec<u8> {
     let mut ifa = [0; 8];
-    ifa[0] = AF_INET;
+    ifa[0] = family(address);
     ifa[1] = prefix;
     ifa[3] = RT_SCOPE_UNIVERSE;
     ifa[4..8].copy_from_slice(&index.to_ne_bytes());
     let flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
     let mut b = Builder::new(RTM_NEWADDR, flags, seq)
         .bytes(&ifa)
-        .attr(IFA_LOCAL, &address.octets())
-        .attr(IFA_ADDRESS, &address.octets());
-    if let Some(brd) = broadcast(address, prefix) {
-        b = b.attr(IFA_BROADCAST, &brd.octets());
+        .attr(IFA_LOCAL, &octets(address))
+        .attr(IFA_ADDRESS, &octets(address));
+    if let IpAddr::V4(v4) = address {
+        if let Some(brd) = broadcast(v4, prefix) {
+            b = b.attr(IFA_BROADCAST, &brd.octets());
+        }
     }
     b.finish()
 }
@@ -174,10 +206,10 @@ pub fn encode_route(seq: u32, op: RouteOp, route: &Route) -> Vec<u8> {
     } else {
         RT_SCOPE_LINK
     };
-    // family, dst_len, src_len, tos, table, protocol, scope, type; flags (u32) 0.
+    // family, dst_len, src_len, tos, table, protocol, scope, type; flags (u32).
     let mut rtm = [0; 12];
     let head = [
-        AF_INET,
+        family(route.dst),
         route.prefix,
         0,
         0,
@@ -187,12 +219,23 @@ pub fn encode_route(seq: u32, op: RouteOp, route: &Route) -> Vec<u8> {
         RTN_UNICAST,
     ];
     rtm[..8].copy_from_slice(&head);
+    if route.onlink {
+        rtm[8..].copy_from_slice(&RTNH_F_ONLINK.to_ne_bytes());
+    }
     let mut b = Builder::new(kind, NLM_F_REQUEST | NLM_F_ACK | flags, seq).bytes(&rtm);
     if route.prefix > 0 {
-        b = b.attr(RTA_DST, &route.dst.octets());
+        b = b.attr(RTA_DST, &octets(route.dst));
     }
-    if let Some(gw) = route.gateway {
-        b = b.attr(RTA_GATEWAY, &gw.octets());
+    match route.gateway {
+        // An IPv6 router for IPv4 (RFC 5549): `struct rtvia`, the family
+        // as a u16, then the address.
+        Some(gw) if gw.is_ipv4() != route.dst.is_ipv4() => {
+            let mut via = u16::from(family(gw)).to_ne_bytes().to_vec();
+            via.extend(octets(gw));
+            b = b.attr(RTA_VIA, &via);
+        }
+        Some(gw) => b = b.attr(RTA_GATEWAY, &octets(gw)),
+        None => {}
     }
     b.attr(RTA_OIF, &route.index.to_ne_bytes()).finish()
 }
@@ -262,6 +305,78 @@ pub fn attrs(buf: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
 /// An `NLMSG_ERROR` payload: 0 for an ack, else minus the errno.
 pub fn decode_error(payload: &[u8]) -> Option<i32> {
     Some(u32_at(payload, 0)? as i32)
+}
+
+/// An address of `family` (`AF_INET`, `AF_INET6`) from attribute data.
+fn ip(family: u8, data: &[u8]) -> Option<IpAddr> {
+    match family {
+        AF_INET => <[u8; 4]>::try_from(data).ok().map(IpAddr::from),
+        AF_INET6 => <[u8; 16]>::try_from(data).ok().map(IpAddr::from),
+        _ => None,
+    }
+}
+
+/// An `RTM_NEWADDR` payload (`ifaddrmsg` and attributes); `None` for
+/// other families and for one without an address.
+pub fn decode_address(payload: &[u8]) -> Option<Address> {
+    let fixed = payload.get(..8)?;
+    let mut local = None;
+    let mut address = None;
+    let mut flags = u32::from(fixed[2]);
+    for (kind, data) in attrs(&payload[8..]) {
+        match kind {
+            IFA_LOCAL => local = ip(fixed[0], data),
+            IFA_ADDRESS => address = ip(fixed[0], data),
+            IFA_FLAGS => flags = u32_at(data, 0).unwrap_or(flags),
+            _ => {}
+        }
+    }
+    Some(Address {
+        index: u32_at(fixed, 4)?,
+        // IFA_LOCAL is the address itself; IFA_ADDRESS is the peer's on a
+        // point-to-point link (IPv6 sends only IFA_ADDRESS).
+        address: local.or(address)?,
+        prefix: fixed[1],
+        scope: fixed[3],
+        flags,
+    })
+}
+
+/// An `RTM_NEWROUTE` payload (`rtmsg` and attributes); `None` for other
+/// families and for one without an outgoing interface.
+pub fn decode_route(payload: &[u8]) -> Option<RouteEntry> {
+    let fixed = payload.get(..12)?;
+    let any = ip(
+        fixed[0],
+        &[0; 16][..if fixed[0] == AF_INET { 4 } else { 16 }],
+    )?;
+    let mut entry = RouteEntry {
+        route: Route {
+            dst: any,
+            prefix: fixed[1],
+            gateway: None,
+            index: 0,
+            onlink: u32_at(fixed, 8)? & RTNH_F_ONLINK != 0,
+        },
+        table: u32::from(fixed[4]),
+        protocol: fixed[5],
+        kind: fixed[7],
+        multipath: false,
+    };
+    for (kind, data) in attrs(&payload[12..]) {
+        match kind {
+            RTA_DST => entry.route.dst = ip(fixed[0], data)?,
+            RTA_GATEWAY => entry.route.gateway = ip(fixed[0], data),
+            RTA_VIA => {
+                entry.route.gateway = ip(u16_at(data, 0)? as u8, data.get(2..)?);
+            }
+            RTA_OIF => entry.route.index = u32_at(data, 0)?,
+            RTA_TABLE => entry.table = u32_at(data, 0)?,
+            RTA_MULTIPATH => entry.multipath = true,
+            _ => {}
+        }
+    }
+    (entry.route.index != 0 || entry.multipath).then_some(entry)
 }
 
 /// An `RTM_NEWLINK` payload (`ifinfomsg` and attributes).

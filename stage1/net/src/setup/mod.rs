@@ -35,6 +35,9 @@ use crate::dhcp_client::{self, DhcpError};
 use crate::mac::{IfName, Mac};
 use crate::rtnl::{Link, LinkChange, LinkEvent, LinkEvents, Rtnl, IFF_UP};
 
+/// The network `init kexec --carry-network` carried over, put back (a
+/// module of its own, not re-exported: it uses this module's `Watch`).
+pub mod restore;
 mod state;
 pub use state::{NetState, Source};
 
@@ -442,7 +445,7 @@ fn add_address_and_routes(
     index: u32,
 ) -> Result<(), SetupError> {
     let (iface, rtnl) = (&state.iface, &mut watch.rtnl);
-    rtnl.add_address(index, state.address, state.prefix)
+    rtnl.add_address(index, state.address.into(), state.prefix)
         .map_err(|e| {
             SetupError(format!(
                 "adding {}/{} to {iface}: {e}",
@@ -454,7 +457,7 @@ fn add_address_and_routes(
     };
     let exists = |e: &std::io::Error| e.kind() == std::io::ErrorKind::AlreadyExists;
     if !in_subnet(gw, state.address, state.prefix) {
-        match rtnl.add_route(gw, 32, None, index) {
+        match rtnl.add_route(gw.into(), 32, None, index) {
             Err(e) if !exists(&e) => {
                 return Err(SetupError(format!(
                     "adding the on-link route to gateway {gw} on {iface}: {e}"
@@ -479,4 +482,4 @@ fn add_address_and_routes(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -7,7 +7,7 @@ use crate::rtnl::{OperState, ARPHRD_ETHER, ARPHRD_LOOPBACK, IFF_LOOPBACK, IFF_LO
 const MAC0: Mac = Mac([0x52, 0x54, 0, 0x12, 0x34, 0x00]);
 const MAC1: Mac = Mac([0x52, 0x54, 0, 0x12, 0x34, 0x01]);
 
-fn link(index: u32, name: &str, mac: Option<Mac>, link_type: u16, flags: u32) -> Link {
+pub(crate) fn link(index: u32, name: &str, mac: Option<Mac>, link_type: u16, flags: u32) -> Link {
     Link {
         index,
         name: name.into(),
@@ -257,6 +257,8 @@ mod netns {
     const ENV_IFNAME: &str = "STAGE1_NETNS_IFNAME";
     const ENV_LINK_SECS: &str = "STAGE1_NETNS_LINK_SECS";
     const ENV_DHCP_SECS: &str = "STAGE1_NETNS_DHCP_SECS";
+    /// The carried network's text: `restore` instead of `configure`.
+    const ENV_CARRY: &str = "STAGE1_NETNS_CARRY";
     static COUNTER: AtomicU32 = AtomicU32::new(0);
 
     fn missing(need_dnsmasq: bool) -> Option<&'static str> {
@@ -457,10 +459,20 @@ mod netns {
     /// between `<<<` and `>>>`. A no-op in a normal test run.
     #[test]
     fn helper() {
+        let env = |k: &str| std::env::var(k).ok();
+        if let Some(text) = env(ENV_CARRY) {
+            match restore::restore(&text, Duration::from_secs(2)) {
+                Ok(r) => println!(
+                    "<<<{}--\n{}--\n{:?} {:?} {:?}>>>",
+                    r.summary, r.resolver, r.configured, r.missing, r.hostname
+                ),
+                Err(e) => println!("<<<ERROR: {e}>>>"),
+            }
+            return;
+        }
         let Ok(ip) = std::env::var(ENV_IP) else {
             return;
         };
-        let env = |k: &str| std::env::var(k).ok();
         let secs = |k: &str, default: u64| {
             Duration::from_secs(env(k).and_then(|v| v.parse().ok()).unwrap_or(default))
         };
@@ -593,5 +605,41 @@ mod netns {
             .configure(&[(ENV_IP, "veth-c:dhcp"), fast])
             .unwrap_err();
         assert_has(&err, "no carrier on veth-c (52:54:00:d1:0d:01) after 1 s");
+    }
+
+    /// The carried network of `init kexec --carry-network` back on the
+    /// veth with its MAC: IPv4 and IPv6 addresses, an on-link route, a
+    /// default route via the server's end, an IPv6 one via a link-local
+    /// gateway, an IPv4 route via that IPv6 gateway; a line not understood
+    /// and a MAC nobody has are reported, the rest goes on; the kernel sees
+    /// it all.
+    #[test]
+    fn restore_in_a_netns() {
+        let pair = pair_or_skip!(false, 14, "52:54:00:d1:0e:01");
+        let text = "# carried\nhostname rescue\nnameserver 10.213.14.1\nnameserver fd00::3\n\
+                    search example.org\nlink 52:54:00:d1:0e:01 eth0\naddress 10.213.14.77/24\n\
+                    address fd00:14::77/64\nroute 10.99.0.0/16\n\
+                    route 0.0.0.0/0 via 10.213.14.1\nroute ::/0 via fe80::1\n\
+                    route 10.98.0.0/16 via fe80::1 onlink\nbogus line\n\
+                    link 52:54:00:d1:0e:99 eth1\naddress 10.1.1.1/24\n";
+        let report = pair.configure(&[(ENV_CARRY, text)]).unwrap();
+        assert_eq!(
+            report,
+            "iface=veth-c\nmac=52:54:00:d1:0e:01\nsource=carried\naddress=10.213.14.77/24\n\
+             address=fd00:14::77/64\nroute=10.99.0.0/16\nroute=0.0.0.0/0 via 10.213.14.1\n\
+             route=::/0 via fe80::1\nroute=10.98.0.0/16 via fe80::1 onlink\n--\nnameserver 10.213.14.1\nnameserver fd00::3\n\
+             search example.org\n--\n[\"veth-c 10.213.14.77/24 fd00:14::77/64\"] \
+             [Mac([82, 84, 0, 209, 14, 153])] Some(\"rescue\")"
+        );
+        let addrs = pair.client_ip(&["addr", "show", "dev", "veth-c"]);
+        assert_has(&addrs, "inet 10.213.14.77/24");
+        assert_has(&addrs, "inet6 fd00:14::77/64");
+        let routes = pair.client_ip(&["-4", "route", "show"]);
+        assert_has(&routes, "default via 10.213.14.1 dev veth-c");
+        assert_has(&routes, "10.99.0.0/16 dev veth-c scope link");
+        // IPv4 via an IPv6 gateway (RTA_VIA), as Hetzner's rescue has it.
+        assert_has(&routes, "10.98.0.0/16 via inet6 fe80::1 dev veth-c");
+        let routes = pair.client_ip(&["-6", "route", "show"]);
+        assert_has(&routes, "default via fe80::1 dev veth-c");
     }
 }
