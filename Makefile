@@ -3,6 +3,8 @@
 #   make / make init   dist/init: the static binary
 #   make dist          dist/{init,kernel,initrd,root.squashfs,command-line,runvm,kexec-boot}
 #   make run           boot dist/ in QEMU (serial console on stdio, Ctrl-a x quits)
+#   make run-shared    boot dist/ with the demo's store shared from build/store/store
+#                      (RUNVM_STORE=9p, or virtiofs) as nixos-rebuild build-vm does
 #   make test          fmt, clippy, dist, then the whole test suite (VM tests too)
 #   make msrv          check the workspace with the oldest compiler it claims (rust-version)
 #   make deps          install what the build needs (apt packages, the pinned toolchain, cargo tools)
@@ -51,12 +53,12 @@ MSRV_TOOLCHAIN := $(if $(word 3,$(subst ., ,$(MSRV))),$(MSRV),$(MSRV).0)
 RUST_SRCS := Cargo.toml Cargo.lock $(shell find init stage1 stage2 runit-compat -name '*.rs' -o -name Cargo.toml)
 DEMO_SRCS := $(shell find demo -type f -o -type l)
 
-APT_PKGS := binutils qemu-system-x86 squashfs-tools cpio busybox-static libclang-dev runit kmod file xz-utils zstd e2fsprogs fdisk dnsmasq-base iproute2 socat
+APT_PKGS := binutils qemu-system-x86 qemu-utils squashfs-tools cpio busybox-static libclang-dev runit kmod file xz-utils zstd e2fsprogs fdisk dnsmasq-base iproute2 socat
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 DIST := dist/init dist/kernel dist/initrd dist/root.squashfs dist/command-line dist/runvm dist/kexec-boot
 
-.PHONY: init dist run test msrv nextest deps size clean bench fuzz fuzz-deps soak FORCE
+.PHONY: init dist run run-shared test msrv nextest deps size clean bench fuzz fuzz-deps soak FORCE
 init: dist/init
 dist: $(DIST)
 
@@ -122,6 +124,13 @@ dist/kexec-boot: scripts/kexec-boot.sh
 
 run: $(DIST)
 	exec dist/runvm
+
+# The store tree mkstore.sh wrote, shared as is: a change to it needs no
+# squashing. NIX_DISK_IMAGE (default ./demo.qcow2), SHARED_DIR, QEMU_OPTS,
+# QEMU_KERNEL_PARAMS and QEMU_NET_OPTS as runvm says.
+RUNVM_STORE ?= 9p
+run-shared: $(DIST)
+	RUNVM_STORE=$(RUNVM_STORE) RUNVM_STORE_DIR=$(CURDIR)/build/store/store exec dist/runvm
 
 # The VM tests need no probe of their own: QEMU_ACCEL is decided once here
 # by runvm's probe (unless already set) and passed down. nextest, not `cargo
@@ -214,6 +223,7 @@ bench: $(DIST)
 	DIST=$(CURDIR)/dist bench/vm-pid1.sh
 	DIST=$(CURDIR)/dist PREV_INIT=$(PREV_INIT) bench/vm-stage1.sh
 	DIST=$(CURDIR)/dist bench/vm-netboot.sh
+	DIST=$(CURDIR)/dist bench/vm-shared.sh
 
 # The lossless shutdown soak (tests/tests/vm_soak.rs): SOAK_ROUNDS boots of
 # one ext4 root, ended in turn by poweroff, reboot, ctrl-alt-del and SIGPWR
