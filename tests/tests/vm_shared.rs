@@ -303,3 +303,90 @@ fn runvm_refuses_a_bad_nix_disk_image() -> Result<()> {
     }
     Ok(())
 }
+
+/// 9p's msize, measured (`make bench`, bench/results/bench_9p_msize.md):
+/// reading a 96 MiB file of the shared store in the guest, from a fresh
+/// mount each time (nothing cached), with NixOS's msize (16384), the
+/// kernel's default and stage-1's (128 KiB) and the virtio transport's
+/// largest (512000), interleaved; medians of 5.
+#[test]
+#[ignore = "a benchmark: make bench"]
+fn bench_9p_msize() -> Result<()> {
+    let test = "bench_9p_msize";
+    let Some(dist) = check(test) else {
+        return Ok(());
+    };
+    let store = host_store(test, &dist)?;
+    let pad = store.join("00000000000000000000000000000000-bench-pad");
+    fs::create_dir_all(&pad)?;
+    let random = Command::new("head")
+        .args(["-c", "100663296", "/dev/urandom"])
+        .output()?;
+    fs::write(pad.join("data"), random.stdout)?;
+    // A share of its own: a 9p tag is mounted once at a time.
+    let mut c = shared_config(test, dist, "9p", &store, &[]);
+    c.qemu_args = vec![
+        "-virtfs".into(),
+        format!(
+            "local,path={},mount_tag=bench,security_model=none,readonly=on",
+            pad.display()
+        ),
+    ];
+    let mut vm = Vm::boot(&c)?;
+    vm.wait_for_console(HELLO_LOGGED, BOOT)?;
+    let sizes = [16_384u32, 131_072, 512_000];
+    let mut secs: [Vec<f64>; 3] = Default::default();
+    for _ in 0..5 {
+        for (i, msize) in sizes.iter().enumerate() {
+            let cmd = format!(
+                "mkdir -p /tmp/m && mount -t 9p -o ro,trans=virtio,version=9p2000.L,msize={msize} \
+                 bench /tmp/m && a=$(cut -d' ' -f1 /proc/uptime) && \
+                 cat /tmp/m/data >/dev/null && b=$(cut -d' ' -f1 /proc/uptime) && \
+                 umount /tmp/m && echo \"$a $b\""
+            );
+            let out = guest(&mut vm, &cmd)?;
+            let t: Vec<f64> = out
+                .split_whitespace()
+                .map(str::parse)
+                .collect::<Result<_, _>>()
+                .with_context(|| format!("bad times {out:?}"))?;
+            ensure!(t.len() == 2, "bad times {out:?}");
+            secs[i].push(t[1] - t[0]);
+        }
+    }
+    println!(
+        "BENCH reading a 96 MiB file over 9p from a fresh mount, medians of 5 interleaved reads"
+    );
+    println!("| msize | seconds | MiB/s |");
+    println!("|---|---|---|");
+    for (msize, mut s) in sizes.into_iter().zip(secs) {
+        s.sort_by(f64::total_cmp);
+        let m = s[s.len() / 2];
+        println!("| {msize} | {m:.2} | {:.1} |", 96.0 / m.max(0.01));
+    }
+    Ok(())
+}
+
+/// A shared directory that holds no system: the failure names the share
+/// (root=9p:nix-store) and what the store holds, then the menu.
+#[test]
+fn a_share_without_the_system_names_it_and_what_it_holds() -> Result<()> {
+    let test = "a_share_without_the_system_names_it_and_what_it_holds";
+    let Some(dist) = check(test) else {
+        return Ok(());
+    };
+    let _slot = Slot::take();
+    let store = test_dir(test).join("not-a-store");
+    let _ = fs::remove_dir_all(&store);
+    fs::create_dir_all(&store)?;
+    fs::write(store.join("README"), "no store paths here\n")?;
+    let vm = Vm::boot(&shared_config(test, dist, "9p", &store, &[]))?;
+    let line = line_before(&vm, "is not in the store", MENU)?;
+    ensure!(
+        line.contains(
+            "/nix/store has 1 entries: README. Check toplevel= and the store (root=9p:nix-store)"
+        ),
+        "the message is {line:?}"
+    );
+    no_panic(&vm.console())
+}
