@@ -69,12 +69,13 @@ fn shared_config(
 /// Whether this host can run Debian 12's virtiofsd (present, and root).
 fn virtiofs_ok(test: &str) -> bool {
     let root = rustix::process::geteuid().is_root();
-    let why = if !Path::new(VIRTIOFSD).exists() {
-        "no /usr/lib/qemu/virtiofsd (make deps: qemu-system-x86 brings qemu-system-common)"
-    } else {
+    let present = Path::new(VIRTIOFSD).exists();
+    let why = if present {
         "Debian 12's virtiofsd needs root"
+    } else {
+        "no /usr/lib/qemu/virtiofsd (make deps: qemu-system-x86 brings qemu-system-common)"
     };
-    tests::require(test, why, Path::new(VIRTIOFSD).exists() && root)
+    tests::require(test, why, present && root)
 }
 
 /// The demo reaches its first service with the store from the share;
@@ -388,5 +389,52 @@ fn a_share_without_the_system_names_it_and_what_it_holds() -> Result<()> {
         ),
         "the message is {line:?}"
     );
+    no_panic(&vm.console())
+}
+
+/// virtiofsd killed under a running guest (the share is gone): the power
+/// button must still end in a power-off within the shutdown's bounds.
+/// It does not yet: every lookup of a store path then waits for a FUSE
+/// answer that never comes (Linux 6.1 has no FUSE request timeout), and
+/// PID 1's shutdown touches `/etc` (links into the store) — README, *The
+/// store shared from the host*, says so.
+#[test]
+#[ignore = "known gap: PID 1 hangs in a lookup of the dead virtiofs share at shutdown"]
+fn a_store_share_that_disappears_still_powers_off() -> Result<()> {
+    let test = "a_store_share_that_disappears_still_powers_off";
+    let Some(dist) = check(test) else {
+        return Ok(());
+    };
+    if !virtiofs_ok(test) {
+        return Ok(());
+    }
+    let _slot = Slot::take();
+    let store = host_store(test, &dist)?;
+    // runvm's TMPDIR, to find virtiofsd's pid; short, for its socket's
+    // path (at most 107 bytes).
+    let tmp = std::env::temp_dir().join(format!("vm-shared-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&tmp);
+    fs::create_dir_all(&tmp)?;
+    let mut c = shared_config(test, dist, "virtiofs", &store, &[]);
+    c.env.push(("TMPDIR".into(), tmp.display().to_string()));
+    let mut vm = Vm::boot(&c)?;
+    vm.wait_for_console(HELLO_LOGGED, BOOT)?;
+    let pidfile = fs::read_dir(&tmp)?
+        .flatten()
+        .map(|e| e.path().join("virtiofsd.pid"))
+        .find(|p| p.exists())
+        .context("no virtiofsd.pid under runvm's TMPDIR")?;
+    let pid = fs::read_to_string(&pidfile)?;
+    let killed = Command::new("pkill")
+        .args(["-KILL", "-P", pid.trim()])
+        .status()?;
+    Command::new("kill").args(["-KILL", pid.trim()]).status()?;
+    eprintln!("{test}: virtiofsd {} killed ({killed})", pid.trim());
+    // Anything that looks up a store path now waits for an answer that
+    // never comes (the backdoor's shell too, which execs from the store):
+    // the power button asks PID 1, which runs from memory.
+    vm.monitor("system_powerdown")?;
+    vm.wait_for_console(common::demo::POWER_DOWN, common::demo::SHUTDOWN)?;
+    let _ = fs::remove_dir_all(&tmp);
     no_panic(&vm.console())
 }
