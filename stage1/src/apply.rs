@@ -137,12 +137,10 @@ fn mount_one(spec: &MountSpec, opts: &mut ApplyOptions<'_>) -> Result<()> {
         spec.flags,
         data,
     ) {
-        let Source::Share(_, tag) = &spec.source else {
-            return Err(e).with_context(|| mount_error(&source, &fstype, spec));
+        let tag = match &spec.source {
+            Source::Share(_, tag) if matches!(e, Errno::ENOENT | Errno::EINVAL) => tag,
+            _ => return Err(e).with_context(|| mount_error(&source, &fstype, spec)),
         };
-        if !matches!(e, Errno::ENOENT | Errno::EINVAL) {
-            return Err(e).with_context(|| mount_error(&source, &fstype, spec));
-        }
         if Instant::now() >= deadline {
             bail!(
                 "share {tag} ({fstype}) not found after {} s; 9p tags:{}; virtiofs tags: not listed before Linux 6.10. Check root=/boot.xchg= and the tags the host gives (NixOS shares its store as nix-store)",
