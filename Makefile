@@ -3,11 +3,13 @@
 #   make / make init   dist/init: the static binary
 #   make dist          dist/{init,kernel,initrd,root.squashfs,command-line,runvm,kexec-boot}
 #   make run           boot dist/ in QEMU (serial console on stdio, Ctrl-a x quits)
+#   make run-shared    boot dist/ with the demo's store shared from build/store/store
+#                      (RUNVM_STORE=9p, or virtiofs) as nixos-rebuild build-vm does
 #   make test          fmt, clippy, dist, then the whole test suite (VM tests too)
 #   make msrv          check the workspace with the oldest compiler it claims (rust-version)
 #   make deps          install what the build needs (apt packages, the pinned toolchain, cargo tools)
 #   make size          sizes of dist/init and dist/initrd
-#   make bench         supervision, svlogd, PID 1, stage-1 and netboot benchmarks (tables in bench/results/)
+#   make bench         supervision, svlogd, PID 1, stage-1, netboot and shared-store benchmarks (tables in bench/results/)
 #   make fuzz          fuzz every parser for FUZZ_SECONDS (60) each (fuzz/README.md)
 #   make soak          SOAK_ROUNDS (20) shutdowns of an ext4 root under a writer: records lost, fsck
 #   make clean         remove build/ and dist/ (`cargo clean` empties target/)
@@ -51,12 +53,12 @@ MSRV_TOOLCHAIN := $(if $(word 3,$(subst ., ,$(MSRV))),$(MSRV),$(MSRV).0)
 RUST_SRCS := Cargo.toml Cargo.lock $(shell find init stage1 stage2 runit-compat -name '*.rs' -o -name Cargo.toml)
 DEMO_SRCS := $(shell find demo -type f -o -type l)
 
-APT_PKGS := binutils qemu-system-x86 squashfs-tools cpio busybox-static libclang-dev runit kmod file xz-utils zstd e2fsprogs fdisk dnsmasq-base iproute2 socat
+APT_PKGS := binutils qemu-system-x86 qemu-utils squashfs-tools cpio busybox-static libclang-dev runit kmod file xz-utils zstd e2fsprogs fdisk dnsmasq-base iproute2 socat
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 DIST := dist/init dist/kernel dist/initrd dist/root.squashfs dist/command-line dist/runvm dist/kexec-boot
 
-.PHONY: init dist run test msrv nextest deps size clean bench fuzz fuzz-deps soak FORCE
+.PHONY: init dist run run-shared test msrv nextest deps size clean bench fuzz fuzz-deps soak FORCE
 init: dist/init
 dist: $(DIST)
 
@@ -122,6 +124,14 @@ dist/kexec-boot: scripts/kexec-boot.sh
 
 run: $(DIST)
 	exec dist/runvm
+
+# The store tree mkstore.sh wrote, shared as is: a change to the demo
+# rebuilds the tree, never the squashfs (not a prerequisite here).
+# NIX_DISK_IMAGE (default ./demo.qcow2), SHARED_DIR, QEMU_OPTS,
+# QEMU_KERNEL_PARAMS and QEMU_NET_OPTS as runvm says.
+RUNVM_STORE ?= 9p
+run-shared: $(filter-out dist/root.squashfs,$(DIST)) build/store/toplevel
+	RUNVM_STORE=$(RUNVM_STORE) RUNVM_STORE_DIR=$(CURDIR)/build/store/store exec dist/runvm
 
 # The VM tests need no probe of their own: QEMU_ACCEL is decided once here
 # by runvm's probe (unless already set) and passed down. nextest, not `cargo
@@ -216,6 +226,8 @@ bench: $(DIST)
 	DIST=$(CURDIR)/dist bench/vm-netboot.sh
 	bench/fetch.sh
 	DIST=$(CURDIR)/dist bench/plan.sh
+	DIST=$(CURDIR)/dist bench/vm-shared.sh
+	DIST=$(CURDIR)/dist bench/vm-test-bench.sh vm_shared bench_9p_msize "9p msize: reading the shared store"
 
 # The lossless shutdown soak (tests/tests/vm_soak.rs): SOAK_ROUNDS boots of
 # one ext4 root, ended in turn by poweroff, reboot, ctrl-alt-del and SIGPWR

@@ -8,7 +8,9 @@
 # devices it finds (coldplug and uevents) and what its mounts need.
 #
 # Environment:
-#   MODULE_SET        modules to include (default: the not-os set)
+#   MODULE_SET        modules to include (default: the not-os set, plus 9p
+#                     and virtiofs for a store shared by the host, and ext4
+#                     for runvm's NIX_DISK_IMAGE)
 #   MODULES_LOAD      also write /etc/modules-load.d/initrd.conf listing these
 #                     modules (loaded whatever the devices; default: none)
 #   INITRD_COMPRESS   gzip | zstd | xz | none (default zstd, see the Makefile)
@@ -18,7 +20,7 @@
 set -eu
 
 init=$1 moddir=$2 out=$3
-: "${MODULE_SET:=virtio virtio_pci virtio_net virtio_rng virtio_blk virtio_console dm_mod tun loop squashfs overlay}"
+: "${MODULE_SET:=virtio virtio_pci virtio_net virtio_rng virtio_blk virtio_console dm_mod tun loop squashfs overlay 9p 9pnet_virtio virtiofs ext4 crc32c_generic}"
 : "${INITRD_COMPRESS:=zstd}"
 : "${MODULES_COMPRESS:=none}"
 kver=$(basename "$moddir")

@@ -286,11 +286,14 @@ fn find_toplevel(params: &BootParams, new_root: &Path) -> anyhow::Result<Option<
         .unwrap_or_default();
     seen.sort();
     let shown = seen.iter().take(20).cloned().collect::<Vec<_>>().join(" ");
+    // Naming the store's source says which image or share was looked in.
+    let root = params.root.as_ref().map(ToString::to_string);
     anyhow::bail!(
-        "toplevel {} is not in the store; /nix/store has {} entries: {}{}. Check toplevel= and the store image",
+        "toplevel {} is not in the store; /nix/store has {} entries: {}{}. Check toplevel= and the store (root={})",
         toplevel.display(),
         seen.len(),
         shown,
-        if seen.len() > 20 { " …" } else { "" }
+        if seen.len() > 20 { " …" } else { "" },
+        root.as_deref().unwrap_or(stage1::plan::DEFAULT_STORE_DEVICE)
     )
 }

@@ -10,10 +10,10 @@ init=${INIT_BIN:-$dist/init}
 if [ -z "${MODULES:-}" ]; then
     for d in "$repo"/build/kernel/x/lib/modules/*; do MODULES=$d; done
 fi
-# The not-os module set (mkinitrd.sh's default), and that set with ext4 and
-# crc32c_generic (its checksums' softdep) for an ext4 realroot=.
-default_set="virtio virtio_pci virtio_net virtio_rng virtio_blk virtio_console dm_mod tun loop squashfs overlay"
-ext4_set="$default_set ext4 crc32c_generic"
+# mkinitrd.sh's default set: not-os's, the host shares' (9p, virtiofs) and
+# ext4 with crc32c_generic (its checksums' softdep) for an ext4 realroot=.
+default_set="virtio virtio_pci virtio_net virtio_rng virtio_blk virtio_console dm_mod tun loop squashfs overlay 9p 9pnet_virtio virtiofs ext4 crc32c_generic"
+ext4_set=$default_set
 
 # The stores get the demo's kernel-modules (scripts/mkstore.sh), as dist's.
 if [ -z "${STORE_MODDIR:-}" ] && [ -e "${MODULES:-}/modules.dep" ]; then

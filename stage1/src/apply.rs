@@ -2,9 +2,10 @@
 //! that makes syscalls.
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use nix::errno::Errno;
 use nix::mount::mount;
 
 use crate::devices::block;
@@ -54,6 +55,7 @@ fn resolve(source: &Source, opts: &mut ApplyOptions<'_>) -> Result<PathBuf> {
         Source::Device(spec) => block::wait_for(spec, opts.device_timeout, &mut *opts.events),
         Source::LoopFile(file) => attach_loop(file),
         Source::Virtual(name) => Ok(PathBuf::from(name)),
+        Source::Share(_, tag) => Ok(PathBuf::from(tag)),
         // The plan fetches an HTTP image into a file first and mounts that.
         Source::Http(url) => bail!("{url}: an HTTP image can only be mounted once fetched"),
     }
@@ -123,26 +125,69 @@ fn mount_one(spec: &MountSpec, opts: &mut ApplyOptions<'_>) -> Result<()> {
         spec.data
     );
     let data = (!spec.data.is_empty()).then_some(spec.data.as_str());
-    mount(
+    // A host share is tried again after each uevent (its virtio device and
+    // driver may come late) up to the device timeout while its tag is not
+    // there: 9p says ENOENT then, virtiofs EINVAL.
+    let deadline = Instant::now() + opts.device_timeout;
+    let mut announced = false;
+    while let Err(e) = mount(
         Some(source.as_path()),
         spec.target.as_path(),
         Some(fstype.as_str()),
         spec.flags,
         data,
-    )
-    .with_context(|| {
-        format!(
-            "mounting {} ({}) on {}: {}",
-            source.display(),
-            fstype,
-            spec.target.display(),
-            hint(spec)
-        )
-    })?;
+    ) {
+        let tag = match &spec.source {
+            Source::Share(_, tag) if matches!(e, Errno::ENOENT | Errno::EINVAL) => tag,
+            _ => return Err(e).with_context(|| mount_error(&source, &fstype, spec)),
+        };
+        if Instant::now() >= deadline {
+            bail!(
+                "share {tag} ({fstype}) not found after {} s; 9p tags:{}; virtiofs tags: not listed before Linux 6.10. Check root=/boot.xchg= and the tags the host gives (NixOS shares its store as nix-store)",
+                opts.device_timeout.as_secs(),
+                share_tags()
+            );
+        }
+        if !announced {
+            log::info!("Waiting for share {tag} to appear...");
+            announced = true;
+        }
+        opts.events.wait(deadline);
+    }
     if let Source::Device(_) = spec.source {
         link_dev_root(&source, spec);
     }
     Ok(())
+}
+
+fn mount_error(source: &Path, fstype: &str, spec: &MountSpec) -> String {
+    format!(
+        "mounting {} ({}) on {}: {}",
+        source.display(),
+        fstype,
+        spec.target.display(),
+        hint(spec)
+    )
+}
+
+/// The tags of the machine's 9p shares (virtio device 9), from each
+/// device's `mount_tag` (which ends in a NUL). A kernel lists virtiofs's
+/// (in `/sys/fs/virtiofs`) only from 6.10 on: the message says so.
+fn share_tags() -> String {
+    let mut tags = String::new();
+    for d in crate::devices::coldplug::scan(Path::new("/sys")) {
+        if !d.modalias.starts_with("virtio:d00000009v") {
+            continue;
+        }
+        if let Ok(tag) = std::fs::read_to_string(format!("/sys{}/mount_tag", d.devpath)) {
+            tags.push(' ');
+            tags.push_str(tag.trim_end_matches('\0'));
+        }
+    }
+    if tags.is_empty() {
+        tags.push_str(" none");
+    }
+    tags
 }
 
 /// A clear message for a corrupt, wrong or truncated store image beats
@@ -187,6 +232,7 @@ fn hint(spec: &MountSpec) -> &'static str {
         "squashfs" => "is it a squashfs image, and is the squashfs module loaded?",
         "overlay" => "is the overlay module loaded?",
         "tmpfs" => "is the size= valid (boot.tmpfs_size=)?",
+        "9p" | "virtiofs" => "is its module in the initrd (scripts/mkinitrd.sh)?",
         _ => "check the filesystem type (rootfstype=) and options (rootflags=)",
     }
 }

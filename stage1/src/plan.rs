@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use nix::mount::MsFlags;
 
-use crate::cmdline::{BootParams, RootSpec};
+use crate::cmdline::{BootParams, RootSpec, ShareFs};
 use crate::devices::coldplug::{self, Decision, DeviceAlias};
 use crate::modules::{self, ModuleConfig, ModuleIndex, ModulePlan, ModuleRequest};
 
@@ -21,6 +21,14 @@ pub const DEFAULT_STORE_DEVICE: &str = "/dev/vda";
 pub const AUTO_FSTYPE: &str = "auto";
 /// How long to wait for a block device when the command line does not say.
 pub const DEFAULT_ROOT_TIMEOUT_SECS: u64 = 20;
+/// 9p's options for a host share. msize 128 KiB, 6.1's default, said so
+/// for kernels whose default is 8 KiB: reading 96 MiB from the store
+/// (`bench_9p_msize` in tests/tests/vm_shared.rs) took 0.65 s with it,
+/// 0.69 s with the transport's largest (512000), 3.8 s with NixOS's 16384.
+pub const NINE_P_OPTIONS: &str = "trans=virtio,version=9p2000.L,msize=131072";
+/// The same for the store: nothing else changes it under the guest, so
+/// it is cached without checks (`cache=loose`, as NixOS mounts its store).
+const NINE_P_STORE: &str = "trans=virtio,version=9p2000.L,msize=131072,cache=loose";
 
 /// Where a filesystem comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +42,9 @@ pub enum Source {
     /// An image on an HTTP server (`root=http://…`), fetched into RAM by a
     /// [`Step::Fetch`] before anything mounts it.
     Http(String),
+    /// A host share by its tag (`root=9p:TAG`, `boot.xchg=TAG`), waited for
+    /// like a device: its mount is tried again until the tag is there.
+    Share(ShareFs, String),
 }
 
 impl fmt::Display for Source {
@@ -43,6 +54,7 @@ impl fmt::Display for Source {
             Source::LoopFile(p) => write!(f, "loop:{}", p.display()),
             Source::Virtual(name) => f.write_str(name),
             Source::Http(url) => f.write_str(url),
+            Source::Share(fs, tag) => write!(f, "{}:{tag}", fs.fstype()),
         }
     }
 }
@@ -251,6 +263,7 @@ fn store_source(params: &BootParams) -> Source {
     match &params.root {
         Some(RootSpec::Path(p)) if !p.starts_with("/dev") => Source::LoopFile(p.clone()),
         Some(RootSpec::Url(u)) => Source::Http(u.clone()),
+        Some(RootSpec::Share(fs, tag)) => Source::Share(*fs, tag.clone()),
         Some(spec) => Source::Device(spec.clone()),
         None => Source::Device(RootSpec::Path(DEFAULT_STORE_DEVICE.into())),
     }
@@ -280,13 +293,30 @@ fn module_requests(
     for name in &params.modules_load {
         want(name, false, "rd.modules_load= on the command line");
     }
-    want("squashfs", true, "needed to mount the store image");
+    let mut nine_p = params.xchg.is_some();
+    match store {
+        Source::Share(fs, _) => {
+            nine_p |= *fs == ShareFs::NineP;
+            want(
+                fs.fstype(),
+                true,
+                "needed to mount the store shared by the host",
+            );
+        }
+        _ => want("squashfs", true, "needed to mount the store image"),
+    }
+    if nine_p {
+        // The filesystem needs its transport; coldplug finds it too, from
+        // the device's modalias, but a mount must not depend on that.
+        want("9p", true, "needed to mount a 9p share");
+        want("9pnet_virtio", true, "the transport of a 9p share");
+    }
     want(
         "overlay",
         true,
         "needed for the writable /nix/store overlay",
     );
-    if matches!(store, Source::LoopFile(_) | Source::Http(_)) || params.copytoram {
+    if matches!(store, Source::LoopFile(_) | Source::Http(_)) || copies_to_ram(params, store) {
         want("loop", true, "needed to mount the store image from a file");
     }
     if params.realroot.is_some() {
@@ -298,6 +328,13 @@ fn module_requests(
         }
     }
     out
+}
+
+const SHARED_STORE: &str = "the store shared by the host, read-only";
+
+/// `copytoram` copies an image; a share is none, and stays where it is.
+fn copies_to_ram(params: &BootParams, store: &Source) -> bool {
+    params.copytoram && !matches!(store, Source::Share(..))
 }
 
 fn mount_steps(params: &BootParams, store: &Source, new_root: &Path) -> Vec<Step> {
@@ -353,7 +390,7 @@ fn mount_steps(params: &BootParams, store: &Source, new_root: &Path) -> Vec<Step
             sha256: params.sha256.clone(),
         });
         Source::LoopFile(to)
-    } else if params.copytoram {
+    } else if copies_to_ram(params, store) {
         let to = rw.join("nix-store.squashfs");
         steps.push(Step::CopyToRam {
             from: store.clone(),
@@ -363,13 +400,18 @@ fn mount_steps(params: &BootParams, store: &Source, new_root: &Path) -> Vec<Step
     } else {
         store.clone()
     };
+    let (fstype, data, why) = match store {
+        Source::Share(ShareFs::NineP, _) => ("9p", NINE_P_STORE, SHARED_STORE),
+        Source::Share(ShareFs::Virtiofs, _) => ("virtiofs", "", SHARED_STORE),
+        _ => ("squashfs", "", "the read-only store image"),
+    };
     steps.push(Step::Mount(MountSpec {
         source: image,
         target: ro.clone(),
-        fstype: "squashfs".into(),
+        fstype: fstype.into(),
         flags: MsFlags::MS_RDONLY,
-        data: String::new(),
-        why: "the read-only store image",
+        data: data.into(),
+        why,
     }));
     for dir in ["store", "work"] {
         steps.push(Step::Mkdir {
@@ -390,7 +432,44 @@ fn mount_steps(params: &BootParams, store: &Source, new_root: &Path) -> Vec<Step
         ),
         why: "a writable /nix/store over the image",
     }));
+    if let Some(tag) = &params.xchg {
+        xchg_steps(&mut steps, tag, new_root, params.realroot.is_some());
+    }
     steps
+}
+
+/// `boot.xchg=TAG`: the host's share at `/tmp/xchg`. On a disk root, a
+/// tmpfs `/tmp` first: stage-2 would mount one over the share (it keeps a
+/// `/tmp` that is already mounted).
+fn xchg_steps(steps: &mut Vec<Step>, tag: &str, new_root: &Path, disk_root: bool) {
+    let tmp = new_root.join("tmp");
+    let xchg = tmp.join("xchg");
+    if disk_root {
+        steps.push(Step::Mkdir {
+            path: tmp.clone(),
+            mode: 0o1777,
+        });
+        steps.push(Step::Mount(MountSpec {
+            source: Source::Virtual("tmpfs"),
+            target: tmp,
+            fstype: "tmpfs".into(),
+            flags: MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            data: "mode=1777".into(),
+            why: "/tmp, under the shared directory",
+        }));
+    }
+    steps.push(Step::Mkdir {
+        path: xchg.clone(),
+        mode: 0o755,
+    });
+    steps.push(Step::Mount(MountSpec {
+        source: Source::Share(ShareFs::NineP, tag.to_owned()),
+        target: xchg,
+        fstype: "9p".into(),
+        flags: MsFlags::empty(),
+        data: NINE_P_OPTIONS.into(),
+        why: "boot.xchg=: the host's shared directory",
+    }));
 }
 
 impl fmt::Display for Plan {
@@ -558,6 +637,68 @@ mod tests {
         assert!(text.contains(fetch), "{text}");
         let note = "  the fetch will fail: this init was built without network support";
         assert_eq!(text.contains(note), cfg!(not(feature = "net")), "{text}");
+    }
+
+    /// A store shared over 9p: mounted read-only by its tag with 9p's
+    /// options at /nix/.ro-store, under the same tmpfs + overlay as an
+    /// image; 9p and its virtio transport are required, squashfs is not.
+    #[test]
+    fn a_9p_store_is_mounted_by_tag_under_the_overlay() {
+        let plan = plan_for("root=virtfs:nix-store copytoram");
+        let text = plan.to_string();
+        let ro = "  mount -t 9p 9p:nix-store /mnt-root/nix/.ro-store [ro] -o \
+                  trans=virtio,version=9p2000.L,msize=131072,cache=loose  # the store shared by the host, read-only\n";
+        assert!(text.contains(ro), "{text}");
+        let fstypes: Vec<&str> = plan.mounts().map(|m| m.fstype.as_str()).collect();
+        assert_eq!(fstypes, ["tmpfs", "tmpfs", "9p", "overlay"]);
+        // Nothing to copy: a share is no image.
+        assert!(!plan
+            .steps
+            .iter()
+            .any(|s| matches!(s, Step::CopyToRam { .. })));
+        for m in ["9p", "9pnet_virtio", "overlay"] {
+            assert!(plan.is_required(m), "{m}: {:?}", plan.required_modules);
+        }
+        assert!(!plan.is_required("squashfs") && !plan.is_required("loop"));
+    }
+
+    #[test]
+    fn a_virtiofs_store_needs_virtiofs_only() {
+        let plan = plan_for("root=virtiofs:nix-store");
+        let ro = plan.mounts().nth(2).unwrap();
+        assert_eq!(
+            ro.source,
+            Source::Share(ShareFs::Virtiofs, "nix-store".into())
+        );
+        assert_eq!((ro.fstype.as_str(), ro.data.as_str()), ("virtiofs", ""));
+        assert!(ro.flags.contains(MsFlags::MS_RDONLY));
+        assert!(plan.is_required("virtiofs") && !plan.is_required("9p"));
+    }
+
+    /// `boot.xchg=TAG`: the share at /tmp/xchg, read-write, last; on a
+    /// disk root over a tmpfs /tmp of its own.
+    #[test]
+    fn xchg_mounts_the_shared_directory_at_tmp_xchg() {
+        let plan = plan_for("boot.xchg=shared");
+        let last = plan.mounts().last().unwrap();
+        assert_eq!(last.source, Source::Share(ShareFs::NineP, "shared".into()));
+        assert_eq!(last.target, Path::new("/mnt-root/tmp/xchg"));
+        assert_eq!(
+            (last.flags, last.data.as_str()),
+            (MsFlags::empty(), NINE_P_OPTIONS)
+        );
+        assert!(plan.is_required("9p") && plan.is_required("squashfs"));
+        let targets = |p: &Plan| -> Vec<PathBuf> { p.mounts().map(|m| m.target.clone()).collect() };
+        assert!(!targets(&plan).contains(&PathBuf::from("/mnt-root/tmp")));
+        let disk = plan_for("boot.xchg=shared realroot=LABEL=nixos");
+        let t = targets(&disk);
+        assert_eq!(
+            t[t.len() - 2..],
+            [
+                PathBuf::from("/mnt-root/tmp"),
+                PathBuf::from("/mnt-root/tmp/xchg")
+            ]
+        );
     }
 
     #[test]

@@ -69,6 +69,9 @@ pub struct VmConfig {
     /// Boot with no store disk (runvm's `QEMU_NO_STORE=1`), e.g. to hot-add
     /// one later through [`Vm::monitor`]; `drives` then start at `/dev/vda`.
     pub no_store: bool,
+    /// More of runvm's environment, e.g. `RUNVM_STORE`, `NIX_DISK_IMAGE`,
+    /// `SHARED_DIR` (runvm's header lists them).
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for VmConfig {
@@ -82,6 +85,7 @@ impl Default for VmConfig {
             console_log: None,
             nic: None,
             no_store: false,
+            env: Vec::new(),
         }
     }
 }
@@ -261,6 +265,9 @@ impl Vm {
         if config.no_store {
             cmd.env("QEMU_NO_STORE", "1");
         }
+        // runvm sizes virtiofs's shared memory as the guest's.
+        cmd.env("RUNVM_MEM", config.memory_mib.to_string())
+            .envs(config.env.iter().map(|(k, v)| (k, v)));
         let mut child = cmd
             .spawn()
             .with_context(|| format!("starting {}", runvm.display()))?;

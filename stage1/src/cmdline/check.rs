@@ -7,7 +7,7 @@
 /// not an array of them: no table of pointers in the binary.
 pub(super) const OURS: &str = "boot.coldplug boot.debug1 boot.debug1devices boot.debug1mounts \
     boot.debug_panic boot.module_threads boot.panic_on_fail boot.power_button boot.require_sha256 boot.root_timeout boot.shell_on_fail \
-    boot.stop_timeout boot.tmpfs_size boot.trace rd.driver.blacklist rd.modules_load";
+    boot.stop_timeout boot.tmpfs_size boot.trace boot.xchg rd.driver.blacklist rd.modules_load";
 
 /// Further than this many edits, a suggestion would be a guess.
 const MAX_EDITS: usize = 3;

@@ -63,7 +63,7 @@ mod split;
 mod tests;
 
 use crate::modules::NameMap;
-pub use root::RootSpec;
+pub use root::{RootSpec, ShareFs};
 use split::is_kspace;
 pub use split::split;
 
@@ -91,6 +91,9 @@ pub struct BootParams {
     pub root_timeout: Option<Duration>,
     /// `boot.tmpfs_size=` (size of the root tmpfs, e.g. `50%` or `1G`).
     pub tmpfs_size: Option<String>,
+    /// `boot.xchg=TAG`: the host's 9p share `TAG` mounted read-write at
+    /// `/tmp/xchg` (runvm's `SHARED_DIR`, tag `shared`), as NixOS's VMs do.
+    pub xchg: Option<String>,
     /// `boot.module_threads=N`: threads loading modules (`1` = serially,
     /// in plan order; default: one per CPU).
     pub module_threads: Option<usize>,
@@ -292,6 +295,7 @@ impl BootParams {
             "realroot" => self.realroot = self.root_spec(raw_name, val),
             "rootfstype" => self.rootfstype = self.string(raw_name, val),
             "rootflags" => self.rootflags = self.string(raw_name, val),
+            "boot.xchg" => self.xchg = self.string(raw_name, val),
             "boot.tmpfs_size" => {
                 self.tmpfs_size = self.string(raw_name, val).filter(|v| {
                     let ok = check::is_tmpfs_size(v);

@@ -26,6 +26,29 @@ pub enum RootSpec {
     /// `http://host[:port]/path` (`https://` is parsed, and refused by
     /// [`Self::check`]): a store image to download into RAM.
     Url(String),
+    /// `virtiofs:TAG`, `virtfs:TAG` or `9p:TAG` (dracut's spellings, and
+    /// the obvious one): the store shared by the host under `TAG`, as
+    /// `nixos-rebuild build-vm` shares its store (tag `nix-store`).
+    Share(ShareFs, String),
+}
+
+/// The transport of a host share ([`RootSpec::Share`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShareFs {
+    /// 9p over virtio (QEMU's `-virtfs`).
+    NineP,
+    /// virtiofs (QEMU's `vhost-user-fs-pci` and a virtiofsd).
+    Virtiofs,
+}
+
+impl ShareFs {
+    /// The filesystem type mount(2) takes, which is also its module.
+    pub fn fstype(self) -> &'static str {
+        match self {
+            Self::NineP => "9p",
+            Self::Virtiofs => "virtiofs",
+        }
+    }
 }
 
 impl RootSpec {
@@ -51,6 +74,15 @@ impl RootSpec {
         if let Some(v) = prefixed("LABEL=") {
             return Some(Self::Label(v));
         }
+        for (prefix, fs) in [
+            ("virtiofs:", ShareFs::Virtiofs),
+            ("virtfs:", ShareFs::NineP),
+            ("9p:", ShareFs::NineP),
+        ] {
+            if let Some(tag) = prefixed(prefix) {
+                return Some(Self::Share(fs, tag));
+            }
+        }
         if prefixed("http://").is_some() || prefixed("https://").is_some() {
             return Some(Self::Url(value.to_owned()));
         }
@@ -75,7 +107,10 @@ impl RootSpec {
                 "not a PARTUUID: 8-4-4-4-12 hex digits (GPT) or 1234abcd-01 (MBR), as blkid \
                  prints it"
             }
-            Self::Url(_) if disk => {
+            Self::Share(_, t) if t.is_empty() => {
+                "no share tag after the colon (NixOS shares its store as nix-store)"
+            }
+            Self::Url(_) | Self::Share(..) if disk => {
                 "not a disk (a /dev path, LABEL=, UUID=, PARTUUID=, PARTLABEL=)"
             }
             Self::Url(u)
@@ -110,7 +145,7 @@ impl RootSpec {
             Self::Uuid(u) => Path::new("/dev/disk/by-uuid").join(u),
             Self::PartUuid(u) => Path::new("/dev/disk/by-partuuid").join(u),
             Self::PartLabel(l) => Path::new("/dev/disk/by-partlabel").join(l),
-            Self::Url(u) => PathBuf::from(u),
+            Self::Url(u) | Self::Share(_, u) => PathBuf::from(u),
         }
     }
 }
@@ -124,6 +159,7 @@ impl std::fmt::Display for RootSpec {
             Self::PartUuid(u) => write!(f, "PARTUUID={u}"),
             Self::PartLabel(l) => write!(f, "PARTLABEL={l}"),
             Self::Url(u) => f.write_str(u),
+            Self::Share(fs, t) => write!(f, "{}:{t}", fs.fstype()),
         }
     }
 }

@@ -252,6 +252,36 @@ fn tmpfs_size_must_be_a_size() {
     assert!(b.check().is_ok(), "the default size applies");
 }
 
+/// dracut's `virtiofs:` and `virtfs:` (9p), and `9p:`, in any case; the
+/// tag keeps its own.
+#[test]
+fn host_shares_by_tag() {
+    for (value, fs, tag) in [
+        ("virtiofs:nix-store", ShareFs::Virtiofs, "nix-store"),
+        ("VirtioFS:Store", ShareFs::Virtiofs, "Store"),
+        ("virtfs:nix-store", ShareFs::NineP, "nix-store"),
+        ("9p:nix-store", ShareFs::NineP, "nix-store"),
+        ("9P:a:b", ShareFs::NineP, "a:b"),
+    ] {
+        assert_eq!(
+            RootSpec::parse(value),
+            Some(RootSpec::Share(fs, tag.into())),
+            "{value}"
+        );
+    }
+    let b = p("root=virtfs:nix-store boot.xchg=shared");
+    assert_eq!(
+        b.root.as_ref().map(ToString::to_string).as_deref(),
+        Some("9p:nix-store")
+    );
+    assert_eq!(b.xchg.as_deref(), Some("shared"));
+    assert!(b.warnings().is_empty(), "{:?}", b.warnings());
+    assert_eq!(
+        p("boot.xchg").warnings(),
+        ["boot.xchg: needs a value (boot.xchg=...), ignored"]
+    );
+}
+
 #[test]
 fn root_that_can_name_nothing_is_an_error() {
     let want = [
@@ -277,6 +307,11 @@ fn root_that_can_name_nothing_is_an_error() {
             "realroot=http://h/x",
             "realroot=http://h/x: not a disk (a /dev path, LABEL=, UUID=, PARTUUID=, PARTLABEL=)",
         ),
+        (
+            "root=virtfs:",
+            "root=9p:: no share tag after the colon (NixOS shares its store as nix-store)",
+        ),
+        ("realroot=virtiofs:home", "realroot=virtiofs:home: not a disk"),
     ];
     for (cmdline, message) in want {
         let b = p(cmdline);
@@ -306,6 +341,8 @@ fn roots_that_can_work_pass() {
         "root=/dev/vda",
         "root=vda",
         "root=/nix-store.squashfs",
+        "root=virtiofs:nix-store",
+        "root=9p:nix-store boot.xchg=shared",
     ] {
         let b = p(ok);
         assert!(b.check().is_ok(), "{ok}: {:?}", b.check());

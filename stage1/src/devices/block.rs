@@ -140,8 +140,9 @@ pub fn find(spec: &RootSpec) -> Option<PathBuf> {
             Path::new("/dev"),
             &Key::PartUuid(want.clone()),
         ),
-        // Downloaded by the plan's fetch step, never waited for.
-        RootSpec::Url(_) => None,
+        // Downloaded by the plan's fetch step, or mounted by tag: never
+        // waited for as a device.
+        RootSpec::Url(_) | RootSpec::Share(..) => None,
         RootSpec::PartLabel(want) => partition::find(
             Path::new(SYS_CLASS_BLOCK),
             Path::new("/dev"),
