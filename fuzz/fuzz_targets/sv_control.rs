@@ -73,6 +73,9 @@ fuzz_target!(|data: &[u8]| {
                         assert!(!is_log && hooks.has(c), "hook {c} that does not exist");
                         assert!(m.hook_pending());
                     }
+                    Action::WriteReady => {
+                        assert!(m.pid.is_some(), "ready without a running process");
+                    }
                     Action::Unknown(c) => assert!(!KNOWN.contains(&c), "known byte {c} unknown"),
                 }
             }
