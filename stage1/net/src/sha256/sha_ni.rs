@@ -17,7 +17,7 @@ use std::arch::x86_64::{
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use super::K;
+use super::constants::K;
 
 /// Whether this CPU has the instructions: CPUID leaf 7's SHA bit (EBX 29),
 /// leaf 1's SSSE3 (ECX 9) and SSE4.1 (ECX 19). Asked directly rather than

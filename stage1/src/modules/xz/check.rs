@@ -1,7 +1,7 @@
 //! The integrity checks: CRC32 (the headers' and the kernel's choice for
 //! modules), CRC64 (plain `xz`'s default) and SHA-256.
 
-use super::Fault;
+use super::fault::Fault;
 
 /// Reflected CRC-32 (IEEE 802.3) and CRC-64 (ECMA-182) polynomials.
 pub(super) const CRC32: u64 = 0xedb8_8320;

@@ -4,8 +4,8 @@
 //! from earlier in the same `Vec` and no window is allocated, whatever
 //! dictionary size the header names.
 
+use super::fault::Fault;
 use super::range::{RangeDecoder, PROB_INIT};
-use super::Fault;
 
 /// Bits of the position that select the literal coder (lp) and the
 /// match/rep probabilities (pb), and high bits of the previous byte that

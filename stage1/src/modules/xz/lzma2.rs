@@ -2,9 +2,9 @@
 //! fresh range coder, that may reset the dictionary, the LZMA state or the
 //! properties. A control byte 0 ends the data.
 
+use super::fault::Fault;
 use super::lzma::{Lzma, Properties};
 use super::range::RangeDecoder;
-use super::Fault;
 
 /// Decodes the LZMA2 data at the start of `input`, appending to `out` (at
 /// most `limit` bytes in all); returns how many input bytes it took.

@@ -9,25 +9,18 @@
 //! (tukaani.org/xz/xz-file-format.txt).
 
 mod check;
+mod fault;
 mod lzma;
 mod lzma2;
 mod range;
 
 use check::{Check, Crc, CRC32};
+use fault::Fault;
 use lzma::Lzma;
 
 const MAGIC: &[u8] = &[0xfd, b'7', b'z', b'X', b'Z', 0];
 const FOOTER_MAGIC: &[u8] = b"YZ";
 const LZMA2_ID: u64 = 0x21;
-
-/// What went wrong; [`decode`] words it.
-#[derive(Clone, Copy)]
-enum Fault {
-    Bad(&'static str),
-    TooBig,
-    Filter(u64),
-    Check(u8),
-}
 
 /// Decodes the first .xz stream of `data`, refusing output past `limit`
 /// bytes.
