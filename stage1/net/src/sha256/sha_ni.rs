@@ -30,10 +30,17 @@ pub fn available() -> bool {
         1 => false,
         2 => true,
         _ => {
-            let yes = __cpuid(0).eax >= 7 && {
-                let ecx1 = __cpuid(1).ecx;
-                let ebx7 = __cpuid_count(7, 0).ebx;
-                ecx1 & (1 << 9) != 0 && ecx1 & (1 << 19) != 0 && ebx7 & (1 << 29) != 0
+            // CPUID is a safe intrinsic in the pinned toolchain, unsafe in
+            // 1.91 (rust-version). SAFETY: CPUID exists on every x86-64
+            // CPU, leaf 7 is asked only when leaf 0 reports it, and reading
+            // it has no side effect.
+            #[allow(unused_unsafe)]
+            let yes = unsafe {
+                __cpuid(0).eax >= 7 && {
+                    let ecx1 = __cpuid(1).ecx;
+                    let ebx7 = __cpuid_count(7, 0).ebx;
+                    ecx1 & (1 << 9) != 0 && ecx1 & (1 << 19) != 0 && ebx7 & (1 << 29) != 0
+                }
             };
             KNOWN.store(1 + u8::from(yes), Ordering::Relaxed);
             yes
