@@ -14,12 +14,14 @@ use stage1::cmdline::{BootParams, RootSpec};
 pub fn wanted(params: &BootParams) -> bool {
     !params.ip.is_empty()
         || matches!(params.root, Some(RootSpec::Url(_)))
-        || cfg!(feature = "net") && Path::new(CARRIED).exists()
+        || cfg!(feature = "net") && carried().exists()
 }
 
-/// What `init kexec --carry-network` appended to the initrd
-/// (`stage1::handover::HANDOVER_DIR`, `net::carry::FILE`).
-const CARRIED: &str = "/.init-handover/network";
+/// What `init kexec --carry-network` appended to the initrd: the path its
+/// writer puts in the archive, from the initramfs root.
+fn carried() -> std::path::PathBuf {
+    Path::new("/").join(crate::kexec::cpio::HANDOVER_NETWORK)
+}
 
 /// Where stage-1 leaves what the network setup found, for stage-2 and
 /// people: one `key=value` block per interface (see `net::setup`).
@@ -91,7 +93,7 @@ fn write_results(summary: &str, resolv: &str) {
     }
 }
 
-/// The network a previous system handed over ([`CARRIED`]), put back on
+/// The network a previous system handed over ([`carried`]), put back on
 /// the interfaces with its MACs: `Ok(true)` when at least one had it, else
 /// (no handover, no such MAC) the caller runs DHCP.
 #[cfg(feature = "net")]
@@ -99,7 +101,7 @@ fn write_results(summary: &str, resolv: &str) {
 // together (LTO otherwise copies the shared netlink helpers in).
 #[inline(never)]
 fn restore_carried() -> anyhow::Result<bool> {
-    let Ok(text) = std::fs::read_to_string(CARRIED) else {
+    let Ok(text) = std::fs::read_to_string(carried()) else {
         return Ok(false);
     };
     let timeout = net::setup::Options::default().link_timeout;

@@ -73,7 +73,7 @@
 //! `cpio.rs` writes the appended archive, `handover.rs` holds both sides
 //! of the marker; this file runs them in order.
 mod args;
-mod cpio;
+pub(crate) mod cpio;
 mod handover;
 mod load;
 
