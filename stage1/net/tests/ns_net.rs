@@ -59,27 +59,18 @@ fn run_inner(test: &str, inner: &str) {
         eprintln!("SKIPPING {test}: {why}");
         return;
     }
-    let out = Command::new("unshare")
-        .arg("--net")
-        .arg(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            inner,
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(ENV_INNER, "1")
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let exe = std::env::current_exe().unwrap();
+    let harness = ["--ignored", "--nocapture", "--test-threads=1", "--exact"];
+    let mut run = Command::new("unshare");
+    run.arg("--net").arg(exe).args(harness).arg(inner);
+    let out = run.env(ENV_INNER, "1").output().unwrap();
+    // The harness's verdict on stdout, a failed assertion on stderr.
+    let mut said = out.stdout;
+    said.extend(out.stderr);
+    let said = String::from_utf8_lossy(&said);
     assert!(
-        out.status.success() && text.contains("1 passed"),
-        "{inner} in a network namespace failed:\n{text}"
+        out.status.success() && said.contains("1 passed"),
+        "{inner} in a network namespace failed:\n{said}"
     );
 }
 
