@@ -32,7 +32,7 @@ use stage1::devices::uevent::UeventSocket;
 use stage1::modules::NameSet;
 
 use crate::action::Action;
-use crate::process::phase;
+use crate::process::{phase, Ended};
 
 /// Devices waiting for the next `init coldplug`; beyond, it rescans.
 pub const MAX_QUEUE: usize = 256;
@@ -137,7 +137,7 @@ impl Devices {
         }
         self.loader = None;
         if !matches!(status, WaitStatus::Exited(_, 0)) {
-            log::warn!("init coldplug ended with {status:?}");
+            log::warn!("init coldplug ended with {}", Ended(status));
         }
         self.next_loader();
         true

@@ -105,3 +105,46 @@ pub fn reap_zombies() {
 pub fn phase(msg: &str) {
     log::info!(target: PHASE, "{msg}");
 }
+
+/// How a child ended, for a log line: `exit status 3`, `killed by SIGTERM`.
+/// Not nix's `{:?}` (`Exited(Pid(42), 3)`), whose Debug machinery costs
+/// dist/init bytes for no reader's benefit.
+pub struct Ended(pub WaitStatus);
+
+impl std::fmt::Display for Ended {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            WaitStatus::Exited(_, code) => write!(f, "exit status {code}"),
+            WaitStatus::Signaled(_, sig, core) => {
+                let core = if core { " (core dumped)" } else { "" };
+                write!(f, "killed by {sig}{core}")
+            }
+            WaitStatus::Stopped(_, sig) => write!(f, "stopped by {sig}"),
+            WaitStatus::Continued(_) => f.write_str("continued"),
+            WaitStatus::StillAlive => f.write_str("still running"),
+            _ => f.write_str("traced"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Ended, Pid, Signal, WaitStatus};
+
+    #[test]
+    fn ended_says_how_a_child_ended() {
+        let pid = Pid::from_raw(42);
+        assert_eq!(
+            Ended(WaitStatus::Exited(pid, 3)).to_string(),
+            "exit status 3"
+        );
+        assert_eq!(
+            Ended(WaitStatus::Signaled(pid, Signal::SIGTERM, false)).to_string(),
+            "killed by SIGTERM"
+        );
+        assert_eq!(
+            Ended(WaitStatus::Signaled(pid, Signal::SIGSEGV, true)).to_string(),
+            "killed by SIGSEGV (core dumped)"
+        );
+    }
+}

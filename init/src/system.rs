@@ -15,7 +15,7 @@ use stage1::cmdline::BootParams;
 
 use crate::action::{action_for, Action};
 use crate::devices::Devices;
-use crate::process::{phase, wait_for_with, SIGNALS};
+use crate::process::{phase, wait_for_with, Ended, SIGNALS};
 use crate::times::{BootTimes, BOOT_TIMES};
 use crate::{kexec, shutdown};
 
@@ -464,49 +464,11 @@ fn owner_exec(path: &str) -> bool {
     rustix::fs::stat(path).is_ok_and(|st| st.st_mode & 0o100 != 0)
 }
 
-/// How a child ended, for a log line: `exit status 3`, `killed by SIGTERM`.
-/// Not nix's `{:?}` (`Exited(Pid(42), 3)`), whose Debug machinery costs
-/// dist/init bytes for no reader's benefit.
-struct Ended(WaitStatus);
-
-impl std::fmt::Display for Ended {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
-            WaitStatus::Exited(_, code) => write!(f, "exit status {code}"),
-            WaitStatus::Signaled(_, sig, core) => {
-                let core = if core { " (core dumped)" } else { "" };
-                write!(f, "killed by {sig}{core}")
-            }
-            WaitStatus::Stopped(_, sig) => write!(f, "stopped by {sig}"),
-            WaitStatus::Continued(_) => f.write_str("continued"),
-            WaitStatus::StillAlive => f.write_str("still running"),
-            _ => f.write_str("traced"),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::PermissionsExt;
 
-    use super::{unusable_stage_script, Ended, Pid, Signal, WaitStatus};
-
-    #[test]
-    fn ended_says_how_a_child_ended() {
-        let pid = Pid::from_raw(42);
-        assert_eq!(
-            Ended(WaitStatus::Exited(pid, 3)).to_string(),
-            "exit status 3"
-        );
-        assert_eq!(
-            Ended(WaitStatus::Signaled(pid, Signal::SIGTERM, false)).to_string(),
-            "killed by SIGTERM"
-        );
-        assert_eq!(
-            Ended(WaitStatus::Signaled(pid, Signal::SIGSEGV, true)).to_string(),
-            "killed by SIGSEGV (core dumped)"
-        );
-    }
+    use super::unusable_stage_script;
 
     /// A missing and a non-executable stage script each give one line that
     /// names the file, what happens instead and the fix; an executable one

@@ -383,8 +383,15 @@ impl Transfer<'_, '_> {
                 Body::Length(head.content_length.unwrap_or(end - start + 1))
             }
             (206, range) => {
+                // `{:?}`'s text, written out: the build's `-Z fmt-debug=shallow`
+                // prints a derived Debug (Option's) as its variant's name only.
+                let range = match range {
+                    None => "None".to_owned(),
+                    Some((start, end, None)) => format!("Some(({start}, {end}, None))"),
+                    Some((start, end, Some(t))) => format!("Some(({start}, {end}, Some({t})))"),
+                };
                 let why = format!(
-                    "asked for bytes {}- and got 206 with Content-Range {range:?}",
+                    "asked for bytes {}- and got 206 with Content-Range {range}",
                     self.have
                 );
                 return Err(bad(why).into());
