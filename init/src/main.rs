@@ -21,6 +21,7 @@ mod kexec;
 #[cfg(init_link_stubs)]
 mod link_stubs;
 mod logger;
+mod modprobe;
 mod network;
 mod pid1;
 mod plan_cmd;
@@ -44,6 +45,7 @@ const USAGE: &str = "usage: init [plan|sv|runsv|runsvdir|poweroff|reboot|halt|ke
   init runsvdir [-P] DIR               supervise every service in DIR
   init runsv DIR                       supervise one service
   init poweroff|reboot|halt [-f]       ask PID 1 to shut down (-f: now, without stopping services)
+  init modprobe|insmod|rmmod|lsmod ARGS...   kernel modules (kmod's)
   init kexec KERNEL INITRD [--append CMDLINE | --command-line-file F] [--exec] [--carry-ssh-keys]
                                        load a kernel for the next boot (--exec: shut down and boot it)";
 
@@ -109,6 +111,7 @@ fn applet(name: &str, args: &[OsString]) -> Option<i32> {
         "runsv" | "runsvdir" => with_stderr_logger(|| runit_compat::dispatch(args)),
         "poweroff" | "reboot" | "halt" => Some(power::main(name, &args[1..])),
         "kexec" => Some(kexec::main(&args[1..])),
+        "modprobe" | "insmod" | "rmmod" | "lsmod" => Some(modprobe::main(name, &args)),
         _ => runit_compat::dispatch(args),
     }
 }

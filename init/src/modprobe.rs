@@ -1,0 +1,576 @@
+//! kmod's `modprobe`, `insmod`, `rmmod` and `lsmod`, for what scripts and
+//! the kernel use (argv[0], or `init modprobe …`). Stage-2 points
+//! `/proc/sys/kernel/modprobe` at this applet ([`crate::devices`]), so the
+//! kernel's own requests (`modprobe -q -- fs-vfat`) resolve through the
+//! system's module tree.
+//!
+//! The resolution is stage-1's (`stage1::modules`: modprobe.d aliases,
+//! module files, built-ins, modules.alias globs, softdeps, options,
+//! blacklists, compressed modules); the order is kmod's probe list
+//! ([`stage1::modules::probe_list`]), so `--show-depends` prints what
+//! kmod's does. The tree: `-d ROOT` (`ROOT/lib/modules/RELEASE`), else
+//! `$MODULE_DIR/RELEASE` (NixOS's kmod), else the booted system's
+//! `kernel-modules` or `/lib/modules/RELEASE` ([`crate::devices`]).
+//! Messages and exit codes are kmod's (`modprobe: FATAL: Module X not
+//! found in directory D`, 1).
+use std::ffi::{CString, OsString};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use stage1::cmdline::BootParams;
+use stage1::modules::{
+    insert, name_from_path, normalize, probe_list, resolve, LoadOptions, ModuleConfig, ModuleIndex,
+    Resolved, SysKernel,
+};
+
+/// `modprobe`'s options, as parsed.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Opts {
+    /// kmod's log level: 4 (warnings), each `-v` one more, `-q` 0.
+    level: u8,
+    blacklist: bool,
+    all: bool,
+    remove: bool,
+    dry_run: bool,
+    show_depends: bool,
+    root: Option<String>,
+    release: Option<String>,
+    /// Module names, then (without `-a`) the first one's parameters.
+    names: Vec<String>,
+}
+
+/// Runs the applet `name` with `args` (`args[0]` is its argv[0]).
+pub fn main(name: &str, args: &[OsString]) -> i32 {
+    let args: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let (argv0, args) = args
+        .split_first()
+        .map_or(("", &[][..]), |(a, r)| (a.as_str(), r));
+    match name {
+        "modprobe" => match parse(args) {
+            Ok(o) => modprobe(&o),
+            Err(e) => {
+                // getopt's shape: the program as it was called.
+                eprintln!("{argv0}: {e}");
+                1
+            }
+        },
+        "insmod" => insmod(args),
+        "rmmod" => rmmod(args),
+        _ => lsmod(),
+    }
+}
+
+/// getopt's way: short options cluster (`-qn`), an option's value is the
+/// rest of its word or the next one, `--` ends the options, and options
+/// may follow the names (parameters such as `x=-1` do not start with `-`).
+fn parse(args: &[String]) -> Result<Opts, String> {
+    let mut o = Opts {
+        level: 4,
+        ..Opts::default()
+    };
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        if arg == "--" {
+            o.names.extend(it.by_ref().cloned());
+            break;
+        }
+        if let Some(long) = arg.strip_prefix("--") {
+            let (key, value) = match long.split_once('=') {
+                Some((k, v)) => (k, Some(v.to_owned())),
+                None => (long, None),
+            };
+            let flag = match key {
+                "quiet" => 'q',
+                "use-blacklist" => 'b',
+                "all" => 'a',
+                "remove" => 'r',
+                "dry-run" | "show" => 'n',
+                "verbose" => 'v',
+                "show-depends" => 'D',
+                "dirname" => 'd',
+                "set-version" => 'S',
+                _ => return Err(format!("unrecognized option '{arg}'")),
+            };
+            o.set(flag, value, &mut it)?;
+        } else if let Some(shorts) = arg.strip_prefix('-').filter(|s| !s.is_empty()) {
+            for (i, c) in shorts.char_indices() {
+                if matches!(c, 'd' | 'S') {
+                    let rest = &shorts[i + 1..];
+                    o.set(c, (!rest.is_empty()).then(|| rest.to_owned()), &mut it)?;
+                    break;
+                }
+                o.set(c, None, &mut it)?;
+            }
+        } else {
+            o.names.push(arg.clone());
+        }
+    }
+    Ok(o)
+}
+
+impl Opts {
+    /// Whether messages of kmod's priority `prio` (2 FATAL, 3 ERROR,
+    /// 4 WARNING, 5 the actions) are shown.
+    fn says(&self, prio: u8) -> bool {
+        prio <= self.level
+    }
+
+    fn set<'a>(
+        &mut self,
+        flag: char,
+        value: Option<String>,
+        rest: &mut impl Iterator<Item = &'a String>,
+    ) -> Result<(), String> {
+        match flag {
+            'q' => self.level = 0,
+            'b' => self.blacklist = true,
+            'a' => self.all = true,
+            'r' => self.remove = true,
+            'n' => self.dry_run = true,
+            'v' => self.level = self.level.saturating_add(1),
+            'D' => self.show_depends = true,
+            'd' | 'S' => {
+                let v = value
+                    .or_else(|| rest.next().cloned())
+                    .ok_or_else(|| format!("option requires an argument -- '{flag}'"))?;
+                *if flag == 'd' {
+                    &mut self.root
+                } else {
+                    &mut self.release
+                } = Some(v);
+            }
+            c => return Err(format!("invalid option -- '{c}'")),
+        }
+        Ok(())
+    }
+
+    /// The module directory, absolute as kmod prints it.
+    fn module_dir(&self) -> PathBuf {
+        let release = self.release.clone().unwrap_or_else(|| {
+            rustix::system::uname()
+                .release()
+                .to_string_lossy()
+                .into_owned()
+        });
+        let dir = if let Some(root) = &self.root {
+            Path::new(root).join("lib/modules").join(&release)
+        } else if let Some(dir) = std::env::var_os("MODULE_DIR") {
+            PathBuf::from(dir).join(&release)
+        } else {
+            let tried =
+                crate::devices::module_trees(Some(Path::new("/run/booted-system")), &release);
+            tried
+                .iter()
+                .find(|d| d.join("modules.dep").exists())
+                .unwrap_or(&tried[tried.len() - 1])
+                .clone()
+        };
+        std::env::current_dir().unwrap_or_default().join(dir)
+    }
+}
+
+/// What one run of `modprobe` works with.
+struct Modprobe<'a> {
+    o: &'a Opts,
+    dir: PathBuf,
+    index: ModuleIndex,
+    config: ModuleConfig,
+    params: BootParams,
+    load: LoadOptions,
+}
+
+fn modprobe(o: &Opts) -> i32 {
+    if o.names.is_empty() {
+        eprintln!("modprobe: ERROR: missing parameters. See -h.");
+        return 1;
+    }
+    let dir = o.module_dir();
+    let mp = Modprobe {
+        o,
+        // A tree or configuration that cannot be read finds nothing: the
+        // names are then "not found in directory DIR", as with kmod.
+        index: ModuleIndex::load(&dir).unwrap_or_default(),
+        config: ModuleConfig::load(Path::new("/")).unwrap_or_default(),
+        params: BootParams::read().unwrap_or_default(),
+        load: LoadOptions::detect(),
+        dir,
+    };
+    let (names, extra) = if o.all {
+        (&o.names[..], String::new())
+    } else {
+        (&o.names[..1], o.names[1..].join(" "))
+    };
+    let mut code = 0;
+    for name in names {
+        let found = resolve(&mp.index, &mp.config, name);
+        if found.is_empty() {
+            // kmod: fatal for the one name, a warning among `-a`'s.
+            let (prio, what) = if o.all { (4, "WARNING") } else { (2, "FATAL") };
+            if o.says(prio) {
+                let dir = mp.dir.display();
+                if o.remove {
+                    eprintln!("modprobe: {what}: Module {name} not found.");
+                } else {
+                    eprintln!("modprobe: {what}: Module {name} not found in directory {dir}");
+                }
+            }
+            code = 1;
+            continue;
+        }
+        for module in &found {
+            let ok = if o.remove {
+                mp.remove(module)
+            } else {
+                mp.insert(name, module, &extra)
+            };
+            if !ok {
+                code = 1;
+            }
+        }
+    }
+    code
+}
+
+/// Whether the kernel has the module: built in, or loaded
+/// (`/sys/module/NAME/initstate`).
+fn in_kernel(module: &Resolved) -> bool {
+    matches!(module, Resolved::Builtin(_)) || sys_module(module.name(), "initstate").exists()
+}
+
+fn sys_module(name: &str, file: &str) -> PathBuf {
+    Path::new("/sys/module").join(name).join(file)
+}
+
+fn refcnt(name: &str) -> u64 {
+    std::fs::read_to_string(sys_module(name, "refcnt"))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+impl Modprobe<'_> {
+    fn is_blacklisted(&self, name: &str) -> bool {
+        self.config.is_blacklisted(name) || self.params.module_blacklist.iter().any(|b| b == name)
+    }
+
+    /// Inserts `module` (what `name` resolved to) with its probe list;
+    /// false when it, or a module it needs, failed.
+    fn insert(&self, name: &str, module: &Resolved, extra: &str) -> bool {
+        let o = self.o;
+        let m = module.name();
+        // kmod's blacklist: aliases always, names with -b; silently.
+        if (o.blacklist || normalize(name) != m) && self.is_blacklisted(m) {
+            return true;
+        }
+        if !o.show_depends && in_kernel(module) {
+            return true;
+        }
+        let needed: Vec<String> = self.index.module(m).map(|e| e.deps).unwrap_or_default();
+        for step in probe_list(&self.index, &self.config, module) {
+            let s = step.name();
+            if !o.show_depends && in_kernel(&step) {
+                continue;
+            }
+            let (Resolved::Module(_), Some(entry)) = (&step, self.index.module(s)) else {
+                if o.show_depends {
+                    println!("builtin {s}");
+                }
+                continue;
+            };
+            let path = self.dir.join(&entry.path);
+            let configured: Vec<String> = self
+                .config
+                .options(s)
+                .into_iter()
+                .chain(self.params.module_params_for(s))
+                .collect();
+            let mut options = configured.join(" ");
+            if step == *module {
+                // kmod's concatenation: "CONFIGURED EXTRA", or "CONFIGURED ".
+                if !options.is_empty() {
+                    options.push(' ');
+                }
+                options.push_str(extra);
+            } else if !options.is_empty() {
+                options.push(' ');
+            }
+            if o.show_depends || o.says(5) {
+                println!("insmod {} {options}", path.display());
+            }
+            if o.show_depends || o.dry_run {
+                continue;
+            }
+            if let Err(e) = insert(&path, options.trim_end(), &self.load, &SysKernel) {
+                if step == *module || needed.iter().any(|d| d == s) {
+                    if o.says(3) {
+                        eprintln!("modprobe: ERROR: could not insert '{s}': {e}");
+                    }
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// Removes a loaded module, then its dependencies nothing else uses.
+    fn remove(&self, module: &Resolved) -> bool {
+        let m = module.name();
+        let o = self.o;
+        if let Resolved::Builtin(_) = module {
+            if o.says(2) {
+                eprintln!("modprobe: FATAL: Module {m} is builtin.");
+            }
+            return false;
+        }
+        if !in_kernel(module) {
+            return true;
+        }
+        let failed = if refcnt(m) > 0 {
+            format!("Module {m} is in use.")
+        } else if let Err(e) = self.delete(m) {
+            format!("could not remove '{m}': {}", e.desc())
+        } else {
+            String::new()
+        };
+        if !failed.is_empty() {
+            if o.says(2) {
+                eprintln!("modprobe: FATAL: {failed}");
+            }
+            return false;
+        }
+        // Dependencies, the last loaded first; one still in use keeps the
+        // ones below it.
+        for dep in self.index.module(m).map(|e| e.deps).unwrap_or_default() {
+            let dep = Resolved::Module(dep);
+            if !in_kernel(&dep) || refcnt(dep.name()) > 0 || self.delete(dep.name()).is_err() {
+                break;
+            }
+        }
+        true
+    }
+
+    fn delete(&self, name: &str) -> nix::Result<()> {
+        if self.o.says(5) || self.o.show_depends {
+            println!("rmmod {name}");
+        }
+        if self.o.dry_run || self.o.show_depends {
+            return Ok(());
+        }
+        delete_module(name, false)
+    }
+}
+
+fn delete_module(name: &str, force: bool) -> nix::Result<()> {
+    use nix::kmod::DeleteModuleFlags as F;
+    let name = CString::new(name).map_err(|_| nix::errno::Errno::EINVAL)?;
+    let flags = if force {
+        F::O_NONBLOCK | F::O_TRUNC
+    } else {
+        F::O_NONBLOCK
+    };
+    nix::kmod::delete_module(&name, flags)
+}
+
+/// `insmod FILE [PARAM=VALUE…]`.
+fn insmod(args: &[String]) -> i32 {
+    let Some(file) = args.first() else {
+        eprintln!("insmod: ERROR: missing filename.");
+        return 1;
+    };
+    match insert(
+        Path::new(file),
+        &args[1..].join(" "),
+        &LoadOptions::detect(),
+        &SysKernel,
+    ) {
+        Ok(_) => 0,
+        Err(e) => {
+            eprintln!("insmod: ERROR: could not insert module {file}: {e}");
+            1
+        }
+    }
+}
+
+/// `rmmod [-f] NAME…` (a name or a module's file).
+fn rmmod(args: &[String]) -> i32 {
+    let force = args.iter().any(|a| a == "-f" || a == "--force");
+    let names: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    if names.is_empty() {
+        eprintln!("rmmod: ERROR: missing module name.");
+        return 1;
+    }
+    let mut code = 0;
+    for arg in names {
+        let name = name_from_path(Path::new(arg));
+        let failed = if sys_module(&name, "initstate").exists() {
+            match delete_module(&name, force) {
+                Ok(()) => continue,
+                Err(nix::errno::Errno::EWOULDBLOCK | nix::errno::Errno::EBUSY) => {
+                    format!("Module {name} is in use")
+                }
+                Err(e) => format!("could not remove module {arg}: {}", e.desc()),
+            }
+        } else if sys_module(&name, "").exists() {
+            format!("Module {name} is builtin.")
+        } else {
+            format!("Module {name} is not currently loaded")
+        };
+        eprintln!("rmmod: ERROR: {failed}");
+        code = 1;
+    }
+    code
+}
+
+/// `lsmod`: `/proc/modules` in kmod's columns.
+fn lsmod() -> i32 {
+    match std::fs::read_to_string("/proc/modules") {
+        Ok(text) => {
+            print!("{}", lsmod_table(&text, Path::new("/sys/module")));
+            0
+        }
+        Err(e) => {
+            eprintln!("Error: could not get list of modules: {e}");
+            1
+        }
+    }
+}
+
+/// kmod's table: for each `/proc/modules` line (`name size refs holders,
+/// state address`), the name left in 19 columns, the size right in 8,
+/// the use count and the holders joined by commas — size, count and
+/// holders from `SYS/NAME/{coresize,refcnt,holders/}` as kmod reads them
+/// (holders in directory order), else from the line.
+fn lsmod_table(proc_modules: &str, sys: &Path) -> String {
+    let mut out = String::from("Module                  Size  Used by\n");
+    for line in proc_modules.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let [name, size, refs, holders, ..] = f[..] else {
+            continue;
+        };
+        let dir = sys.join(name);
+        let read = |file: &str, or: &str| {
+            std::fs::read_to_string(dir.join(file))
+                .map_or_else(|_| or.to_owned(), |s| s.trim().to_owned())
+        };
+        let holders: Vec<String> = match std::fs::read_dir(dir.join("holders")) {
+            Ok(entries) => entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect(),
+            Err(_) => holders
+                .split(',')
+                .filter(|h| !h.is_empty() && *h != "-")
+                .map(str::to_owned)
+                .collect(),
+        };
+        let (size, refs) = (read("coresize", size), read("refcnt", refs));
+        let _ = write!(out, "{name:<19} {size:>8}  {refs}");
+        if !holders.is_empty() {
+            out.push(' ');
+            out += &holders.join(",");
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(args: &[&str]) -> Result<Opts, String> {
+        assert!(parse(&[]).unwrap().says(4) && !parse(&[]).unwrap().says(5));
+        parse(&args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn options_cluster_take_values_and_end_at_double_dash() {
+        let o = p(&[
+            "-qbn",
+            "-v",
+            "-dROOT",
+            "--set-version",
+            "6.1",
+            "vfat",
+            "x=-1",
+        ])
+        .unwrap();
+        // -q then -v: kmod's level 1, still quiet.
+        assert!(o.blacklist && o.dry_run && !o.says(2) && o.says(1));
+        assert!(!o.all && !o.remove && !o.show_depends);
+        assert_eq!(o.root.as_deref(), Some("ROOT"));
+        assert_eq!(o.release.as_deref(), Some("6.1"));
+        assert_eq!(o.names, ["vfat", "x=-1"]);
+        // The kernel's call.
+        let o = p(&["-q", "--", "fs-vfat"]).unwrap();
+        assert!(!o.says(2));
+        assert_eq!(o.names, ["fs-vfat"]);
+        let o = p(&[
+            "-d",
+            "/r",
+            "--show-depends",
+            "-ar",
+            "a",
+            "--dirname=/s",
+            "b",
+            "--",
+            "-c",
+        ])
+        .unwrap();
+        assert!(o.show_depends && o.all && o.remove);
+        assert_eq!(o.root.as_deref(), Some("/s"));
+        assert_eq!(o.names, ["a", "b", "-c"]);
+        let o = p(&[
+            "--quiet",
+            "--use-blacklist",
+            "--all",
+            "--remove",
+            "--dry-run",
+            "--verbose",
+        ])
+        .unwrap();
+        assert!(o.blacklist && o.all && o.remove && o.dry_run && o.says(1) && !o.says(2));
+        let o = p(&["-v", "-q", "x"]).unwrap();
+        assert!(!o.says(2), "-q after -v is quiet");
+        assert!(p(&["--show", "x"]).unwrap().dry_run);
+    }
+
+    #[test]
+    fn bad_options_are_named_as_getopt_does() {
+        assert_eq!(p(&["-Z", "x"]), Err("invalid option -- 'Z'".into()));
+        assert_eq!(p(&["-d"]), Err("option requires an argument -- 'd'".into()));
+        assert_eq!(p(&["--frob"]), Err("unrecognized option '--frob'".into()));
+    }
+
+    #[test]
+    fn module_dir_from_root_or_module_dir() {
+        let o = p(&["-d", "/r", "-S", "6.1.0"]).unwrap();
+        assert_eq!(o.module_dir(), Path::new("/r/lib/modules/6.1.0"));
+    }
+
+    #[test]
+    fn lsmod_columns_are_kmods() {
+        let sys = std::env::temp_dir().join(format!("lsmod-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&sys);
+        // usbcore as sysfs says: another size, count and holders.
+        std::fs::create_dir_all(sys.join("usbcore/holders/uhci_hcd")).unwrap();
+        std::fs::write(sys.join("usbcore/coresize"), "348161\n").unwrap();
+        std::fs::write(sys.join("usbcore/refcnt"), "1\n").unwrap();
+        let proc = "vfat 24576 1 - Live 0x0000000000000000\n\
+                    fat 90112 1 vfat, Live 0x0000000000000000\n\
+                    a_module_with_a_long_name 8192 0 - Live 0x0\n\
+                    usbcore 348160 3 ehci_pci,ehci_hcd,uhci_hcd, Live 0x0\n";
+        assert_eq!(
+            lsmod_table(proc, &sys),
+            "Module                  Size  Used by\n\
+             vfat                   24576  1\n\
+             fat                    90112  1 vfat\n\
+             a_module_with_a_long_name     8192  0\n\
+             usbcore               348161  1 uhci_hcd\n"
+        );
+        std::fs::remove_dir_all(&sys).unwrap();
+    }
+}
