@@ -216,6 +216,94 @@ fn hotplugged_nic_gets_its_driver_from_the_toplevel() -> Result<()> {
     Ok(())
 }
 
+/// Whether `module` is in the guest's `/proc/modules`.
+fn loaded(vm: &mut Vm, module: &str) -> Result<bool> {
+    Ok(run_ok(vm, "cut -d' ' -f1 /proc/modules")?
+        .lines()
+        .any(|l| l == module))
+}
+
+/// The kernel's own module requests go through the `modprobe` applet:
+/// `mount -t vfat` of a vfat disk, with vfat not loaded, makes the
+/// kernel run `/run/init/bin/modprobe -q -- fs-vfat` (and `nls_cp437`…),
+/// which loads fat and vfat from the toplevel's tree, and the mount
+/// works. Then the applets in the guest: `lsmod` in kmod's columns,
+/// `modprobe -r`, `modprobe -v`, `rmmod`, an unknown name.
+#[test]
+fn kernel_module_requests_and_the_module_applets() -> Result<()> {
+    let test = "kernel_module_requests_and_the_module_applets";
+    // The vfat image, made by busybox's mkdosfs (busybox-static is in the
+    // Makefile's APT_PKGS), becomes the guest's /dev/vdb.
+    let image = tmp_root().join(format!("{test}.vfat"));
+    fs::create_dir_all(tmp_root())?;
+    let _ = fs::remove_file(&image);
+    fs::File::create(&image)?.set_len(8 << 20)?;
+    let made = Command::new("busybox").arg("mkdosfs").arg(&image).output();
+    let made = made.is_ok_and(|o| o.status.success());
+    if !tests::require(test, "busybox mkdosfs cannot make a vfat image", made) {
+        return Ok(());
+    }
+    let Some(mut vm) = boot(test, &[], vec![image])? else {
+        return Ok(());
+    };
+    vm.wait_for_console(HELLO_LOGGED, BOOT)?;
+    let helper = run_ok(&mut vm, "cat /proc/sys/kernel/modprobe")?;
+    ensure!(
+        helper == "/run/init/bin/modprobe",
+        "/proc/sys/kernel/modprobe is {helper:?}"
+    );
+    ensure!(!loaded(&mut vm, "vfat")?, "vfat is loaded before any mount");
+    let out = run_ok(
+        &mut vm,
+        "mkdir -p /mnt/v && mount -t vfat /dev/vdb /mnt/v && echo written > /mnt/v/f && cat /mnt/v/f",
+    )
+    .context("mount -t vfat through the kernel's modprobe helper")?;
+    ensure!(out.ends_with("written"), "vfat mount: {out}");
+    ensure!(loaded(&mut vm, "vfat")? && loaded(&mut vm, "fat")?);
+    let lsmod = run_ok(&mut vm, "/run/init/bin/lsmod")?;
+    ensure!(
+        lsmod.starts_with("Module                  Size  Used by\n"),
+        "lsmod's header: {lsmod}"
+    );
+    let fat = lsmod
+        .lines()
+        .find(|l| l.starts_with("fat "))
+        .with_context(|| format!("no fat line: {lsmod}"))?;
+    // kmod's columns: the name in 19, the size right-aligned in 8.
+    ensure!(
+        fat.len() > 28 && fat[19..20] == *" " && fat.ends_with(" 1 vfat"),
+        "fat's line: {fat:?}"
+    );
+    run_ok(&mut vm, "umount /mnt/v && /run/init/bin/modprobe -r vfat")?;
+    ensure!(
+        !loaded(&mut vm, "vfat")? && !loaded(&mut vm, "fat")?,
+        "modprobe -r vfat left vfat or its dependency fat"
+    );
+    let release = run_ok(&mut vm, "uname -r")?;
+    let out = run_ok(&mut vm, "/run/init/bin/modprobe -v vfat")?;
+    let tree = format!("/run/booted-system/kernel-modules/lib/modules/{release}");
+    ensure!(
+        out.starts_with(&format!("insmod {tree}/kernel/fs/fat/fat.ko")),
+        "modprobe -v vfat: {out}"
+    );
+    ensure!(loaded(&mut vm, "vfat")?, "modprobe vfat did not load it");
+    run_ok(&mut vm, "/run/init/bin/rmmod vfat")?;
+    ensure!(!loaded(&mut vm, "vfat")?, "rmmod vfat left it");
+    let (out, code) = vm.run("/run/init/bin/rmmod vfat")?;
+    ensure!(
+        code == 1 && out.trim() == "rmmod: ERROR: Module vfat is not currently loaded",
+        "rmmod of an unloaded module: {code} {out}"
+    );
+    let (out, code) = vm.run("/run/init/bin/modprobe nosuch_module")?;
+    ensure!(
+        code == 1
+            && out.trim()
+                == format!("modprobe: FATAL: Module nosuch_module not found in directory {tree}"),
+        "modprobe of an unknown name: {code} {out}"
+    );
+    Ok(())
+}
+
 /// runit-vm's service directory: `run` starts the VM with the monitor at
 /// `./supervise/monitor`; on TERM it sends `system_powerdown` and waits
 /// `./wait` seconds for QEMU before killing it, and says which in
