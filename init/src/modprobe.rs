@@ -15,6 +15,8 @@
 //! found in directory D`, 1).
 use std::ffi::{CString, OsString};
 use std::fmt::Write as _;
+
+use nix::errno::Errno;
 use std::path::{Path, PathBuf};
 
 use stage1::cmdline::BootParams;
@@ -281,21 +283,20 @@ impl Modprobe<'_> {
                 continue;
             };
             let path = self.dir.join(&entry.path);
-            let configured: Vec<String> = self
+            // kmod's concatenation: each configured option and a space,
+            // then the command line's for the module asked for.
+            let mut options = String::new();
+            for configured in self
                 .config
                 .options(s)
                 .into_iter()
                 .chain(self.params.module_params_for(s))
-                .collect();
-            let mut options = configured.join(" ");
-            if step == *module {
-                // kmod's concatenation: "CONFIGURED EXTRA", or "CONFIGURED ".
-                if !options.is_empty() {
-                    options.push(' ');
-                }
-                options.push_str(extra);
-            } else if !options.is_empty() {
+            {
+                options += &configured;
                 options.push(' ');
+            }
+            if step == *module {
+                options += extra;
             }
             if o.show_depends || o.says(5) {
                 println!("insmod {} {options}", path.display());
@@ -329,15 +330,13 @@ impl Modprobe<'_> {
             return true;
         }
         let failed = if refcnt(m) > 0 {
-            format!("Module {m} is in use.")
-        } else if let Err(e) = self.delete(m) {
-            format!("could not remove '{m}': {}", e.desc())
+            Some("is in use.")
         } else {
-            String::new()
+            self.delete(m).err().map(nix::errno::Errno::desc)
         };
-        if !failed.is_empty() {
+        if let Some(why) = failed {
             if o.says(2) {
-                eprintln!("modprobe: FATAL: {failed}");
+                eprintln!("modprobe: FATAL: Module {m} {why}");
             }
             return false;
         }
@@ -365,7 +364,7 @@ impl Modprobe<'_> {
 
 fn delete_module(name: &str, force: bool) -> nix::Result<()> {
     use nix::kmod::DeleteModuleFlags as F;
-    let name = CString::new(name).map_err(|_| nix::errno::Errno::EINVAL)?;
+    let name = CString::new(name).map_err(|_| Errno::EINVAL)?;
     let flags = if force {
         F::O_NONBLOCK | F::O_TRUNC
     } else {
@@ -405,20 +404,14 @@ fn rmmod(args: &[String]) -> i32 {
     let mut code = 0;
     for arg in names {
         let name = name_from_path(Path::new(arg));
-        let failed = if sys_module(&name, "initstate").exists() {
-            match delete_module(&name, force) {
-                Ok(()) => continue,
-                Err(nix::errno::Errno::EWOULDBLOCK | nix::errno::Errno::EBUSY) => {
-                    format!("Module {name} is in use")
-                }
-                Err(e) => format!("could not remove module {arg}: {}", e.desc()),
-            }
-        } else if sys_module(&name, "").exists() {
-            format!("Module {name} is builtin.")
-        } else {
-            format!("Module {name} is not currently loaded")
+        let why = match delete_module(&name, force) {
+            Ok(()) => continue,
+            Err(Errno::ENOENT) if sys_module(&name, "").exists() => "is builtin.",
+            Err(Errno::ENOENT) => "is not currently loaded",
+            Err(Errno::EWOULDBLOCK | Errno::EBUSY) => "is in use",
+            Err(e) => e.desc(),
         };
-        eprintln!("rmmod: ERROR: {failed}");
+        eprintln!("rmmod: ERROR: Module {name} {why}");
         code = 1;
     }
     code
@@ -428,7 +421,7 @@ fn rmmod(args: &[String]) -> i32 {
 fn lsmod() -> i32 {
     match std::fs::read_to_string("/proc/modules") {
         Ok(text) => {
-            print!("{}", lsmod_table(&text, Path::new("/sys/module")));
+            print!("{}", lsmod_table(&text));
             0
         }
         Err(e) => {
@@ -438,39 +431,22 @@ fn lsmod() -> i32 {
     }
 }
 
-/// kmod's table: for each `/proc/modules` line (`name size refs holders,
-/// state address`), the name left in 19 columns, the size right in 8,
-/// the use count and the holders joined by commas — size, count and
-/// holders from `SYS/NAME/{coresize,refcnt,holders/}` as kmod reads them
-/// (holders in directory order), else from the line.
-fn lsmod_table(proc_modules: &str, sys: &Path) -> String {
+/// kmod's table of `/proc/modules` lines (`name size refs holders,
+/// state address`): the name left in 19 columns, the size right in 8, the
+/// use count, and the holders joined by commas (in `/proc/modules`'
+/// order; kmod lists `/sys/module/NAME/holders/`, the same names).
+fn lsmod_table(proc_modules: &str) -> String {
     let mut out = String::from("Module                  Size  Used by\n");
     for line in proc_modules.lines() {
         let f: Vec<&str> = line.split_whitespace().collect();
         let [name, size, refs, holders, ..] = f[..] else {
             continue;
         };
-        let dir = sys.join(name);
-        let read = |file: &str, or: &str| {
-            std::fs::read_to_string(dir.join(file))
-                .map_or_else(|_| or.to_owned(), |s| s.trim().to_owned())
-        };
-        let holders: Vec<String> = match std::fs::read_dir(dir.join("holders")) {
-            Ok(entries) => entries
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect(),
-            Err(_) => holders
-                .split(',')
-                .filter(|h| !h.is_empty() && *h != "-")
-                .map(str::to_owned)
-                .collect(),
-        };
-        let (size, refs) = (read("coresize", size), read("refcnt", refs));
         let _ = write!(out, "{name:<19} {size:>8}  {refs}");
-        if !holders.is_empty() {
+        let holders = holders.trim_end_matches(',');
+        if holders != "-" && !holders.is_empty() {
             out.push(' ');
-            out += &holders.join(",");
+            out += holders;
         }
         out.push('\n');
     }
@@ -553,24 +529,17 @@ mod tests {
 
     #[test]
     fn lsmod_columns_are_kmods() {
-        let sys = std::env::temp_dir().join(format!("lsmod-test-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&sys);
-        // usbcore as sysfs says: another size, count and holders.
-        std::fs::create_dir_all(sys.join("usbcore/holders/uhci_hcd")).unwrap();
-        std::fs::write(sys.join("usbcore/coresize"), "348161\n").unwrap();
-        std::fs::write(sys.join("usbcore/refcnt"), "1\n").unwrap();
         let proc = "vfat 24576 1 - Live 0x0000000000000000\n\
                     fat 90112 1 vfat, Live 0x0000000000000000\n\
                     a_module_with_a_long_name 8192 0 - Live 0x0\n\
                     usbcore 348160 3 ehci_pci,ehci_hcd,uhci_hcd, Live 0x0\n";
         assert_eq!(
-            lsmod_table(proc, &sys),
+            lsmod_table(proc),
             "Module                  Size  Used by\n\
              vfat                   24576  1\n\
              fat                    90112  1 vfat\n\
              a_module_with_a_long_name     8192  0\n\
-             usbcore               348161  1 uhci_hcd\n"
+             usbcore               348160  3 ehci_pci,ehci_hcd,uhci_hcd\n"
         );
-        std::fs::remove_dir_all(&sys).unwrap();
     }
 }
