@@ -53,9 +53,9 @@ pub fn main(name: &str, args: &[OsString]) -> i32 {
     match name {
         "modprobe" => match parse(args) {
             Ok(o) => modprobe(&o),
-            Err(e) => {
+            Err((text, what)) => {
                 // getopt's shape: the program as it was called.
-                eprintln!("{argv0}: {e}");
+                eprintln!("{argv0}: {text}{what}'");
                 1
             }
         },
@@ -68,7 +68,24 @@ pub fn main(name: &str, args: &[OsString]) -> i32 {
 /// getopt's way: short options cluster (`-qn`), an option's value is the
 /// rest of its word or the next one, `--` ends the options, and options
 /// may follow the names (parameters such as `x=-1` do not start with `-`).
-fn parse(args: &[String]) -> Result<Opts, String> {
+/// kmod's long options and their short ones.
+const LONG: [(&str, char); 10] = [
+    ("quiet", 'q'),
+    ("use-blacklist", 'b'),
+    ("all", 'a'),
+    ("remove", 'r'),
+    ("dry-run", 'n'),
+    ("show", 'n'),
+    ("verbose", 'v'),
+    ("show-depends", 'D'),
+    ("dirname", 'd'),
+    ("set-version", 'S'),
+];
+
+/// A usage error: getopt's text, and the option it names.
+type Usage = (&'static str, String);
+
+fn parse(args: &[String]) -> Result<Opts, Usage> {
     let mut o = Opts {
         level: 4,
         ..Opts::default()
@@ -84,17 +101,8 @@ fn parse(args: &[String]) -> Result<Opts, String> {
                 Some((k, v)) => (k, Some(v.to_owned())),
                 None => (long, None),
             };
-            let flag = match key {
-                "quiet" => 'q',
-                "use-blacklist" => 'b',
-                "all" => 'a',
-                "remove" => 'r',
-                "dry-run" | "show" => 'n',
-                "verbose" => 'v',
-                "show-depends" => 'D',
-                "dirname" => 'd',
-                "set-version" => 'S',
-                _ => return Err(format!("unrecognized option '{arg}'")),
+            let Some(&(_, flag)) = LONG.iter().find(|(k, _)| *k == key) else {
+                return Err(("unrecognized option '", arg.clone()));
             };
             o.set(flag, value, &mut it)?;
         } else if let Some(shorts) = arg.strip_prefix('-').filter(|s| !s.is_empty()) {
@@ -125,7 +133,7 @@ impl Opts {
         flag: char,
         value: Option<String>,
         rest: &mut impl Iterator<Item = &'a String>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Usage> {
         match flag {
             'q' => self.level = 0,
             'b' => self.blacklist = true,
@@ -137,14 +145,14 @@ impl Opts {
             'd' | 'S' => {
                 let v = value
                     .or_else(|| rest.next().cloned())
-                    .ok_or_else(|| format!("option requires an argument -- '{flag}'"))?;
+                    .ok_or_else(|| ("option requires an argument -- '", flag.to_string()))?;
                 *if flag == 'd' {
                     &mut self.root
                 } else {
                     &mut self.release
                 } = Some(v);
             }
-            c => return Err(format!("invalid option -- '{c}'")),
+            c => return Err(("invalid option -- '", c.to_string())),
         }
         Ok(())
     }
@@ -190,7 +198,9 @@ fn modprobe(o: &Opts) -> i32 {
         return 1;
     }
     let dir = o.module_dir();
-    let mp = Modprobe {
+    // The process ends after this run: its index and configuration are
+    // never dropped (no drop glue for them in dist/init).
+    let mp = std::mem::ManuallyDrop::new(Modprobe {
         o,
         // A tree or configuration that cannot be read finds nothing: the
         // names are then "not found in directory DIR", as with kmod.
@@ -199,7 +209,7 @@ fn modprobe(o: &Opts) -> i32 {
         params: BootParams::read().unwrap_or_default(),
         load: LoadOptions::detect(),
         dir,
-    };
+    });
     let (names, extra) = if o.all {
         (&o.names[..], String::new())
     } else {
@@ -212,12 +222,13 @@ fn modprobe(o: &Opts) -> i32 {
             // kmod: fatal for the one name, a warning among `-a`'s.
             let (prio, what) = if o.all { (4, "WARNING") } else { (2, "FATAL") };
             if o.says(prio) {
-                let dir = mp.dir.display();
-                if o.remove {
-                    eprintln!("modprobe: {what}: Module {name} not found.");
+                let dir = mp.dir.display().to_string();
+                let (at, dir) = if o.remove {
+                    (".", "")
                 } else {
-                    eprintln!("modprobe: {what}: Module {name} not found in directory {dir}");
-                }
+                    (" in directory ", &*dir)
+                };
+                eprintln!("modprobe: {what}: Module {name} not found{at}{dir}");
             }
             code = 1;
             continue;
@@ -457,7 +468,7 @@ fn lsmod_table(proc_modules: &str) -> String {
 mod tests {
     use super::*;
 
-    fn p(args: &[&str]) -> Result<Opts, String> {
+    fn p(args: &[&str]) -> Result<Opts, Usage> {
         assert!(parse(&[]).unwrap().says(4) && !parse(&[]).unwrap().says(5));
         parse(&args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>())
     }
@@ -516,9 +527,15 @@ mod tests {
 
     #[test]
     fn bad_options_are_named_as_getopt_does() {
-        assert_eq!(p(&["-Z", "x"]), Err("invalid option -- 'Z'".into()));
-        assert_eq!(p(&["-d"]), Err("option requires an argument -- 'd'".into()));
-        assert_eq!(p(&["--frob"]), Err("unrecognized option '--frob'".into()));
+        assert_eq!(p(&["-Z", "x"]), Err(("invalid option -- '", "Z".into())));
+        assert_eq!(
+            p(&["-d"]),
+            Err(("option requires an argument -- '", "d".into()))
+        );
+        assert_eq!(
+            p(&["--frob"]),
+            Err(("unrecognized option '", "--frob".into()))
+        );
     }
 
     #[test]
