@@ -105,7 +105,10 @@ fn setup(test: &str) -> Option<(PathBuf, PathBuf, String)> {
     ) {
         return None;
     }
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("modprobe_diff");
+    // One directory per test: nextest runs them at once.
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("modprobe_diff")
+        .join(test);
     std::fs::create_dir_all(&dir).unwrap();
     let ours = dir.join("modprobe");
     let _ = std::fs::remove_file(&ours);
