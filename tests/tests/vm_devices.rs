@@ -487,3 +487,136 @@ fn runit_vm_service_stops_the_guest_gracefully() -> Result<()> {
     let _ = fs::remove_dir_all(&root);
     Ok(())
 }
+
+fn status_field(status: &str, field: &str) -> Result<u64> {
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(&format!("{field}:")))
+        .with_context(|| format!("no {field} in /proc/1/status:\n{status}"))?;
+    Ok(line
+        .split_whitespace()
+        .nth(1)
+        .context("empty field")?
+        .parse()?)
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn list(v: &[f64], digits: usize) -> String {
+    let items: Vec<String> = v.iter().map(|x| format!("{x:.digits$}")).collect();
+    items.join(", ")
+}
+
+/// The devices bench (run by `bench/vm-devices.sh`), issue 17's items:
+/// the time from QEMU's `system_powerdown` to QEMU's exit (demo, median
+/// of 5 boots, host clock); PID 1's wake-ups at rest with the uevent
+/// socket and the power button's event device open (context switches
+/// from `/proc/1/status` over `BENCH_IDLE_SECS`, default 30); and
+/// `init coldplug --all` against Debian's whole module tree, run natively
+/// on this host's `/sys` as `nobody` (so nothing is loaded: the time and
+/// peak RSS are the index, the configuration, the scan and the plan),
+/// median of 5. Prints a markdown table.
+#[test]
+#[ignore = "a benchmark: bench/vm-devices.sh runs it"]
+fn bench_devices() -> Result<()> {
+    let test = "bench_devices";
+    let idle: u64 = std::env::var("BENCH_IDLE_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(30);
+    let mut powerdown = Vec::new();
+    let mut switches = None;
+    for round in 0..5 {
+        let Some(mut vm) = boot(&format!("{test}-{round}"), &[], Vec::new())? else {
+            return Ok(());
+        };
+        vm.wait_for_console(HELLO_LOGGED, BOOT)?;
+        wait_button(&mut vm)?;
+        if round == 0 {
+            let fds = run_ok(&mut vm, "ls -l /proc/1/fd")?;
+            ensure!(
+                fds.contains("/dev/input/event") && fds.contains("socket:"),
+                "PID 1 holds no input device or socket open: {fds}"
+            );
+            let read = |vm: &mut Vm| -> Result<u64> {
+                let s = run_ok(vm, "cat /proc/1/status")?;
+                Ok(status_field(&s, "voluntary_ctxt_switches")?
+                    + status_field(&s, "nonvoluntary_ctxt_switches")?)
+            };
+            let before = read(&mut vm)?;
+            let t0 = Instant::now();
+            std::thread::sleep(Duration::from_secs(idle));
+            let after = read(&mut vm)?;
+            switches = Some((after - before, t0.elapsed()));
+        }
+        let t0 = Instant::now();
+        vm.monitor("system_powerdown")?;
+        let status = vm.wait_exit(SHUTDOWN)?;
+        ensure!(status.success(), "QEMU exited with {status}");
+        powerdown.push(t0.elapsed().as_secs_f64());
+    }
+    let (sw, over) = switches.context("no context-switch sample")?;
+
+    // Native coldplug against Debian's whole tree.
+    let dist = default_dist();
+    let tree = tests::bin::workspace_root().join("build/kernel/x/lib/modules/6.1.0-56-amd64");
+    ensure!(
+        tree.join("modules.dep").exists(),
+        "no {}: make dist",
+        tree.display()
+    );
+    let devices = Command::new("sh")
+        .args(["-c", "find /sys/devices -name modalias | wc -l"])
+        .output()?;
+    let devices = String::from_utf8_lossy(&devices.stdout).trim().to_owned();
+    let (mut secs, mut rss) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        let out = Command::new("/usr/bin/time")
+            .args([
+                "-f",
+                "TIME %e %M",
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+            ])
+            .args(["--clear-groups"])
+            .arg(dist.join("init"))
+            .args(["coldplug", "--module-dir"])
+            .arg(&tree)
+            .arg("--all")
+            .output()?;
+        let err = String::from_utf8_lossy(&out.stderr);
+        let line = err
+            .lines()
+            .find_map(|l| l.strip_prefix("TIME "))
+            .with_context(|| format!("no time line: {err}"))?;
+        let mut f = line.split_whitespace();
+        secs.push(f.next().context("seconds")?.parse::<f64>()?);
+        rss.push(f.next().context("rss")?.parse::<f64>()?);
+    }
+    let accel = std::env::var("QEMU_ACCEL").unwrap_or_else(|_| "probe".into());
+    println!("BENCH accel={accel} idle={idle}s memory=512MiB smp=2");
+    println!("| metric | value | samples |");
+    println!("|---|---|---|");
+    println!(
+        "| `system_powerdown` to QEMU's exit (demo, host clock) | {:.2} s (median of 5) | {} |",
+        median(&powerdown),
+        list(&powerdown, 2)
+    );
+    println!(
+        "| PID 1 context switches at rest, uevent socket and power button open, over {:.0} s | {sw} | voluntary+nonvoluntary, 1 boot |",
+        over.as_secs_f64()
+    );
+    println!(
+        "| `init coldplug --all`, Debian 6.1's whole tree, this host's /sys ({devices} modaliases), native, nothing loaded | {:.2} s, {:.0} KiB peak RSS (medians of 5) | {} s; {} KiB |",
+        median(&secs),
+        median(&rss),
+        list(&secs, 2),
+        list(&rss, 0)
+    );
+    Ok(())
+}
