@@ -257,13 +257,6 @@ fn sys_module(name: &str, file: &str) -> PathBuf {
     Path::new("/sys/module").join(name).join(file)
 }
 
-fn refcnt(name: &str) -> u64 {
-    std::fs::read_to_string(sys_module(name, "refcnt"))
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(0)
-}
-
 impl Modprobe<'_> {
     fn is_blacklisted(&self, name: &str) -> bool {
         self.config.is_blacklisted(name) || self.params.module_blacklist.iter().any(|b| b == name)
@@ -340,12 +333,7 @@ impl Modprobe<'_> {
         if !in_kernel(module) {
             return true;
         }
-        let failed = if refcnt(m) > 0 {
-            Some("is in use.")
-        } else {
-            self.delete(m).err().map(nix::errno::Errno::desc)
-        };
-        if let Some(why) = failed {
+        if let Err(why) = self.delete(m) {
             if o.says(2) {
                 eprintln!("modprobe: FATAL: Module {m} {why}");
             }
@@ -355,33 +343,40 @@ impl Modprobe<'_> {
         // ones below it.
         for dep in self.index.module(m).map(|e| e.deps).unwrap_or_default() {
             let dep = Resolved::Module(dep);
-            if !in_kernel(&dep) || refcnt(dep.name()) > 0 || self.delete(dep.name()).is_err() {
+            if !in_kernel(&dep) || self.delete(dep.name()).is_err() {
                 break;
             }
         }
         true
     }
 
-    fn delete(&self, name: &str) -> nix::Result<()> {
+    fn delete(&self, name: &str) -> Result<(), &'static str> {
         if self.o.says(5) || self.o.show_depends {
             println!("rmmod {name}");
         }
         if self.o.dry_run || self.o.show_depends {
             return Ok(());
         }
-        delete_module(name, false)
+        unload(name, false)
     }
 }
 
-fn delete_module(name: &str, force: bool) -> nix::Result<()> {
+/// delete_module(2) without waiting; the error as kmod words it after
+/// `Module NAME `.
+fn unload(name: &str, force: bool) -> Result<(), &'static str> {
     use nix::kmod::DeleteModuleFlags as F;
-    let name = CString::new(name).map_err(|_| Errno::EINVAL)?;
     let flags = if force {
         F::O_NONBLOCK | F::O_TRUNC
     } else {
         F::O_NONBLOCK
     };
-    nix::kmod::delete_module(&name, flags)
+    let c = CString::new(name).map_err(|_| Errno::EINVAL.desc())?;
+    nix::kmod::delete_module(&c, flags).map_err(|e| match e {
+        Errno::ENOENT if sys_module(name, "").exists() => "is builtin.",
+        Errno::ENOENT => "is not currently loaded",
+        Errno::EWOULDBLOCK | Errno::EBUSY => "is in use",
+        e => e.desc(),
+    })
 }
 
 /// `insmod FILE [PARAM=VALUE…]`.
@@ -415,12 +410,8 @@ fn rmmod(args: &[String]) -> i32 {
     let mut code = 0;
     for arg in names {
         let name = name_from_path(Path::new(arg));
-        let why = match delete_module(&name, force) {
-            Ok(()) => continue,
-            Err(Errno::ENOENT) if sys_module(&name, "").exists() => "is builtin.",
-            Err(Errno::ENOENT) => "is not currently loaded",
-            Err(Errno::EWOULDBLOCK | Errno::EBUSY) => "is in use",
-            Err(e) => e.desc(),
+        let Err(why) = unload(&name, force) else {
+            continue;
         };
         eprintln!("rmmod: ERROR: Module {name} {why}");
         code = 1;
