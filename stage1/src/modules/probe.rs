@@ -13,7 +13,7 @@
 
 use super::config::ModuleConfig;
 use super::index::{ModuleIndex, Resolved};
-use super::plan::resolve;
+use super::plan::{resolve, softdep};
 
 /// The modules to insert for `module`, in kmod's order (see the module
 /// docs). Built-in modules are in the list too, with nothing to load.
@@ -51,13 +51,7 @@ impl Probe<'_> {
     }
 
     fn with_softdeps(&mut self, module: &Resolved) {
-        let name = module.name();
-        let softdep = self
-            .config
-            .softdep(name)
-            .or_else(|| self.index.softdep(name))
-            .cloned()
-            .unwrap_or_default();
+        let softdep = softdep(self.index, self.config, module.name());
         for pre in &softdep.pre {
             for r in resolve(self.index, self.config, pre) {
                 self.visit(&r);
