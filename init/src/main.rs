@@ -1,6 +1,7 @@
 //! One static binary from `/init` to the last sync: dispatch on argv[0]
-//! (`sv`, `runsv`, `runsvdir`, `poweroff`, `reboot`, `halt`, `kexec`) or on
-//! the first argument (`init plan`, `init sv …`, `init kexec …`), and
+//! (`sv`, `runsv`, `runsvdir`, `poweroff`, `reboot`, `halt`, `kexec`,
+//! `modprobe`, `insmod`, `rmmod`, `lsmod`) or on the first argument
+//! (`init plan`, `init sv …`, `init kexec …`, `init modprobe …`), and
 //! become the system's PID 1 when the kernel (or a stage-1) starts us as
 //! process 1.
 //!
@@ -10,7 +11,9 @@
 //! the `resolution` that `failure` (the menu, the panic hook) and `rescue`
 //! (the built-in prompt) return; `shutdown`, `power` (the applet), `kexec`
 //! (applet and handover) share `action`; `process` (signals, reaping),
-//! `network`, `logger`, `times`, `sys` sit below them all.
+//! `network`, `logger`, `times`, `sys` sit below them all; `devices`
+//! (stage-2's drivers, the power button, the kernel's modprobe helper)
+//! sits below `system`, and `modprobe` (kmod's applets) uses its tree.
 mod action;
 mod coldplug_cmd;
 mod devices;
