@@ -9,7 +9,7 @@
 #   make msrv          check the workspace with the oldest compiler it claims (rust-version)
 #   make deps          install what the build needs (apt packages, the pinned toolchain, cargo tools)
 #   make size          sizes of dist/init and dist/initrd
-#   make bench         supervision, svlogd, PID 1, devices, stage-1, netboot and shared-store benchmarks (tables in bench/results/)
+#   make bench         supervision, svlogd, PID 1, devices, stage-1, netboot, kexec and shared-store benchmarks (tables in bench/results/)
 #   make fuzz          fuzz every parser for FUZZ_SECONDS (60) each (fuzz/README.md)
 #   make soak          SOAK_ROUNDS (20) shutdowns of an ext4 root under a writer: records lost, fsck
 #   make clean         remove build/ and dist/ (`cargo clean` empties target/)
@@ -212,7 +212,7 @@ size: dist/init dist/initrd
 	else echo "dist/init: $$s bytes, within the limit of $(INIT_SIZE_LIMIT) (600 KiB)"; fi
 
 # Speed and size, each against its reference measured in the same run; the
-# tables land in bench/results/*.md (see README). About 10 minutes.
+# tables land in bench/results/*.md (see README). About 13 minutes.
 # PREV_INIT=path/to/previous/init adds that binary's stage-1 to the boot-time
 # bench, interleaved with this one's (bench/vm-stage1.sh: `previous`).
 PREV_INIT ?=
@@ -225,6 +225,7 @@ bench: $(DIST)
 	DIST=$(CURDIR)/dist bench/vm-devices.sh
 	DIST=$(CURDIR)/dist PREV_INIT=$(PREV_INIT) bench/vm-stage1.sh
 	DIST=$(CURDIR)/dist bench/vm-netboot.sh
+	DIST=$(CURDIR)/dist bench/vm-kexec.sh
 	bench/fetch.sh
 	DIST=$(CURDIR)/dist bench/plan.sh
 	DIST=$(CURDIR)/dist bench/vm-shared.sh

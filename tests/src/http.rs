@@ -1,7 +1,9 @@
 //! A small HTTP/1.1 file server for the netboot VM tests: it binds
 //! 127.0.0.1 only (the guest reaches it through QEMU's `guestfwd`), serves
 //! a fixed set of files with `Content-Length` and `Range`, and can drop the
-//! connection half-way through a file once, to test resuming. Every
+//! connection half-way through a file once, to test resuming, and can act
+//! as a server without validators whose file changes at that drop (a file
+//! replaced on the server mid-download). Every
 //! connection is served in a thread with a read timeout; dropping the
 //! server stops it.
 use std::collections::HashMap;
@@ -15,9 +17,13 @@ use std::time::Duration;
 /// What the server does.
 #[derive(Default)]
 struct State {
-    files: HashMap<String, Arc<Vec<u8>>>,
+    files: Mutex<HashMap<String, Arc<Vec<u8>>>>,
     /// Close the connection after this many body bytes, once.
     drop_after: Mutex<Option<usize>>,
+    /// Send no `ETag` and honour every `Range` (a naive server), and put
+    /// this file in place when the connection is dropped.
+    replace_at_drop: Mutex<Option<(String, Arc<Vec<u8>>)>>,
+    no_validators: AtomicBool,
     /// Requests seen, as `METHOD PATH [Range]`.
     log: Mutex<Vec<String>>,
 }
@@ -38,7 +44,7 @@ impl HttpServer {
         listener.set_nonblocking(true)?;
         let port = listener.local_addr()?.port();
         let state = Arc::new(State {
-            files: files.into_iter().map(|(p, c)| (p, Arc::new(c))).collect(),
+            files: Mutex::new(files.into_iter().map(|(p, c)| (p, Arc::new(c))).collect()),
             ..State::default()
         });
         let stop = Arc::new(AtomicBool::new(false));
@@ -79,6 +85,15 @@ impl HttpServer {
     /// Close the next response's connection after `bytes` of its body.
     pub fn drop_once_after(&self, bytes: usize) {
         *self.state.drop_after.lock().expect("lock") = Some(bytes);
+    }
+
+    /// From now on behave as a server without validators (no `ETag`, every
+    /// `Range` honoured), and at the next dropped connection replace
+    /// `path`'s content with `content`: what a client that resumes without
+    /// a validator would splice from two versions.
+    pub fn change_at_drop_without_validators(&self, path: &str, content: Vec<u8>) {
+        self.state.no_validators.store(true, Ordering::Relaxed);
+        *self.state.replace_at_drop.lock().expect("lock") = Some((path.into(), Arc::new(content)));
     }
 
     /// The requests seen so far (`GET /path`, with ` Range: …` if any).
@@ -136,7 +151,8 @@ fn serve(conn: &TcpStream, state: &State) -> std::io::Result<()> {
         None => format!("{method} {path}"),
     });
     let mut out = conn;
-    let Some(body) = state.files.get(path).filter(|_| method == "GET") else {
+    let body = state.files.lock().expect("lock").get(path).cloned();
+    let Some(body) = body.filter(|_| method == "GET") else {
         let msg = "not here\n";
         write!(
             out,
@@ -147,12 +163,19 @@ fn serve(conn: &TcpStream, state: &State) -> std::io::Result<()> {
     };
     // The files never change: one strong ETag for all, and a range only
     // for a request that shows it (as stage-1 resumes: RFC 9110 If-Range).
-    let range = range.filter(|_| if_range == ETAG);
+    // Without validators a naive server honours any range.
+    let naive = state.no_validators.load(Ordering::Relaxed);
+    let range = range.filter(|_| naive || if_range == ETAG);
+    let etag = if naive {
+        String::new()
+    } else {
+        format!("ETag: {ETAG}\r\n")
+    };
     let start = range.unwrap_or(0).min(body.len() as u64) as usize;
     if range.is_some() {
         write!(
             out,
-            "HTTP/1.1 206 Partial Content\r\nETag: {ETAG}\r\nContent-Length: {}\r\nContent-Range: bytes {start}-{}/{}\r\nConnection: close\r\n\r\n",
+            "HTTP/1.1 206 Partial Content\r\n{etag}Content-Length: {}\r\nContent-Range: bytes {start}-{}/{}\r\nConnection: close\r\n\r\n",
             body.len() - start,
             body.len().saturating_sub(1),
             body.len()
@@ -160,7 +183,7 @@ fn serve(conn: &TcpStream, state: &State) -> std::io::Result<()> {
     } else {
         write!(
             out,
-            "HTTP/1.1 200 OK\r\nETag: {ETAG}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            "HTTP/1.1 200 OK\r\n{etag}Content-Length: {}\r\nConnection: close\r\n\r\n",
             body.len()
         )?;
     }
@@ -169,6 +192,9 @@ fn serve(conn: &TcpStream, state: &State) -> std::io::Result<()> {
     out.write_all(&body[start..end])?;
     out.flush()?;
     if drop_after.is_some() {
+        if let Some((path, content)) = state.replace_at_drop.lock().expect("lock").take() {
+            state.files.lock().expect("lock").insert(path, content);
+        }
         let _ = conn.shutdown(Shutdown::Both);
     }
     Ok(())
@@ -233,5 +259,40 @@ mod fetch_tests {
         std::fs::remove_file(&path).unwrap();
         assert_eq!(report.resumes, 1, "{:?}", srv.requests());
         assert!(got == body, "the resumed file differs");
+    }
+}
+
+#[cfg(test)]
+mod changed_file_tests {
+    use super::*;
+
+    /// A server without validators whose file is replaced at the dropped
+    /// connection: stage-1 must start over, not splice the two versions.
+    /// (Resuming with `Range` here would get the new file's tail after the
+    /// old file's head: this server honours any range.)
+    #[test]
+    fn stage1_fetch_starts_over_when_a_validatorless_file_changes() {
+        let old: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+        let new: Vec<u8> = (0..1_000_000u32).map(|i| (i % 241) as u8).collect();
+        let srv = HttpServer::start(vec![("/img".into(), old)]).unwrap();
+        srv.change_at_drop_without_validators("/img", new.clone());
+        srv.drop_once_after(300_000);
+        let url = net::http::Url::parse(&format!("http://127.0.0.1:{}/img", srv.port())).unwrap();
+        let path = std::env::temp_dir().join(format!("fetch-change-{}", std::process::id()));
+        let mut file = std::fs::File::create(&path).unwrap();
+        let opts = net::http::FetchOptions {
+            read_timeout: Duration::from_secs(5),
+            ..Default::default()
+        };
+        net::http::fetch(&url, &mut file, &opts, &mut |_| {}).unwrap();
+        let got = std::fs::read(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let reqs = srv.requests();
+        assert!(
+            reqs.iter().all(|r| !r.contains("Range")),
+            "resumed without a validator: {reqs:?}"
+        );
+        assert_eq!(reqs.len(), 2, "{reqs:?}");
+        assert!(got == new, "the fetched file is not the new version");
     }
 }

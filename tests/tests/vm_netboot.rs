@@ -110,6 +110,55 @@ fn dhcp_and_http_store_boot_to_the_service() -> Result<()> {
     Ok(())
 }
 
+/// The image is replaced on a server that sends no validator (no ETag, no
+/// Last-Modified) while the guest downloads it, and the connection drops:
+/// stage-1 starts over from byte 0 and says so, instead of resuming with
+/// `Range` into a splice of two versions; the new image passes `sha256=`
+/// and boots. The first version differs from the new one in its first
+/// 64 KiB, which the guest had already received.
+#[test]
+fn changed_image_without_validators_is_fetched_again_from_byte_0() -> Result<()> {
+    let test = "changed_image_without_validators_is_fetched_again_from_byte_0";
+    let Some(dist) = check(test) else {
+        return Ok(());
+    };
+    let _slot = Slot::take();
+    let dir = build_variant(test, &dist, "http")?;
+    let image = std::fs::read(dir.join("nix-store.squashfs"))?;
+    let sha256 = sha256_hex(&dir.join("nix-store.squashfs"))?;
+    let mut old = image.clone();
+    for b in &mut old[..65_536] {
+        *b = !*b;
+    }
+    let server = HttpServer::start(vec![(IMAGE.into(), old)])?;
+    server.change_at_drop_without_validators(IMAGE, image);
+    let nb = Netboot {
+        dir,
+        server,
+        sha256,
+    };
+    nb.server.drop_once_after(300_000);
+    let root = format!("root=http://{SERVER}{IMAGE}");
+    let sum = format!("sha256={}", nb.sha256);
+    let mut vm = nb.boot(test, &["ip=dhcp", &root, &sum])?;
+    vm.wait_for_console(HELLO_LOGGED, BOOT)?;
+    no_panic(&vm.console())?;
+    let console = vm.console();
+    ensure!(
+        console.contains(
+            "no strong ETag or Last-Modified to resume against: starting over from byte 0"
+        ),
+        "no start-over line on the console:\n{console}"
+    );
+    store_is_the_fetched_file(&mut vm)?;
+    let reqs = nb.server.requests();
+    ensure!(
+        reqs.len() == 2 && reqs.iter().all(|r| !r.contains("Range")),
+        "requests: {reqs:?}"
+    );
+    Ok(())
+}
+
 /// A static `ip=` line (the kernel's form) works as well as DHCP.
 #[test]
 fn static_ip_and_http_store_boot_to_the_service() -> Result<()> {

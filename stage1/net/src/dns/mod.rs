@@ -18,7 +18,9 @@
 //! random ephemeral port), and send from the server's address and port (the
 //! socket is connected, so the kernel drops datagrams from anyone else).
 //! An answer must also echo the question (name, type and class; the name
-//! compared case-insensitively), or it is ignored. Within an answer only
+//! compared case-insensitively), or it is ignored with one warning (`DNS:
+//! ignored an answer from SERVER to another query id`, `… question`) while
+//! the real answer is waited for. Within an answer only
 //! records on the chain from the asked name count: `CNAME`s are followed
 //! from it at most [`MAX_ALIASES`] times (across re-queries as well), and
 //! the addresses are those of the chain's last name. Truncated answers
@@ -359,11 +361,21 @@ pub fn query(
             }
             socket.set_read_timeout(Some(left)).map_err(io)?;
             match socket.recv(&mut buf) {
-                Ok(n) => {
-                    if let Some(answer) = parse_answer(id, name, qtype, &buf[..n]) {
-                        return answer;
-                    }
-                }
+                Ok(n) => match parse_answer(id, name, qtype, &buf[..n]) {
+                    Some(answer) => return answer,
+                    // Another id is what an off-path guesser sends; the
+                    // right id with another question, a confused or
+                    // on-path one. One line each: the real answer may
+                    // still come.
+                    None => log::warn!(
+                        "DNS: ignored an answer from {server} to another {}",
+                        if buf[..n].starts_with(&id.to_be_bytes()) {
+                            "question"
+                        } else {
+                            "query id"
+                        }
+                    ),
+                },
                 Err(e)
                     if matches!(
                         e.kind(),
