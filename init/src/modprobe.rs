@@ -170,6 +170,7 @@ impl Opts {
         } else if let Some(dir) = std::env::var_os("MODULE_DIR") {
             PathBuf::from(dir).join(&release)
         } else {
+            // The booted system's tree, as stage-2's coldplug finds it.
             let tried =
                 crate::devices::module_trees(Some(Path::new("/run/booted-system")), &release);
             tried
@@ -402,18 +403,18 @@ fn insmod(args: &[String]) -> i32 {
 /// `rmmod [-f] NAME…` (a name or a module's file).
 fn rmmod(args: &[String]) -> i32 {
     let force = args.iter().any(|a| a == "-f" || a == "--force");
-    let names: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
-    if names.is_empty() {
-        eprintln!("rmmod: ERROR: missing module name.");
-        return 1;
-    }
     let mut code = 0;
-    for arg in names {
+    let mut named = false;
+    for arg in args.iter().filter(|a| !a.starts_with('-')) {
+        named = true;
         let name = name_from_path(Path::new(arg));
-        let Err(why) = unload(&name, force) else {
-            continue;
-        };
-        eprintln!("rmmod: ERROR: Module {name} {why}");
+        if let Err(why) = unload(&name, force) {
+            eprintln!("rmmod: ERROR: Module {name} {why}");
+            code = 1;
+        }
+    }
+    if !named {
+        eprintln!("rmmod: ERROR: missing module name.");
         code = 1;
     }
     code
@@ -440,17 +441,15 @@ fn lsmod() -> i32 {
 fn lsmod_table(proc_modules: &str) -> String {
     let mut out = String::from("Module                  Size  Used by\n");
     for line in proc_modules.lines() {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        let [name, size, refs, holders, ..] = f[..] else {
+        let mut f = line.split_whitespace();
+        let (Some(name), Some(size), Some(refs), Some(holders)) =
+            (f.next(), f.next(), f.next(), f.next())
+        else {
             continue;
         };
-        let _ = write!(out, "{name:<19} {size:>8}  {refs}");
-        let holders = holders.trim_end_matches(',');
-        if holders != "-" && !holders.is_empty() {
-            out.push(' ');
-            out += holders;
-        }
-        out.push('\n');
+        let holders = holders.trim_end_matches(['-', ',']);
+        let sep = if holders.is_empty() { "" } else { " " };
+        let _ = writeln!(out, "{name:<19} {size:>8}  {refs}{sep}{holders}");
     }
     out
 }
