@@ -375,7 +375,11 @@ impl ModuleIndex {
         let files = matches.iter().any(|e| !e.builtin);
         for e in matches.into_iter().filter(|e| !(files && e.builtin)) {
             let module = e.module.to_string();
-            let r = if e.builtin {
+            // Built-in: from modules.builtin.modinfo, or named by
+            // modules.alias with no file but a modules.builtin line.
+            let r = if e.builtin
+                || (self.modules.get(&module).next().is_none() && self.builtin.contains(&module))
+            {
                 Resolved::Builtin(module)
             } else {
                 Resolved::Module(module)
@@ -397,18 +401,7 @@ impl ModuleIndex {
         if self.modules.get(&n).next().is_some() {
             return vec![Resolved::Module(n)];
         }
-        let aliased: Vec<Resolved> = self
-            .aliases(name)
-            .into_iter()
-            .map(|r| match r {
-                Resolved::Module(m)
-                    if self.modules.get(&m).next().is_none() && self.builtin.contains(&m) =>
-                {
-                    Resolved::Builtin(m)
-                }
-                r => r,
-            })
-            .collect();
+        let aliased = self.aliases(name);
         if aliased.is_empty() && self.builtin.contains(&n) {
             return vec![Resolved::Builtin(n)];
         }
