@@ -15,8 +15,8 @@
 #
 # STORE_MODDIR=MODDIR (a depmod'ed module tree) adds the system's own
 # drivers, as NixOS's toplevel/kernel-modules: STORE_MODULES (default: the
-# power button's, a NIC and vfat's, loaded after stage-1) and their
-# dependencies, by scripts/modtree.sh.
+# power button's, a NIC and vfat's with Debian's default IO charset, ascii,
+# loaded after stage-1) and their dependencies, by scripts/modtree.sh.
 set -eu
 
 init=$1 demo=$2 out=$3
@@ -83,7 +83,7 @@ km=
 if [ -n "${STORE_MODDIR:-}" ]; then
     tmp=$store/kernel-modules.tmp
     "$(dirname "$0")/modtree.sh" "$STORE_MODDIR" "$tmp" \
-        ${STORE_MODULES:-button evdev e1000 vfat nls_cp437 nls_utf8 nls_iso8859_1}
+        ${STORE_MODULES:-button evdev e1000 vfat nls_cp437 nls_ascii nls_utf8 nls_iso8859_1}
     km=$(treehash "$tmp")-kernel-modules
     mv "$tmp" "$store/$km"
 fi

@@ -101,6 +101,7 @@ impl Devices {
             stopped: false,
         };
         devices.next_loader();
+        install_modprobe_helper();
         if let Ok(entries) = std::fs::read_dir("/sys/class/input") {
             for entry in entries.flatten() {
                 let name = entry.file_name();
@@ -346,18 +347,51 @@ fn has_key(caps: &str, key: u16) -> bool {
         .is_some_and(|w| w >> (key % bits) & 1 == 1)
 }
 
+/// Where a system's module tree may be, in order: NixOS's
+/// `$toplevel/kernel-modules/lib/modules/RELEASE`, then
+/// `/lib/modules/RELEASE` (the `modprobe` applet's too, with
+/// `/run/booted-system` as the toplevel).
+pub fn module_trees(toplevel: Option<&Path>, release: &str) -> Vec<PathBuf> {
+    toplevel
+        .map(|t| t.join("kernel-modules/lib/modules").join(release))
+        .into_iter()
+        .chain([Path::new("/lib/modules").join(release)])
+        .collect()
+}
+
+/// The kernel's module requests (`modprobe -q -- fs-vfat`) go to this
+/// path; stage-2 makes it, and `insmod`, `rmmod`, `lsmod` beside it,
+/// links to PID 1's own binary (`/proc/1/exe`: whatever happens to the
+/// file it was started from), whose name makes it the applet.
+pub const MODPROBE_HELPER: &str = "/run/init/bin/modprobe";
+const PROC_MODPROBE: &str = "/proc/sys/kernel/modprobe";
+
+fn install_modprobe_helper() {
+    let helper = Path::new(MODPROBE_HELPER);
+    let result = (|| -> std::io::Result<()> {
+        let dir = helper.parent().unwrap_or(helper);
+        std::fs::create_dir_all(dir)?;
+        for applet in ["modprobe", "insmod", "rmmod", "lsmod"] {
+            let link = dir.join(applet);
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink("/proc/1/exe", link)?;
+        }
+        std::fs::write(PROC_MODPROBE, MODPROBE_HELPER)
+    })();
+    if let Err(e) = result {
+        log::warn!(
+            "stage-2: cannot point {PROC_MODPROBE} at {MODPROBE_HELPER} ({e}): the kernel's own module requests (filesystems, protocols, crypto) will fail"
+        );
+    }
+}
+
 /// The booted system's module tree: NixOS's
 /// `$toplevel/kernel-modules/lib/modules/RELEASE`, else the new root's
 /// `/lib/modules/RELEASE`. None (one warning naming both) when neither
 /// has a `modules.dep`.
 fn module_dir(toplevel: Option<&Path>) -> Option<PathBuf> {
     let uname = rustix::system::uname();
-    let release = uname.release().to_string_lossy();
-    let tried: Vec<PathBuf> = toplevel
-        .map(|t| t.join("kernel-modules/lib/modules").join(&*release))
-        .into_iter()
-        .chain([Path::new("/lib/modules").join(&*release)])
-        .collect();
+    let tried = module_trees(toplevel, &uname.release().to_string_lossy());
     if let Some(found) = tried.iter().find(|d| d.join("modules.dep").exists()) {
         return Some(found.clone());
     }

@@ -1,6 +1,7 @@
 //! One static binary from `/init` to the last sync: dispatch on argv[0]
-//! (`sv`, `runsv`, `runsvdir`, `poweroff`, `reboot`, `halt`, `kexec`) or on
-//! the first argument (`init plan`, `init sv …`, `init kexec …`), and
+//! (`sv`, `runsv`, `runsvdir`, `poweroff`, `reboot`, `halt`, `kexec`,
+//! `modprobe`, `insmod`, `rmmod`, `lsmod`) or on the first argument
+//! (`init plan`, `init sv …`, `init kexec …`, `init modprobe …`), and
 //! become the system's PID 1 when the kernel (or a stage-1) starts us as
 //! process 1.
 //!
@@ -10,7 +11,9 @@
 //! the `resolution` that `failure` (the menu, the panic hook) and `rescue`
 //! (the built-in prompt) return; `shutdown`, `power` (the applet), `kexec`
 //! (applet and handover) share `action`; `process` (signals, reaping),
-//! `network`, `logger`, `times`, `sys` sit below them all.
+//! `network`, `logger`, `times`, `sys` sit below them all; `devices`
+//! (stage-2's drivers, the power button, the kernel's modprobe helper)
+//! sits below `system`, and `modprobe` (kmod's applets) uses its tree.
 mod action;
 mod coldplug_cmd;
 mod devices;
@@ -21,6 +24,7 @@ mod kexec;
 #[cfg(init_link_stubs)]
 mod link_stubs;
 mod logger;
+mod modprobe;
 mod network;
 mod pid1;
 mod plan_cmd;
@@ -44,6 +48,7 @@ const USAGE: &str = "usage: init [plan|sv|runsv|runsvdir|poweroff|reboot|halt|ke
   init runsvdir [-P] DIR               supervise every service in DIR
   init runsv DIR                       supervise one service
   init poweroff|reboot|halt [-f]       ask PID 1 to shut down (-f: now, without stopping services)
+  init modprobe|insmod|rmmod|lsmod ARGS...   kernel modules (kmod's)
   init kexec KERNEL INITRD [--append CMDLINE | --command-line-file F] [--exec] [--carry-ssh-keys]
                                        load a kernel for the next boot (--exec: shut down and boot it)";
 
@@ -109,6 +114,7 @@ fn applet(name: &str, args: &[OsString]) -> Option<i32> {
         "runsv" | "runsvdir" => with_stderr_logger(|| runit_compat::dispatch(args)),
         "poweroff" | "reboot" | "halt" => Some(power::main(name, &args[1..])),
         "kexec" => Some(kexec::main(&args[1..])),
+        "modprobe" | "insmod" | "rmmod" | "lsmod" => Some(modprobe::main(name, &args)),
         _ => runit_compat::dispatch(args),
     }
 }

@@ -216,6 +216,94 @@ fn hotplugged_nic_gets_its_driver_from_the_toplevel() -> Result<()> {
     Ok(())
 }
 
+/// Whether `module` is in the guest's `/proc/modules`.
+fn loaded(vm: &mut Vm, module: &str) -> Result<bool> {
+    Ok(run_ok(vm, "cut -d' ' -f1 /proc/modules")?
+        .lines()
+        .any(|l| l == module))
+}
+
+/// The kernel's own module requests go through the `modprobe` applet:
+/// `mount -t vfat` of a vfat disk, with vfat not loaded, makes the
+/// kernel run `/run/init/bin/modprobe -q -- fs-vfat` (and `nls_cp437`…),
+/// which loads fat and vfat from the toplevel's tree, and the mount
+/// works. Then the applets in the guest: `lsmod` in kmod's columns,
+/// `modprobe -r`, `modprobe -v`, `rmmod`, an unknown name.
+#[test]
+fn kernel_module_requests_and_the_module_applets() -> Result<()> {
+    let test = "kernel_module_requests_and_the_module_applets";
+    // The vfat image, made by busybox's mkdosfs (busybox-static is in the
+    // Makefile's APT_PKGS), becomes the guest's /dev/vdb.
+    let image = tmp_root().join(format!("{test}.vfat"));
+    fs::create_dir_all(tmp_root())?;
+    let _ = fs::remove_file(&image);
+    fs::File::create(&image)?.set_len(8 << 20)?;
+    let made = Command::new("busybox").arg("mkdosfs").arg(&image).output();
+    let made = made.is_ok_and(|o| o.status.success());
+    if !tests::require(test, "busybox mkdosfs cannot make a vfat image", made) {
+        return Ok(());
+    }
+    let Some(mut vm) = boot(test, &[], vec![image])? else {
+        return Ok(());
+    };
+    vm.wait_for_console(HELLO_LOGGED, BOOT)?;
+    let helper = run_ok(&mut vm, "cat /proc/sys/kernel/modprobe")?;
+    ensure!(
+        helper == "/run/init/bin/modprobe",
+        "/proc/sys/kernel/modprobe is {helper:?}"
+    );
+    ensure!(!loaded(&mut vm, "vfat")?, "vfat is loaded before any mount");
+    let out = run_ok(
+        &mut vm,
+        "mkdir -p /mnt/v && mount -t vfat /dev/vdb /mnt/v && echo written > /mnt/v/f && cat /mnt/v/f",
+    )
+    .context("mount -t vfat through the kernel's modprobe helper")?;
+    ensure!(out.ends_with("written"), "vfat mount: {out}");
+    ensure!(loaded(&mut vm, "vfat")? && loaded(&mut vm, "fat")?);
+    let lsmod = run_ok(&mut vm, "/run/init/bin/lsmod")?;
+    ensure!(
+        lsmod.starts_with("Module                  Size  Used by\n"),
+        "lsmod's header: {lsmod}"
+    );
+    let fat = lsmod
+        .lines()
+        .find(|l| l.starts_with("fat "))
+        .with_context(|| format!("no fat line: {lsmod}"))?;
+    // kmod's columns: the name in 19, the size right-aligned in 8.
+    ensure!(
+        fat.len() > 28 && fat[19..20] == *" " && fat.ends_with(" 1 vfat"),
+        "fat's line: {fat:?}"
+    );
+    run_ok(&mut vm, "umount /mnt/v && /run/init/bin/modprobe -r vfat")?;
+    ensure!(
+        !loaded(&mut vm, "vfat")? && !loaded(&mut vm, "fat")?,
+        "modprobe -r vfat left vfat or its dependency fat"
+    );
+    let release = run_ok(&mut vm, "uname -r")?;
+    let out = run_ok(&mut vm, "/run/init/bin/modprobe -v vfat")?;
+    let tree = format!("/run/booted-system/kernel-modules/lib/modules/{release}");
+    ensure!(
+        out.starts_with(&format!("insmod {tree}/kernel/fs/fat/fat.ko")),
+        "modprobe -v vfat: {out}"
+    );
+    ensure!(loaded(&mut vm, "vfat")?, "modprobe vfat did not load it");
+    run_ok(&mut vm, "/run/init/bin/rmmod vfat")?;
+    ensure!(!loaded(&mut vm, "vfat")?, "rmmod vfat left it");
+    let (out, code) = vm.run("/run/init/bin/rmmod vfat")?;
+    ensure!(
+        code == 1 && out.trim() == "rmmod: ERROR: Module vfat is not currently loaded",
+        "rmmod of an unloaded module: {code} {out}"
+    );
+    let (out, code) = vm.run("/run/init/bin/modprobe nosuch_module")?;
+    ensure!(
+        code == 1
+            && out.trim()
+                == format!("modprobe: FATAL: Module nosuch_module not found in directory {tree}"),
+        "modprobe of an unknown name: {code} {out}"
+    );
+    Ok(())
+}
+
 /// runit-vm's service directory: `run` starts the VM with the monitor at
 /// `./supervise/monitor`; on TERM it sends `system_powerdown` and waits
 /// `./wait` seconds for QEMU before killing it, and says which in
@@ -397,5 +485,138 @@ fn runit_vm_service_stops_the_guest_gracefully() -> Result<()> {
     }
     let _ = sv(debian_sv, &["exit"], &svc);
     let _ = fs::remove_dir_all(&root);
+    Ok(())
+}
+
+fn status_field(status: &str, field: &str) -> Result<u64> {
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(&format!("{field}:")))
+        .with_context(|| format!("no {field} in /proc/1/status:\n{status}"))?;
+    Ok(line
+        .split_whitespace()
+        .nth(1)
+        .context("empty field")?
+        .parse()?)
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn list(v: &[f64], digits: usize) -> String {
+    let items: Vec<String> = v.iter().map(|x| format!("{x:.digits$}")).collect();
+    items.join(", ")
+}
+
+/// The devices bench (run by `bench/vm-devices.sh`), issue 17's items:
+/// the time from QEMU's `system_powerdown` to QEMU's exit (demo, median
+/// of 5 boots, host clock); PID 1's wake-ups at rest with the uevent
+/// socket and the power button's event device open (context switches
+/// from `/proc/1/status` over `BENCH_IDLE_SECS`, default 30); and
+/// `init coldplug --all` against Debian's whole module tree, run natively
+/// on this host's `/sys` as `nobody` (so nothing is loaded: the time and
+/// peak RSS are the index, the configuration, the scan and the plan),
+/// median of 5. Prints a markdown table.
+#[test]
+#[ignore = "a benchmark: bench/vm-devices.sh runs it"]
+fn bench_devices() -> Result<()> {
+    let test = "bench_devices";
+    let idle: u64 = std::env::var("BENCH_IDLE_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(30);
+    let mut powerdown = Vec::new();
+    let mut switches = None;
+    for round in 0..5 {
+        let Some(mut vm) = boot(&format!("{test}-{round}"), &[], Vec::new())? else {
+            return Ok(());
+        };
+        vm.wait_for_console(HELLO_LOGGED, BOOT)?;
+        wait_button(&mut vm)?;
+        if round == 0 {
+            let fds = run_ok(&mut vm, "ls -l /proc/1/fd")?;
+            ensure!(
+                fds.contains("/dev/input/event") && fds.contains("socket:"),
+                "PID 1 holds no input device or socket open: {fds}"
+            );
+            let read = |vm: &mut Vm| -> Result<u64> {
+                let s = run_ok(vm, "cat /proc/1/status")?;
+                Ok(status_field(&s, "voluntary_ctxt_switches")?
+                    + status_field(&s, "nonvoluntary_ctxt_switches")?)
+            };
+            let before = read(&mut vm)?;
+            let t0 = Instant::now();
+            std::thread::sleep(Duration::from_secs(idle));
+            let after = read(&mut vm)?;
+            switches = Some((after - before, t0.elapsed()));
+        }
+        let t0 = Instant::now();
+        vm.monitor("system_powerdown")?;
+        let status = vm.wait_exit(SHUTDOWN)?;
+        ensure!(status.success(), "QEMU exited with {status}");
+        powerdown.push(t0.elapsed().as_secs_f64());
+    }
+    let (sw, over) = switches.context("no context-switch sample")?;
+
+    // Native coldplug against Debian's whole tree.
+    let dist = default_dist();
+    let tree = tests::bin::workspace_root().join("build/kernel/x/lib/modules/6.1.0-56-amd64");
+    ensure!(
+        tree.join("modules.dep").exists(),
+        "no {}: make dist",
+        tree.display()
+    );
+    let devices = Command::new("sh")
+        .args(["-c", "find /sys/devices -name modalias | wc -l"])
+        .output()?;
+    let devices = String::from_utf8_lossy(&devices.stdout).trim().to_owned();
+    let (mut secs, mut rss) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        let out = Command::new("/usr/bin/time")
+            .args([
+                "-f",
+                "TIME %e %M",
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+            ])
+            .args(["--clear-groups"])
+            .arg(dist.join("init"))
+            .args(["coldplug", "--module-dir"])
+            .arg(&tree)
+            .arg("--all")
+            .output()?;
+        let err = String::from_utf8_lossy(&out.stderr);
+        let line = err
+            .lines()
+            .find_map(|l| l.strip_prefix("TIME "))
+            .with_context(|| format!("no time line: {err}"))?;
+        let mut f = line.split_whitespace();
+        secs.push(f.next().context("seconds")?.parse::<f64>()?);
+        rss.push(f.next().context("rss")?.parse::<f64>()?);
+    }
+    let accel = std::env::var("QEMU_ACCEL").unwrap_or_else(|_| "probe".into());
+    println!("BENCH accel={accel} idle={idle}s memory=512MiB smp=2");
+    println!("| metric | value | samples |");
+    println!("|---|---|---|");
+    println!(
+        "| `system_powerdown` to QEMU's exit (demo, host clock) | {:.2} s (median of 5) | {} |",
+        median(&powerdown),
+        list(&powerdown, 2)
+    );
+    println!(
+        "| PID 1 context switches at rest, uevent socket and power button open, over {:.0} s | {sw} | voluntary+nonvoluntary, 1 boot |",
+        over.as_secs_f64()
+    );
+    println!(
+        "| `init coldplug --all`, Debian 6.1's whole tree, this host's /sys ({devices} modaliases), native, nothing loaded | {:.2} s, {:.0} KiB peak RSS (medians of 5) | {} s; {} KiB |",
+        median(&secs),
+        median(&rss),
+        list(&secs, 2),
+        list(&rss, 0)
+    );
     Ok(())
 }

@@ -14,6 +14,9 @@ use super::names::{normalize, normalize_alias, NameMap, NameSet};
 
 const CONF_DIRS: [&str; 4] = ["etc", "run", "usr/lib", "lib"];
 
+/// A parser of one configuration file's text (`source` names it).
+type ParseFile = fn(&mut ModuleConfig, &str, &Path);
+
 /// What `modules-load.d` and `modprobe.d` say.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ModuleConfig {
@@ -88,15 +91,17 @@ impl ModuleConfig {
     /// `root` (`/` when booting). Missing directories are fine.
     pub fn load(root: &Path) -> anyhow::Result<Self> {
         let mut config = Self::default();
-        for file in conf_files(root, "modules-load.d")? {
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("reading {}", file.display()))?;
-            config.parse_modules_load(&text, &shown_path(root, &file));
-        }
-        for file in conf_files(root, "modprobe.d")? {
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("reading {}", file.display()))?;
-            config.parse_modprobe_conf(&text, &shown_path(root, &file));
+        // One loop for both kinds: its body once in dist/init.
+        let kinds: [(&str, ParseFile); 2] = [
+            ("modules-load.d", Self::parse_modules_load),
+            ("modprobe.d", Self::parse_modprobe_conf),
+        ];
+        for (sub, parse) in kinds {
+            for file in conf_files(root, sub)? {
+                let text = std::fs::read_to_string(&file)
+                    .with_context(|| format!("reading {}", file.display()))?;
+                parse(&mut config, &text, &shown_path(root, &file));
+            }
         }
         Ok(config)
     }

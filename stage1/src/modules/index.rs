@@ -184,6 +184,15 @@ pub enum Resolved {
     Builtin(String),
 }
 
+impl Resolved {
+    /// The module's (normalized) name.
+    pub fn name(&self) -> &str {
+        match self {
+            Resolved::Module(m) | Resolved::Builtin(m) => m,
+        }
+    }
+}
+
 impl ModuleIndex {
     /// Reads the index of the module directory `moddir`
     /// (`<root>/lib/modules/<kver>`). `modules.dep` must exist; the other
@@ -307,12 +316,13 @@ impl ModuleIndex {
                     stray.join(" ")
                 ));
             }
-            if sd.pre.is_empty() && sd.post.is_empty() {
+            // The first line of a module counts, as with kmod (Debian's
+            // btrfs has four; kmod loads only the first's blake2b-256).
+            let name = normalize(module);
+            if sd.pre.is_empty() && sd.post.is_empty() || self.softdeps.get(&name).is_some() {
                 continue;
             }
-            let entry = self.softdeps.entry(normalize(module));
-            entry.pre.extend(sd.pre);
-            entry.post.extend(sd.post);
+            *self.softdeps.entry(name) = sd;
         }
     }
 
@@ -354,14 +364,22 @@ impl ModuleIndex {
         self.softdeps.get(&normalize(name))
     }
 
-    /// Modules matching an alias (modules.alias, then built-in aliases), in
-    /// file order, each once. `alias` may be a device's modalias.
+    /// Modules matching an alias, in file order, each once: those of
+    /// modules.alias, or when none matches there, the built-in modules'
+    /// aliases (kmod looks the latter up only then). `alias` may be a
+    /// device's modalias.
     pub fn aliases(&self, alias: &str) -> Vec<Resolved> {
         let alias = normalize_alias(alias);
         let mut out: Vec<Resolved> = Vec::new();
-        for e in self.aliases.matches(&alias) {
+        let matches: Vec<&AliasEntry> = self.aliases.matches(&alias).collect();
+        let files = matches.iter().any(|e| !e.builtin);
+        for e in matches.into_iter().filter(|e| !(files && e.builtin)) {
             let module = e.module.to_string();
-            let r = if e.builtin {
+            // Built-in: from modules.builtin.modinfo, or named by
+            // modules.alias with no file but a modules.builtin line.
+            let r = if e.builtin
+                || (self.modules.get(&module).next().is_none() && self.builtin.contains(&module))
+            {
                 Resolved::Builtin(module)
             } else {
                 Resolved::Module(module)
@@ -373,27 +391,21 @@ impl ModuleIndex {
         out
     }
 
-    /// What `name` stands for, in kmod's order: a module file, a built-in
-    /// module, then aliases. Empty when nothing matches.
+    /// What `name` stands for, in kmod's order: a module file, then
+    /// modules.alias, then built-in modules' aliases, then a built-in
+    /// module's name (Debian's `crc32` is both an alias of two modules and
+    /// a built-in module: kmod loads the modules). Empty when nothing
+    /// matches.
     pub fn resolve(&self, name: &str) -> Vec<Resolved> {
         let n = normalize(name);
         if self.modules.get(&n).next().is_some() {
             return vec![Resolved::Module(n)];
         }
-        if self.builtin.contains(&n) {
+        let aliased = self.aliases(name);
+        if aliased.is_empty() && self.builtin.contains(&n) {
             return vec![Resolved::Builtin(n)];
         }
-        self.aliases(name)
-            .into_iter()
-            .map(|r| match r {
-                Resolved::Module(m)
-                    if self.modules.get(&m).next().is_none() && self.builtin.contains(&m) =>
-                {
-                    Resolved::Builtin(m)
-                }
-                r => r,
-            })
-            .collect()
+        aliased
     }
 
     /// Number of modules with a file.
@@ -521,6 +533,7 @@ alias pci:v00001AF4d00001000sv*sd*bc*sc*i* virtio_pci
 softdep ext4 pre: crypto-crc32c
 softdep cifs gcm
 softdep virtio_net pre: crc32c-generic post: loop
+softdep virtio_net pre: dm-mod
 ";
     const BUILTIN: &str = "\
 kernel/drivers/virtio/virtio_pci.ko
@@ -597,7 +610,7 @@ kernel/fs/ext4/ext4.ko
         assert_eq!(i.softdep("ext4").unwrap().pre, ["crypto-crc32c"]);
         let sd = i.softdep("virtio-net").unwrap();
         assert_eq!(sd.pre, ["crc32c-generic"]);
-        assert_eq!(sd.post, ["loop"]);
+        assert_eq!(sd.post, ["loop"], "the first line of a module counts");
         assert!(i.softdep("cifs").is_none());
         assert_eq!(i.warnings().len(), 1, "{:?}", i.warnings());
         assert!(i.warnings()[0].contains("gcm"));

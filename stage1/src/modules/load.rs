@@ -175,7 +175,7 @@ pub fn load_with(
         };
         log::info!("Loading kernel module {}...", step.name);
         let began = Instant::now();
-        match load_one(&moddir.join(rel), &step.params, opts, kernel) {
+        match insert(&moddir.join(rel), &step.params, opts, kernel) {
             Ok(true) => {
                 log::debug!(
                     "kernel module {} loaded in {}",
@@ -235,8 +235,10 @@ fn report_failure(step: &ModuleStep, err: &str) {
     }
 }
 
-/// Loads one file: `Ok(true)` loaded, `Ok(false)` already loaded.
-fn load_one(
+/// Loads one file with `params`: `Ok(true)` loaded, `Ok(false)` already
+/// loaded; the error names the call, the file and, when known, the cause.
+/// The `modprobe` and `insmod` applets' one module.
+pub fn insert(
     path: &Path,
     params: &str,
     opts: &LoadOptions,

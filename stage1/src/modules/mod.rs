@@ -14,6 +14,7 @@ mod index;
 mod load;
 mod names;
 mod plan;
+mod probe;
 mod schedule;
 mod types;
 #[cfg(feature = "xz")]
@@ -22,7 +23,8 @@ mod xz;
 pub use config::ModuleConfig;
 pub use decompress::{decompress, Compression};
 pub use index::{ModuleEntry, ModuleIndex, Resolved, SoftDep};
-pub use load::{load, load_with, Kernel, LoadOptions, LoadReport, SysKernel};
+pub use load::{insert, load, load_with, Kernel, LoadOptions, LoadReport, SysKernel};
 pub use names::{name_from_path, normalize, NameMap, NameSet};
 pub use plan::{plan, resolve};
+pub use probe::probe_list;
 pub use types::{ModulePlan, ModuleRequest, ModuleStep};

@@ -20,7 +20,7 @@
 use std::path::PathBuf;
 
 use super::config::ModuleConfig;
-use super::index::{ModuleEntry, ModuleIndex, Resolved};
+use super::index::{ModuleEntry, ModuleIndex, Resolved, SoftDep};
 use super::names::{normalize, NameSet};
 use super::types::{ModulePlan, ModuleRequest, ModuleStep};
 use crate::cmdline::BootParams;
@@ -186,12 +186,7 @@ impl Planner<'_> {
             }
         }
         self.in_progress.push(name.to_owned());
-        let softdep = self
-            .config
-            .softdep(name)
-            .or_else(|| self.index.softdep(name))
-            .cloned()
-            .unwrap_or_default();
+        let softdep = softdep(self.index, self.config, name);
 
         let mut after = Vec::new();
         let pre_reason = format!("softdep pre of {name}");
@@ -281,6 +276,16 @@ impl Planner<'_> {
             }
         }
     }
+}
+
+/// The softdeps of a module: modprobe.d's line, which replaces
+/// modules.softdep's, else modules.softdep's.
+pub(crate) fn softdep(index: &ModuleIndex, config: &ModuleConfig, name: &str) -> SoftDep {
+    config
+        .softdep(name)
+        .or_else(|| index.softdep(name))
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// What `name` (a module, an alias, a device's modalias) stands for, as
