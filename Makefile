@@ -232,10 +232,10 @@ bench: $(DIST)
 	DIST=$(CURDIR)/dist bench/vm-test-bench.sh vm_shared bench_9p_msize "9p msize: reading the shared store"
 
 # The lossless shutdown soak (tests/tests/vm_soak.rs): SOAK_ROUNDS boots of
-# one ext4 root, ended in turn by poweroff, reboot, ctrl-alt-del and SIGPWR
-# while a service writes and fsyncs numbered records; after each, e2fsck -fn
+# one ext4 root, ended in turn by poweroff, reboot, ctrl-alt-del, SIGPWR and
+# the power button (QEMU's system_powerdown) while a service writes and fsyncs numbered records; after each, e2fsck -fn
 # must be clean and every acknowledged record on disk. Prints the figures
-# table. `make test` runs the same test with 4 rounds (one of each ending).
+# table. `make test` runs the same test with 5 rounds (one of each ending).
 SOAK_ROUNDS ?= 20
 soak: nextest $(DIST)
 	@accel=$${QEMU_ACCEL:-$$(dist/runvm --probe)}; echo "QEMU_ACCEL=$$accel"; \
