@@ -222,6 +222,7 @@ bench: $(DIST)
 	INIT_BIN=$(CURDIR)/dist/init bench/runit.sh
 	INIT_BIN=$(CURDIR)/dist/init bench/svlogd.sh
 	DIST=$(CURDIR)/dist bench/vm-pid1.sh
+	DIST=$(CURDIR)/dist bench/vm-services.sh
 	DIST=$(CURDIR)/dist bench/vm-devices.sh
 	DIST=$(CURDIR)/dist PREV_INIT=$(PREV_INIT) bench/vm-stage1.sh
 	DIST=$(CURDIR)/dist bench/vm-netboot.sh

@@ -42,10 +42,16 @@ new_out() {
 # INIT) as OUT/root.squashfs and its OUT/command-line; WORK is removed.
 store_image() {
     "$repo/scripts/mkstore.sh" "$1" "$2/demo" "$2"
-    top=$(cat "$2/toplevel")
-    mksquashfs "$2/store" "$3/root.squashfs" -noappend -all-root -comp zstd \
+    squash_store "$2" "$3"
+}
+
+# squash_store WORK OUT: WORK/store (as mkstore.sh left it, maybe added to)
+# as OUT/root.squashfs and its OUT/command-line; WORK is removed.
+squash_store() {
+    top=$(cat "$1/toplevel")
+    mksquashfs "$1/store" "$2/root.squashfs" -noappend -all-root -comp zstd \
         -quiet -no-progress -mkfs-time 1 -all-time 1 >/dev/null
-    echo "console=ttyS0 toplevel=$top root=/dev/vda quiet panic=-1" >"$3/command-line"
-    chmod -R u+w "$2"
-    rm -rf "$2"
+    echo "console=ttyS0 toplevel=$top root=/dev/vda quiet panic=-1" >"$2/command-line"
+    chmod -R u+w "$1"
+    rm -rf "$1"
 }

@@ -3,7 +3,8 @@
 //! no zombie after an orphan storm, the `/etc` rules, `/etc/runit/1`
 //! exiting 100, a present `/etc/runit/2`, and a not-os-shaped toplevel
 //! (runsvdir as stage 2, chpst, svlogd, runit-init, stage 3's sv). Plus `bench_pid1`
-//! (`#[ignore]`d; run by `bench/vm-pid1.sh`).
+//! and `bench_services` (`#[ignore]`d; run by `bench/vm-pid1.sh` and
+//! `bench/vm-services.sh`).
 //!
 //! Variants of `dist/` (another initrd, or a store built from a modified
 //! copy of `demo/` with `tests/fixtures/stage2-*/` over it) are built by
@@ -590,6 +591,15 @@ fn kernel_time(console: &str, pattern: &str) -> Option<f64> {
     inner.trim().trim_end_matches(']').trim().parse().ok()
 }
 
+/// A benchmark's setting from the environment: `default` when unset or
+/// not a number.
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -607,10 +617,7 @@ fn bench_pid1() -> Result<()> {
     if !can_boot(&default_dist(), test) {
         return Ok(());
     }
-    let idle: u64 = std::env::var("BENCH_IDLE_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(60);
+    let idle = env_u64("BENCH_IDLE_SECS", 60);
     let mut rss = Vec::new();
     let mut host_s = Vec::new();
     let mut guest_s = Vec::new();
@@ -672,5 +679,170 @@ fn bench_pid1() -> Result<()> {
             guest_list.join(", ")
         );
     }
+    Ok(())
+}
+
+/// (processes, VmRSS kB, Pss kB, context switches) summed over the guest's
+/// processes `pids` (a shell word list): runit's supervisor is runsvdir
+/// plus one runsv per service, ours is PID 1 alone.
+fn supervisor_sample(vm: &mut Vm, pids: &str) -> Result<(u64, u64, u64, u64)> {
+    let out = run_ok(
+        vm,
+        &format!(
+            "for p in {pids}; do cat /proc/$p/status /proc/$p/smaps_rollup; done | \
+             awk '/^VmRSS:/ {{ r += $2; n++ }} /^Pss:/ {{ p += $2 }} /ctxt_switches:/ {{ c += $2 }} \
+             END {{ print n + 0, r + 0, p + 0, c + 0 }}'"
+        ),
+    )?;
+    let v: Vec<u64> = out
+        .split_whitespace()
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("bad sample {out:?}"))?;
+    ensure!(v.len() == 4 && v[0] > 0, "no process in {pids}: {out:?}");
+    Ok((v[0], v[1], v[2], v[3]))
+}
+
+/// Seconds in the guest's file `path` (written by count-up), waiting for it.
+fn guest_secs(vm: &mut Vm, path: &str) -> Result<f64> {
+    let out = vm
+        .run_timeout(
+            &format!("while [ ! -s {path} ]; do sleep 1; done; cat {path}"),
+            Duration::from_mins(10),
+        )
+        .with_context(|| format!("waiting for {path}"))?;
+    ensure!(out.1 == 0, "reading {path}: {}", out.0);
+    out.0
+        .trim()
+        .parse()
+        .with_context(|| format!("bad {path}: {:?}", out.0))
+}
+
+/// The supervisor at scale (run by `bench/vm-services.sh`): the
+/// `services1000` variant boots with 1000 services, each with a `log/`.
+/// Ours: PID 1's RSS, the time from the `stage2` mark of
+/// `/run/init/boot-times` to all 2000 `supervise/stat` saying `run` (the
+/// variant's 0-count-up service polls them), and PID 1's context switches
+/// over `BENCH_IDLE_SECS` (default 60) at rest. Then, in the same boot,
+/// Debian's runsvdir + runsv (copied into the store with their libc) on a
+/// copy of the same 1000 directories in /run/rs: the same figures summed
+/// over runsvdir and every runsv, the time from just before runsvdir
+/// starts. Ours keeps running meanwhile (idle). `BENCH_SERVICES_ROUNDS`
+/// boots (default 3), medians; the idle window is sampled in the first,
+/// for both supervisors at once. Prints a markdown table.
+#[test]
+#[ignore = "a benchmark: bench/vm-services.sh runs it"]
+fn bench_services() -> Result<()> {
+    let test = "bench_services";
+    if !can_boot(&default_dist(), test) {
+        return Ok(());
+    }
+    let idle = env_u64("BENCH_IDLE_SECS", 60);
+    let rounds = env_u64("BENCH_SERVICES_ROUNDS", 3).max(1);
+    let rt = "/nix/store/00000000000000000000000000000000-bench-runit";
+    let runit_pids = "$(pidof runsvdir runsv)";
+    let dist = variant("services1000")?;
+    // Per round, [ours, runit].
+    let mut up = [Vec::new(), Vec::new()];
+    let mut rss = [Vec::new(), Vec::new()];
+    let mut pss = [Vec::new(), Vec::new()];
+    let mut procs = 0;
+    let mut switches = None;
+    for round in 0..rounds {
+        let mut cfg = config(&format!("{test}-{round}"), dist.clone(), &[]);
+        // 2000 of ours, 2000 of runit's and 1001 runsv.
+        cfg.memory_mib = 2048;
+        let mut vm = Vm::boot(&cfg)?;
+        let ours_up = guest_secs(&mut vm, "/run/services-up")?;
+        let times = run_ok(&mut vm, "cat /run/init/boot-times")?;
+        let stage2: f64 = times
+            .lines()
+            .find_map(|l| l.strip_prefix("stage2 "))
+            .with_context(|| format!("no stage2 mark in:\n{times}"))?
+            .trim()
+            .parse()?;
+        up[0].push(ours_up - stage2);
+        // Debian's binaries name /lib64/ld-linux-x86-64.so.2 as their
+        // interpreter and find libc through LD_LIBRARY_PATH.
+        run_ok(
+            &mut vm,
+            &format!(
+                "mkdir -p /lib64 && ln -sf {rt}/lib/ld-linux-x86-64.so.2 /lib64/ && \
+                 cp -R {rt}/service /run/rs && chmod -R u+w /run/rs && \
+                 (setsid {rt}/bin/count-up /run/rs 2000 /run/rs-up </dev/null >/dev/null 2>&1 &) && \
+                 read -r t0 _ </proc/uptime && echo $t0 >/run/rs-start && \
+                 (PATH={rt}/bin:$PATH LD_LIBRARY_PATH={rt}/lib setsid {rt}/bin/runsvdir /run/rs \
+                 </dev/null >/dev/null 2>&1 &) && sleep 1 && pidof runsvdir"
+            ),
+        )
+        .context("starting Debian's runsvdir in the guest")?;
+        let runit_up = guest_secs(&mut vm, "/run/rs-up").map_err(|e| {
+            let ps = run_ok(
+                &mut vm,
+                "ps | grep -c runsv; cat /run/rs/s0000/supervise/stat",
+            )
+            .unwrap_or_default();
+            e.context(format!(
+                "runit's services never all up; runsv processes, s0000's stat: {ps}"
+            ))
+        })?;
+        let start: f64 = run_ok(&mut vm, "cat /run/rs-start")?.trim().parse()?;
+        up[1].push(runit_up - start);
+        let ours = supervisor_sample(&mut vm, "1")?;
+        let runit = supervisor_sample(&mut vm, runit_pids)?;
+        ensure!(
+            runit.0 == 1001,
+            "expected runsvdir and 1000 runsv, found {} processes",
+            runit.0
+        );
+        procs = runit.0;
+        for (i, s) in [ours, runit].iter().enumerate() {
+            rss[i].push(s.1 as f64);
+            pss[i].push(s.2 as f64);
+        }
+        if round == 0 {
+            let t0 = Instant::now();
+            std::thread::sleep(Duration::from_secs(idle));
+            let ours_after = supervisor_sample(&mut vm, "1")?;
+            let runit_after = supervisor_sample(&mut vm, runit_pids)?;
+            switches = Some((ours_after.3 - ours.3, runit_after.3 - runit.3, t0.elapsed()));
+        }
+    }
+    let (sw_ours, sw_runit, over) = switches.context("no idle sample")?;
+    let accel = std::env::var("QEMU_ACCEL").unwrap_or_else(|_| "probe".into());
+    // One row: the medians of both, then every sample.
+    let row = |label: &str, unit: &str, v: &[Vec<f64>; 2], prec: usize| {
+        let list = |v: &[f64]| {
+            v.iter()
+                .map(|x| format!("{x:.prec$}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        println!(
+            "| {label} | {:.prec$} {unit} | {:.prec$} {unit} | {}; {} |",
+            median(&mut v[0].clone()),
+            median(&mut v[1].clone()),
+            list(&v[0]),
+            list(&v[1])
+        );
+    };
+    println!("BENCH accel={accel} idle={idle}s memory=2048MiB smp=2 rounds={rounds}; 1000 services, each with log/");
+    println!(
+        "| metric | init (PID 1) | runit (runsvdir + {} runsv) | samples (init; runit) |",
+        procs - 1
+    );
+    println!("|---|---|---|---|");
+    row(
+        "stage-2 start (runit: runsvdir start) to all 1000 + 1000 log/ up",
+        "s",
+        &up,
+        2,
+    );
+    row("VmRSS (runit: summed)", "kB", &rss, 0);
+    row("Pss (shared pages split among sharers)", "kB", &pss, 0);
+    println!(
+        "| context switches at rest over {:.0} s | {sw_ours} | {sw_runit} | voluntary + nonvoluntary, 1 boot |",
+        over.as_secs_f64()
+    );
     Ok(())
 }

@@ -11,8 +11,13 @@
 //! [`scan`] reads a sysfs tree, [`decide`] is pure: `init plan --sys DIR`
 //! and the tests run both on a snapshot.
 use crate::modules::NameSet;
+use std::ffi::CStr;
 use std::fmt;
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
+
+use rustix::fs::{openat, statat, AtFlags, FileType, Mode, OFlags, RawDir, CWD};
 
 use crate::cmdline::BootParams;
 use crate::modules::{self, normalize, ModuleConfig, ModuleIndex, ModuleRequest, Resolved};
@@ -70,37 +75,113 @@ impl fmt::Display for Decision {
 /// directories are skipped.
 pub fn scan(sys: &Path) -> Vec<DeviceAlias> {
     let mut out = Vec::new();
-    let mut stack = vec![sys.join("devices")];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
+    if let Ok(fd) = open_dir(CWD, sys.join("devices")) {
+        let mut walk = Walk {
+            path: "/devices".into(),
+            names: Vec::new(),
+            buf: vec![MaybeUninit::uninit(); 16 * 1024],
+            text: String::new(),
+            out: &mut out,
         };
-        for entry in entries.flatten() {
-            let Ok(kind) = entry.file_type() else {
-                continue;
-            };
-            if kind.is_dir() {
-                stack.push(entry.path());
-            } else if kind.is_file() && entry.file_name() == "modalias" {
-                let Ok(text) = std::fs::read_to_string(entry.path()) else {
-                    continue;
-                };
-                let modalias = text.trim();
-                let devpath = dir.strip_prefix(sys).map_or_else(
-                    |_| dir.display().to_string(),
-                    |p| format!("/{}", p.display()),
-                );
-                if !modalias.is_empty() {
-                    out.push(DeviceAlias {
-                        devpath,
-                        modalias: modalias.to_owned(),
-                    });
-                }
-            }
-        }
+        walk.dir(&fd);
     }
     out.sort_by(|a, b| a.devpath.cmp(&b.devpath));
     out
+}
+
+fn open_dir<P: rustix::path::Arg>(dir: impl AsFd, path: P) -> rustix::io::Result<OwnedFd> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    openat(dir, path, flags, Mode::empty())
+}
+
+/// The sysfs walk of [`scan`], by `openat` and `getdents64` relative to
+/// each directory's descriptor: one buffer for the directory entries, one
+/// for the subdirectories' names still to visit (each level's after its
+/// parent's) and one growing devpath, so a directory costs no allocation
+/// (sysfs has thousands; the walk was a third of `init plan`).
+struct Walk<'a> {
+    /// The devpath of the directory being read (`/devices/...`).
+    path: String,
+    /// NUL-terminated names of the subdirectories to visit.
+    names: Vec<u8>,
+    buf: Vec<MaybeUninit<u8>>,
+    /// A `modalias` file's text.
+    text: String,
+    out: &'a mut Vec<DeviceAlias>,
+}
+
+impl Walk<'_> {
+    fn dir(&mut self, fd: &OwnedFd) {
+        let start = self.names.len();
+        let mut modalias = false;
+        let mut entries = RawDir::new(fd, &mut self.buf);
+        while let Some(Ok(entry)) = entries.next() {
+            let name = entry.file_name();
+            let mut kind = entry.file_type();
+            if kind == FileType::Unknown {
+                // A filesystem without d_type (sysfs has it; a copy may not).
+                kind = statat(fd, name, AtFlags::SYMLINK_NOFOLLOW)
+                    .map_or(FileType::Unknown, |st| FileType::from_raw_mode(st.st_mode));
+            }
+            let bytes = name.to_bytes_with_nul();
+            if kind == FileType::Directory && bytes != b".\0" && bytes != b"..\0" {
+                self.names.extend_from_slice(bytes);
+            } else if kind == FileType::RegularFile && bytes == b"modalias\0" {
+                modalias = true;
+            }
+        }
+        if modalias {
+            self.read_modalias(fd);
+        }
+        let end = self.names.len();
+        let mut at = start;
+        while at < end {
+            let len = self.names[at..end]
+                .iter()
+                .position(|&b| b == 0)
+                .unwrap_or(end - at);
+            let Ok(name) = CStr::from_bytes_with_nul(&self.names[at..=at + len]) else {
+                break;
+            };
+            let child = open_dir(fd, name);
+            let parent = self.path.len();
+            self.path.push('/');
+            self.path
+                .push_str(&String::from_utf8_lossy(name.to_bytes()));
+            if let Ok(child) = child {
+                self.dir(&child);
+            }
+            self.path.truncate(parent);
+            at += len + 1;
+        }
+        self.names.truncate(start);
+    }
+
+    fn read_modalias(&mut self, fd: &OwnedFd) {
+        use std::io::Read as _;
+        let Ok(file) = openat(
+            fd,
+            "modalias",
+            OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) else {
+            return;
+        };
+        self.text.clear();
+        if std::fs::File::from(file)
+            .read_to_string(&mut self.text)
+            .is_err()
+        {
+            return;
+        }
+        let modalias = self.text.trim();
+        if !modalias.is_empty() {
+            self.out.push(DeviceAlias {
+                devpath: self.path.clone(),
+                modalias: modalias.to_owned(),
+            });
+        }
+    }
 }
 
 /// Resolves each device's modalias as the planner resolves any name

@@ -105,20 +105,25 @@ pub fn normalize(name: &str) -> String {
 /// An alias pattern normalized like kmod does: `-` becomes `_`, except
 /// inside `[...]` where it is a range.
 pub(crate) fn normalize_alias(alias: &str) -> String {
+    // By bytes, copying the runs between replaced dashes: the index
+    // normalizes 26,000 patterns per boot, and `-`, `[` and `]` are ASCII,
+    // so a byte never splits a character.
     let mut out = String::with_capacity(alias.len());
     let mut in_bracket = false;
-    for c in alias.chars() {
-        match c {
-            '[' => in_bracket = true,
-            ']' => in_bracket = false,
-            '-' if !in_bracket => {
+    let mut from = 0;
+    for (i, b) in alias.bytes().enumerate() {
+        match b {
+            b'[' => in_bracket = true,
+            b']' => in_bracket = false,
+            b'-' if !in_bracket => {
+                out.push_str(&alias[from..i]);
                 out.push('_');
-                continue;
+                from = i + 1;
             }
             _ => {}
         }
-        out.push(c);
     }
+    out.push_str(&alias[from..]);
     out
 }
 
