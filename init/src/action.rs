@@ -43,14 +43,6 @@ pub fn action_for(sig: Signal) -> Option<Action> {
     }
 }
 
-/// sync(2), then let the serial line send what we wrote: reboot(2) does
-/// not wait for a tty's output buffer, and the last lines are the ones
-/// people read. Every reboot(2) of PID 1 (normal or kexec) comes after it.
-pub fn sync_and_drain() {
-    nix::unistd::sync();
-    let _ = rustix::termios::tcdrain(std::io::stdout());
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

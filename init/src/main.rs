@@ -10,7 +10,8 @@
 //! `initramfs` (stage-1) and `system` (stage-2, supervision) and acts on
 //! the `resolution` that `failure` (the menu, the panic hook) and `rescue`
 //! (the built-in prompt) return; `shutdown`, `power` (the applet), `kexec`
-//! (applet and handover) share `action`; `process` (signals, reaping),
+//! (applet and handover) share `action`, and `shares` (the host's shares
+//! and the shutdown's bounded waits); `process` (signals, reaping),
 //! `network`, `logger`, `times`, `sys` sit below them all; `devices`
 //! (stage-2's drivers, the power button, the kernel's modprobe helper)
 //! sits below `system`, and `modprobe` (kmod's applets) uses its tree.
@@ -32,6 +33,7 @@ mod power;
 mod process;
 mod rescue;
 mod resolution;
+mod shares;
 mod shutdown;
 mod sys;
 mod system;

@@ -1,6 +1,8 @@
 //! The last steps of every shutdown, after services are stopped: kill what
 //! is left, swapoff, unmount in reverse order (read-only where unmount
-//! fails), sync, reboot(2). Each step is logged and bounded in time. A
+//! fails; lazily, from a child, what stands on a share that no longer
+//! answers: `shares.rs`), sync, reboot(2). Each step is logged and bounded
+//! in time. A
 //! reboot that `init kexec --exec` asked for ends in the loaded kernel
 //! instead: whether it did, and the kexec itself, are `kexec`'s (its
 //! `handover.rs`).
@@ -12,11 +14,13 @@ use nix::sys::reboot::{reboot, RebootMode};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
+use stage2::mountinfo::{MountEntry, MountTable};
 
-use crate::action::{sync_and_drain, Action};
+use crate::action::Action;
 use crate::kernel_fs::{self, KernelFs};
 use crate::kexec;
 use crate::logger::PHASE;
+use crate::shares::{self, sync_and_drain};
 
 /// How long processes get between SIGTERM and SIGKILL.
 pub const KILL_GRACE: Duration = Duration::from_secs(3);
@@ -24,8 +28,9 @@ pub const KILL_GRACE: Duration = Duration::from_secs(3);
 /// Everything after the services are down. Never returns.
 /// `handover` is [`kexec::handover_requested`], asked when the shutdown
 /// began: the marker is in /run, which stage 3 or the unmounting below
-/// may take away.
-pub fn finish(action: Action, handover: bool) -> ! {
+/// may take away. `gone` are the shares that gave no answer
+/// ([`shares::gone`]).
+pub fn finish(action: Action, handover: bool, gone: &[MountEntry]) -> ! {
     if handover {
         kexec::announce_handover();
     }
@@ -44,7 +49,7 @@ pub fn finish(action: Action, handover: bool) -> ! {
         remount_api(&kernel_fs::SYS);
     }
     swapoff_all();
-    unmount_all();
+    unmount_all(gone);
     end(action, handover)
 }
 
@@ -118,16 +123,21 @@ fn keep_mounted(p: &std::path::Path) -> bool {
         .any(|k| p == std::path::Path::new(k))
 }
 
-fn unmount_all() {
-    let table = match stage2::mountinfo::MountTable::read() {
+fn unmount_all(gone: &[MountEntry]) {
+    let table = match MountTable::read() {
         Ok(t) => t,
         Err(e) => {
             log::warn!("shutdown: {e:#}; only remounting / read-only");
-            stage2::mountinfo::MountTable(Vec::new())
+            MountTable(Vec::new())
         }
     };
+    let on_gone = shares::standing_on(&table, gone);
     for p in table.0.iter().rev().map(|m| &m.mount_point) {
         if keep_mounted(p) {
+            continue;
+        }
+        if on_gone.contains(&p.as_path()) {
+            detach(p);
             continue;
         }
         match umount2(p, MntFlags::empty()) {
@@ -143,6 +153,28 @@ fn unmount_all() {
         }
     }
     remount_ro(std::path::Path::new("/"));
+}
+
+/// umount2(MNT_DETACH) of a mount on a share that gave no answer, from a
+/// child: a plain unmount would wait for the share (busy, then a
+/// read-only remount), and the last reference to its superblock, dropped
+/// on the way back from the syscall, sends FUSE_DESTROY and waits for
+/// the answer that never comes.
+fn detach(p: &std::path::Path) {
+    let detach = || umount2(p, MntFlags::MNT_DETACH).map_or_else(|e| e as i32, |()| 0);
+    match shares::bounded(shares::PROBE, &detach) {
+        Some(0) => log::info!("shutdown: detached {}", p.display()),
+        Some(e) => log::warn!(
+            "shutdown: cannot detach {}: {}",
+            p.display(),
+            Errno::from_raw(e)
+        ),
+        None => log::warn!(
+            "shutdown: detaching {} did not end in {}; going on",
+            p.display(),
+            stage1::decimal::Seconds(shares::PROBE)
+        ),
+    }
 }
 
 fn remount_ro(p: &std::path::Path) {

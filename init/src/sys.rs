@@ -1,5 +1,5 @@
 //! The one place in `init` that needs `unsafe`: the syscalls neither nix
-//! nor rustix wraps (swapoff(2), kexec_file_load(2)).
+//! nor rustix wraps (swapoff(2), kexec_file_load(2)), and fork(2).
 #![allow(unsafe_code)]
 
 /// swapoff(2): stop swapping to `path`. Neither nix nor rustix wraps it.
@@ -45,5 +45,24 @@ pub fn kexec_file_load(
         Ok(())
     } else {
         Err(std::io::Error::last_os_error())
+    }
+}
+
+/// fork(2) a child that runs `f` and exits with what it returns (0, or an
+/// errno): the child's pid. For the shutdown's bounded waits
+/// (`shares.rs`), when PID 1 runs no thread but its own.
+pub fn fork_run(f: &dyn Fn() -> i32) -> std::io::Result<nix::unistd::Pid> {
+    // SAFETY: the callers fork when this process has one thread (PID 1 at
+    // shutdown; stage-1's helper threads have ended), so no lock is held
+    // by a thread the child lacks and `f` may allocate; the child leaves
+    // through _exit(2) and never returns into the caller's code.
+    match unsafe { nix::unistd::fork() }? {
+        nix::unistd::ForkResult::Parent { child } => Ok(child),
+        nix::unistd::ForkResult::Child => {
+            let code = f();
+            // SAFETY: _exit(2) ends the process at once; nothing of the
+            // parent's (buffered output, atexit handlers) runs twice.
+            unsafe { nix::libc::_exit(code) }
+        }
     }
 }

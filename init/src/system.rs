@@ -12,12 +12,13 @@ use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
 use runit_compat::{Exec, Fd, Flow, Host, Options, Session, Supervisor};
 use stage1::cmdline::BootParams;
+use stage2::mountinfo::MountEntry;
 
 use crate::action::{action_for, Action};
 use crate::devices::Devices;
 use crate::process::{phase, wait_for_with, Ended, SIGNALS};
 use crate::times::{BootTimes, BOOT_TIMES};
-use crate::{kexec, shutdown};
+use crate::{kexec, shares, shutdown};
 
 pub const SERVICE_DIR: &str = "/etc/service";
 /// How long services get to stop (TERM, finish scripts) before KILL,
@@ -54,18 +55,19 @@ pub fn run(params: &BootParams, toplevel: Option<&Path>, mut times: BootTimes) -
         devices.reaped(pid, status);
     };
     let runit1 = run_stage_script("/etc/runit/1", &path_env, stage1_then, &mut loader_ended);
-    let (action, handover) = if runit1 {
+    let (action, handover, gone) = if runit1 {
         // Stage 3 runs inside the loop, while services are supervised.
         supervise(params, &path_env, &mut times, devices)
     } else {
         phase("stage-2: /etc/runit/1 asked for stage 3 (exit 100) or crashed");
-        if Path::new(STAGE3).exists() {
+        let gone = shares::gone();
+        if gone.is_empty() && Path::new(STAGE3).exists() {
             phase("shutdown: running /etc/runit/3");
             run_stage_script(STAGE3, &path_env, STAGE3_THEN, &mut |_, _| {});
         }
-        (Action::PowerOff, false)
+        (Action::PowerOff, false, gone)
     };
-    shutdown::finish(action, handover)
+    shutdown::finish(action, handover, &gone)
 }
 
 const STAGE3: &str = "/etc/runit/3";
@@ -161,13 +163,14 @@ fn run_stage_script(
 }
 
 /// Supervise until the shutdown is done with the services: the action,
-/// and whether it ends in a loaded kernel (asked when it began).
+/// whether it ends in a loaded kernel (asked when it began), and the
+/// host's shares that gave no answer then.
 fn supervise(
     params: &BootParams,
     path_env: &str,
     times: &mut BootTimes,
     devices: Devices,
-) -> (Action, bool) {
+) -> (Action, bool, Vec<MountEntry>) {
     let runit2 = PathBuf::from("/etc/runit/2");
     let own_supervisor = !runit2.exists();
     let svdir = own_supervisor.then(|| Path::new(SERVICE_DIR));
@@ -185,7 +188,7 @@ fn supervise(
                 Ok(s) => s,
                 Err(e) => {
                     log::error!("cannot start the event loop: {e:#}; powering off");
-                    return (Action::PowerOff, false);
+                    return (Action::PowerOff, false, Vec::new());
                 }
             }
         }
@@ -198,6 +201,7 @@ fn supervise(
         stage3: None,
         pending: None,
         handover: false,
+        gone: Vec::new(),
         action: None,
         deadline: None,
         killed: false,
@@ -215,7 +219,8 @@ fn supervise(
         log::error!("the event loop failed: {e:#}; shutting down");
         sup.kill_all();
     }
-    (host.action.unwrap_or(Action::PowerOff), host.handover)
+    let action = host.action.unwrap_or(Action::PowerOff);
+    (action, host.handover, host.gone)
 }
 
 /// PID 1's side of the event loop: signals decide the shutdown, and the
@@ -240,6 +245,9 @@ struct Pid1Host {
     /// Whether the shutdown ends in a loaded kernel (kexec's marker, read
     /// when the shutdown was asked for: stage 3 may unmount /run).
     handover: bool,
+    /// The host's shares that gave no answer when the shutdown was asked
+    /// for ([`shares::gone`]).
+    gone: Vec<MountEntry>,
     action: Option<Action>,
     deadline: Option<Instant>,
     killed: bool,
@@ -262,14 +270,18 @@ impl Pid1Host {
     }
 
     /// A shutdown was asked for: run stage 3 first if there is one.
-    fn request(&mut self, sup: &mut Supervisor, action: Action, from_stopit: bool) {
+    /// `Stop` when a share is gone ([`Self::share_gone`]).
+    fn request(&mut self, sup: &mut Supervisor, action: Action, from_stopit: bool) -> Flow {
         if let Some((current, _)) = self.pending {
             log::info!("already shutting down to {}", current.verb());
-            return;
+            return Flow::Continue;
         }
         self.devices.stop();
         if self.action.is_none() {
             self.handover = kexec::handover_requested(action);
+            if self.share_gone(action) {
+                return Flow::Stop;
+            }
             if Path::new(STAGE3).exists() {
                 if let Some(why) = unusable_stage_script(STAGE3, STAGE3_THEN) {
                     log::warn!("{why}");
@@ -278,12 +290,32 @@ impl Pid1Host {
                     self.stage3 = self.spawn(STAGE3);
                     if self.stage3.is_some() {
                         self.pending = Some((action, from_stopit));
-                        return;
+                        return Flow::Continue;
                     }
                 }
             }
         }
         self.begin_shutdown(sup, action);
+        Flow::Continue
+    }
+
+    /// Whether a host share gave no answer ([`shares::gone`]): then the
+    /// shutdown goes straight to `action` through [`shutdown::finish`]
+    /// (SIGTERM, SIGKILL to all), the loop ends, and neither stage 3 nor
+    /// the services' stop runs: the scripts, a service's `finish` and
+    /// `control/` are looked up in `/etc`, which links into the store, and
+    /// a lookup on a gone share never returns.
+    fn share_gone(&mut self, action: Action) -> bool {
+        self.gone = shares::gone();
+        if self.gone.is_empty() {
+            return false;
+        }
+        phase(&format!(
+            "shutdown: a share is gone: not running /etc/runit/3 or the services' finish; signalling every process to {}",
+            action.verb()
+        ));
+        self.action = Some(action);
+        true
     }
 
     /// Stage 3 is done: stop what still runs.
@@ -347,15 +379,16 @@ impl Pid1Host {
 impl Host for Pid1Host {
     fn on_signal(&mut self, sup: &mut Supervisor, signal: Signal) -> Flow {
         log::debug!("PID 1 got {signal}");
-        if signal == Signal::SIGINT
-            && self.action.is_none()
-            && self.pending.is_none()
-            && Path::new("/etc/runit/ctrlaltdel").exists()
-        {
-            phase("ctrl-alt-del: running /etc/runit/ctrlaltdel");
-            if let Some(pid) = self.spawn("/etc/runit/ctrlaltdel") {
-                self.ctrlaltdel = Some((pid, Action::Reboot));
-                return Flow::Continue;
+        if signal == Signal::SIGINT && self.action.is_none() && self.pending.is_none() {
+            if self.share_gone(Action::Reboot) {
+                return Flow::Stop;
+            }
+            if Path::new("/etc/runit/ctrlaltdel").exists() {
+                phase("ctrl-alt-del: running /etc/runit/ctrlaltdel");
+                if let Some(pid) = self.spawn("/etc/runit/ctrlaltdel") {
+                    self.ctrlaltdel = Some((pid, Action::Reboot));
+                    return Flow::Continue;
+                }
             }
         }
         let action = match signal {
@@ -366,17 +399,17 @@ impl Host for Pid1Host {
             }
             other => action_for(other),
         };
-        if let Some(a) = action {
-            self.request(sup, a, signal == Signal::SIGCONT);
+        match action {
+            Some(a) => self.request(sup, a, signal == Signal::SIGCONT),
+            None => Flow::Continue,
         }
-        Flow::Continue
     }
 
     fn on_ready(&mut self, sup: &mut Supervisor, token: u64) -> Flow {
-        if let Some(action) = self.devices.ready(sup, token) {
-            self.request(sup, action, false);
+        match self.devices.ready(sup, token) {
+            Some(action) => self.request(sup, action, false),
+            None => Flow::Continue,
         }
-        Flow::Continue
     }
 
     fn on_reaped(&mut self, sup: &mut Supervisor, pid: Pid, status: WaitStatus) -> Flow {
@@ -385,7 +418,7 @@ impl Host for Pid1Host {
         }
         if self.ctrlaltdel.is_some_and(|(p, _)| p == pid) {
             let (_, action) = self.ctrlaltdel.take().unwrap_or((pid, Action::Reboot));
-            self.request(sup, action, false);
+            return self.request(sup, action, false);
         } else if self.stage3 == Some(pid) {
             self.after_stage3(sup, status);
         } else if self.runit2 == Some(pid) {
@@ -403,7 +436,7 @@ impl Host for Pid1Host {
                     self.runit2_restart_at = Some(Instant::now() + Duration::from_secs(1));
                 } else {
                     phase("stage-2: /etc/runit/2 exited; going to stage 3");
-                    self.request(sup, Action::PowerOff, false);
+                    return self.request(sup, Action::PowerOff, false);
                 }
             }
         }

@@ -143,7 +143,7 @@ fn mount_one(spec: &MountSpec, opts: &mut ApplyOptions<'_>) -> Result<()> {
         };
         if Instant::now() >= deadline {
             bail!(
-                "share {tag} ({fstype}) not found after {} s; 9p tags:{}; virtiofs tags: not listed before Linux 6.10. Check root=/boot.xchg= and the tags the host gives (NixOS shares its store as nix-store)",
+                "share {tag} ({fstype}) not found after {} s; {}. Check root=/boot.xchg= and the tags the host gives (NixOS shares its store as nix-store)",
                 opts.device_timeout.as_secs(),
                 share_tags()
             );
@@ -170,24 +170,35 @@ fn mount_error(source: &Path, fstype: &str, spec: &MountSpec) -> String {
     )
 }
 
-/// The tags of the machine's 9p shares (virtio device 9), from each
-/// device's `mount_tag` (which ends in a NUL). A kernel lists virtiofs's
-/// (in `/sys/fs/virtiofs`) only from 6.10 on: the message says so.
+/// The tags of the machine's shares: `9p tags: A B; virtiofs tags: C`
+/// (`none` for a kind without any). 9p's are each virtio device's
+/// `mount_tag` (which ends in a NUL); virtio-fs's (device 26) are read
+/// from its PCI function's config (`devices::virtiofs`), as Linux lists
+/// them (`/sys/fs/virtiofs`) only from 6.10 on.
 fn share_tags() -> String {
-    let mut tags = String::new();
+    let (mut p9, mut fs) = (String::new(), String::new());
     for d in crate::devices::coldplug::scan(Path::new("/sys")) {
-        if !d.modalias.starts_with("virtio:d00000009v") {
+        let dir = format!("/sys{}", d.devpath);
+        let (tags, tag) = if d.modalias.starts_with("virtio:d00000009v") {
+            let tag = std::fs::read_to_string(format!("{dir}/mount_tag"));
+            (&mut p9, tag.ok())
+        } else if d.modalias.starts_with("virtio:d0000001Av") {
+            let pci = Path::new(&dir).parent();
+            (&mut fs, pci.and_then(crate::devices::virtiofs::tag))
+        } else {
             continue;
-        }
-        if let Ok(tag) = std::fs::read_to_string(format!("/sys{}/mount_tag", d.devpath)) {
+        };
+        if let Some(t) = tag {
             tags.push(' ');
-            tags.push_str(tag.trim_end_matches('\0'));
+            tags.push_str(t.trim_end_matches('\0'));
         }
     }
-    if tags.is_empty() {
-        tags.push_str(" none");
+    for tags in [&mut p9, &mut fs] {
+        if tags.is_empty() {
+            tags.push_str(" none");
+        }
     }
-    tags
+    format!("9p tags:{p9}; virtiofs tags:{fs}")
 }
 
 /// A clear message for a corrupt, wrong or truncated store image beats

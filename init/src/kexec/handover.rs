@@ -13,8 +13,9 @@ use nix::sys::reboot::{reboot, RebootMode};
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
 
-use crate::action::{signal_for, sync_and_drain, Action};
+use crate::action::{signal_for, Action};
 use crate::logger::PHASE;
+use crate::shares::sync_and_drain;
 
 /// The marker that asks PID 1's shutdown to end in the loaded kernel.
 const MARKER: &str = "/run/init/kexec";

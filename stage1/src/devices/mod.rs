@@ -10,8 +10,10 @@
 //! * [`block`] — block devices: the wait with a deadline, superblock
 //!   probing, `LABEL=`/`UUID=` lookup.
 //! * [`partition`] — GPT/MBR tables for `PARTUUID=`/`PARTLABEL=`.
+//! * [`virtiofs`] — a virtio-fs device's tag, from its PCI config.
 pub mod block;
 pub mod coldplug;
 pub mod hotplug;
 pub mod partition;
 pub mod uevent;
+pub mod virtiofs;
