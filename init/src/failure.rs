@@ -20,9 +20,10 @@ use crate::process::wait_for;
 use crate::resolution::{Resolution, SwitchedByHand, SwitchedRoot};
 use crate::{network, rescue, shutdown};
 
-// Boxed: an empty OnceLock is not all zero bytes, so an unboxed one puts
-// all of BootParams' 520 bytes into the file's .data.
-static PARAMS: OnceLock<Box<BootParams>> = OnceLock::new();
+// A reference to PID 1's own (leaked) copy, not a clone: no BootParams
+// Clone code in the binary, and an empty OnceLock of a reference puts no
+// 520 bytes into the file's .data as an unboxed BootParams would.
+static PARAMS: OnceLock<&'static BootParams> = OnceLock::new();
 /// Set once stage-2 begins: the menu then says which stage failed.
 static IN_STAGE2: AtomicBool = AtomicBool::new(false);
 
@@ -36,8 +37,8 @@ pub fn entering_stage2() {
 /// panic (panic=abort still runs the hook first). The panicked code cannot
 /// be resumed, so when the root is switched by hand from there the hook
 /// goes on with `switched_root` (the PID-1 flow's stage-2).
-pub fn install(params: &BootParams, switched_root: SwitchedByHand) {
-    let _ = PARAMS.set(Box::new(params.clone()));
+pub fn install(params: &'static BootParams, switched_root: SwitchedByHand) {
+    let _ = PARAMS.set(params);
     std::panic::set_hook(Box::new(move |info| {
         // One line: where, and what (std's own format puts a line break
         // between the two).
@@ -50,7 +51,8 @@ pub fn install(params: &BootParams, switched_root: SwitchedByHand) {
             .unwrap_or_default();
         let what = info.payload_as_str().unwrap_or("(no message)");
         log::error!("init panicked{at}: {}", what.replace('\n', " "));
-        let params = PARAMS.get().map(|p| (**p).clone()).unwrap_or_default();
+        let default = BootParams::default();
+        let params = PARAMS.get().copied().unwrap_or(&default);
         if params.panic_on_fail {
             log::error!("boot.panic_on_fail is set: exiting so the kernel panics");
             std::process::exit(1);
@@ -58,9 +60,9 @@ pub fn install(params: &BootParams, switched_root: SwitchedByHand) {
         // After a panic the failed code cannot be resumed: only a shell
         // (which may finish the boot by hand) or a reboot remain.
         loop {
-            if let Some(Resolution::SwitchedRoot(s)) = menu(&params, "PID 1 panicked", false, false)
+            if let Some(Resolution::SwitchedRoot(s)) = menu(params, "PID 1 panicked", false, false)
             {
-                switched_root(&params, s);
+                switched_root(params, s);
             }
         }
     }));

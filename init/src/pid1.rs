@@ -53,6 +53,9 @@ pub fn main() -> ! {
             BootParams::default()
         }
     };
+    // Leaked (PID 1 never returns): the panic hook keeps a reference to
+    // this one instead of a clone.
+    let params: &'static BootParams = Box::leak(Box::new(params));
     logger::set_console_level(logger::console_level_for(
         params.quiet,
         params.loglevel,
@@ -61,7 +64,7 @@ pub fn main() -> ! {
     for w in params.warnings() {
         log::warn!("kernel command line: {w}");
     }
-    failure::install(&params, switched_by_hand);
+    failure::install(params, switched_by_hand);
     // ctrl-alt-del becomes SIGINT to us instead of an immediate reboot.
     if let Err(e) = nix::sys::reboot::set_cad_enabled(false) {
         log::debug!("cannot disable ctrl-alt-del reboot: {e} (in a container?)");
@@ -71,18 +74,18 @@ pub fn main() -> ! {
     log::debug!("role: {role:?}");
     let toplevel = match role {
         Role::Stage1 => {
-            debug_panic(&params, Stage::Stage1);
-            let toplevel = initramfs::run(&params, &mut times, switched_by_hand);
+            debug_panic(params, Stage::Stage1);
+            let toplevel = initramfs::run(params, &mut times, switched_by_hand);
             if let Some(t) = &toplevel {
-                exec_foreign_init(&params, t, &times);
+                exec_foreign_init(params, t, &times);
             }
             toplevel
         }
         Role::Stage2 => params.toplevel.clone(),
     };
     failure::entering_stage2();
-    debug_panic(&params, Stage::Stage2);
-    system::run(&params, toplevel.as_deref(), times)
+    debug_panic(params, Stage::Stage2);
+    system::run(params, toplevel.as_deref(), times)
 }
 
 /// The root was switched by hand at the rescue prompt: start that

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use stage1::decimal::Fixed;
 
-use rustix::time::{clock_gettime, ClockId};
+use nix::time::{clock_gettime, ClockId};
 
 /// Where stage-1 (before it execs a system's `init`) and stage-2 (when
 /// supervision starts) append their marks.
@@ -20,8 +20,12 @@ pub struct BootTimes {
 
 /// Time since boot.
 pub fn now() -> Duration {
-    let t = clock_gettime(ClockId::Boottime);
-    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+    // nix's (libc's, through musl's vDSO lookup that std links anyway),
+    // not rustix's, whose own vDSO parser is 2 KiB. CLOCK_BOOTTIME exists
+    // since Linux 2.6.39: the error arm is for form's sake.
+    clock_gettime(ClockId::CLOCK_BOOTTIME).map_or(Duration::ZERO, |t| {
+        Duration::new(t.tv_sec() as u64, t.tv_nsec() as u32)
+    })
 }
 
 impl BootTimes {

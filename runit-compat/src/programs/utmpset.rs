@@ -39,7 +39,9 @@ fn line_is(rec: &[u8; RECORD], line: &[u8]) -> bool {
 /// Stamp `rec` as a logout now: `ut_tv.tv_sec` (glibc's utmp keeps 32-bit
 /// seconds) and `ut_type` DEAD_PROCESS.
 fn dead_now(rec: &mut [u8; RECORD]) {
-    let now = rustix::time::clock_gettime(rustix::time::ClockId::Realtime).tv_sec;
+    // nix's clock_gettime, as svlogd's stamp::now.
+    let now =
+        nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME).map_or(0, |t| t.tv_sec());
     #[allow(clippy::cast_possible_truncation)] // 32-bit time is the file format
     rec[TV_SEC].copy_from_slice(&(now as i32).to_le_bytes());
     rec[0..2].copy_from_slice(&[DEAD_PROCESS, 0]);

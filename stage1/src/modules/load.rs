@@ -146,7 +146,8 @@ impl fmt::Display for LoadReport {
             self.already.len(),
             self.builtin.len(),
             self.failed.len(),
-            self.elapsed.as_millis()
+            // u64, as stage1::decimal: no u128 printing in the binary.
+            self.elapsed.as_millis() as u64
         )?;
         for (name, err) in &self.failed {
             write!(f, "\n  {name}: {err}")?;

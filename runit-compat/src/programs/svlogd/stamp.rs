@@ -52,8 +52,11 @@ pub(super) fn tai64n(out: &mut [u8], secs: u64, usecs: u32) {
 
 /// The wall clock as runit reads it: seconds and microseconds.
 pub(super) fn now() -> (u64, u32) {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::Realtime);
-    (t.tv_sec.max(0) as u64, (t.tv_nsec / 1000) as u32)
+    // nix's clock_gettime, not rustix's (see init's times::now); it cannot
+    // fail for CLOCK_REALTIME.
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME).map_or((0, 0), |t| {
+        (t.tv_sec().max(0) as u64, (t.tv_nsec() / 1000) as u32)
+    })
 }
 
 impl Stamper {

@@ -210,7 +210,8 @@ pub fn fetch(
                 log::warn!(
                     "{}: {why}: reconnecting in {} ms ({retries} of {})",
                     t.url,
-                    wait.as_millis(),
+                    // u64: no u128 printing in the binary (a wait is seconds).
+                    wait.as_millis() as u64,
                     opts.retries
                 );
                 std::thread::sleep(wait);
@@ -587,10 +588,9 @@ impl Transfer<'_, '_> {
 
     fn report(&mut self, finished: bool) {
         let now = Instant::now();
-        let micros = now.duration_since(self.started).as_micros();
-        let rate = (u128::from(self.received) * 1_000_000)
-            .checked_div(micros)
-            .map_or(0, |r| u64::try_from(r).unwrap_or(u64::MAX));
+        let micros =
+            u64::try_from(now.duration_since(self.started).as_micros()).unwrap_or(u64::MAX);
+        let rate = rate(self.received, micros);
         let eta = if finished {
             Some(Duration::ZERO)
         } else {
@@ -605,6 +605,19 @@ impl Transfer<'_, '_> {
             eta,
         });
         self.reported = now;
+    }
+}
+
+/// Bytes per second for `received` bytes in `micros` µs (0 for no time):
+/// received·10⁶/µs in u64, with no u128 division in the binary. Split as
+/// q·10⁶ + r·10⁶/µs (q, r: received divided by µs), it is exact while
+/// r·10⁶ fits, i.e. for 211 days of transfer; it saturates beyond u64.
+fn rate(received: u64, micros: u64) -> u64 {
+    match (received.checked_div(micros), received.checked_rem(micros)) {
+        (Some(q), Some(r)) => q
+            .saturating_mul(1_000_000)
+            .saturating_add(r.saturating_mul(1_000_000) / micros),
+        _ => 0,
     }
 }
 

@@ -1090,3 +1090,34 @@ fn stall_until_retries_run_out() {
         "{err}"
     );
 }
+
+#[test]
+fn rate_is_the_u128_quotient() {
+    // The u128 arithmetic `rate` replaces, clamped to u64 as it was.
+    let wide = |received: u64, micros: u64| {
+        (u128::from(received) * 1_000_000)
+            .checked_div(u128::from(micros))
+            .map_or(0, |r| u64::try_from(r).unwrap_or(u64::MAX))
+    };
+    let day = 86_400_000_000;
+    for (received, micros) in [
+        (0, 0),
+        (12_345, 0),
+        (0, 7),
+        (1, 3),
+        (1_572_864, 1_000_000),
+        (1_000_000_007, 999_983),
+        (u64::MAX / 1_000_000 + 1, 1_000_001),
+        (u64::MAX, 1),
+        (u64::MAX, 1_000_000),
+        (u64::MAX, 3),
+        (u64::MAX - 5, 200 * day),
+        (u64::MAX, u64::MAX),
+    ] {
+        assert_eq!(
+            rate(received, micros),
+            wide(received, micros),
+            "{received} B in {micros} µs"
+        );
+    }
+}
