@@ -239,13 +239,15 @@ impl Watch {
         Ok(())
     }
 
-    /// Calls `f` now and after every link change until it gives a value or
-    /// `deadline` passes (`None`).
-    fn wait_for<T>(
+    /// Calls `f` now and after every link change until it gives a link or
+    /// `deadline` passes (`None`). One copy for every caller: a `dyn`
+    /// closure and a `Link` result, not a generic inlined into each.
+    #[inline(never)]
+    fn wait_for(
         &mut self,
         deadline: Instant,
-        mut f: impl FnMut(&mut Self) -> Result<Option<T>, SetupError>,
-    ) -> Result<Option<T>, SetupError> {
+        f: &mut dyn FnMut(&mut Self) -> Result<Option<Link>, SetupError>,
+    ) -> Result<Option<Link>, SetupError> {
         loop {
             self.apply_renames()?;
             if let Some(t) = f(self)? {
@@ -352,7 +354,7 @@ fn configure_one(
     watch.change(&link, LinkChange::Up)?;
     let index = link.index;
     let link = watch
-        .wait_for(deadline, |w| {
+        .wait_for(deadline, &mut |w| {
             Ok(w.link(index).filter(|l| l.has_carrier()).cloned())
         })?
         .ok_or_else(|| no_carrier(&link, &watch.links, secs))?;
@@ -395,10 +397,10 @@ fn find_link(
     deadline: Instant,
 ) -> Result<Option<Link>, SetupError> {
     if selector != Selector::FirstWithCarrier {
-        return watch.wait_for(deadline, |w| Ok(selector.pick(&w.links).cloned()));
+        return watch.wait_for(deadline, &mut |w| Ok(selector.pick(&w.links).cloned()));
     }
     let mut raised: Vec<u32> = Vec::new();
-    let found = watch.wait_for(deadline, |w| {
+    let found = watch.wait_for(deadline, &mut |w| {
         let down: Vec<Link> = w
             .links
             .iter()
