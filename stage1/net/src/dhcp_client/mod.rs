@@ -238,8 +238,9 @@ impl<T: Transport> Client<T> {
             if let Some(name) = &self.opts.hostname {
                 discover.options.push(DhcpOption::HostName(name.clone()));
             }
-            let Some(offer) = self.exchange(discover, xid, deadline, u32::MAX, accept_offer)?
-            else {
+            // accept_offer never gives an Err: None or a lease.
+            let accept = &mut |m: &Message| accept_offer(m).map(Ok);
+            let Some(Ok(offer)) = self.exchange(discover, xid, deadline, u32::MAX, accept)? else {
                 return Err(self.give_up(seen));
             };
             log::debug!(
@@ -251,7 +252,9 @@ impl<T: Transport> Client<T> {
             );
             let request = dhcp::request(self.mac, xid, offer.address, offer.server);
             let tries = self.opts.request_tries.max(1);
-            match self.exchange(request, xid, deadline, tries, |m| accept_ack(m, &offer))? {
+            match self.exchange(request, xid, deadline, tries, &mut |m| {
+                accept_ack(m, &offer)
+            })? {
                 Some(Ok(lease)) => return Ok(lease),
                 Some(Err(nak)) => {
                     log::warn!("DHCP on {}: {nak}; starting over", self.iface);
@@ -268,15 +271,16 @@ impl<T: Transport> Client<T> {
     }
 
     /// Sends `msg` up to `tries` times with backoff, until `accept` takes
-    /// a reply to `xid` or the deadline passes.
-    fn exchange<R>(
+    /// a reply to `xid` or the deadline passes. Not generic (one result
+    /// type, a `dyn` acceptor): one copy of the loop for both exchanges.
+    fn exchange(
         &mut self,
         mut msg: Message,
         xid: u32,
         deadline: Instant,
         tries: u32,
-        mut accept: impl FnMut(&Message) -> Option<R>,
-    ) -> Result<Option<R>, DhcpError> {
+        accept: &mut dyn FnMut(&Message) -> Option<Result<Lease, LeaseError>>,
+    ) -> Result<Option<Result<Lease, LeaseError>>, DhcpError> {
         let mut buf = vec![0; MAX_PACKET];
         for n in 0..tries {
             let now = self.transport.now();
