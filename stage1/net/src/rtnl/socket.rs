@@ -105,7 +105,8 @@ impl Rtnl {
     }
 
     /// Sends a request made for sequence number `seq` and waits for its ack.
-    fn request(&mut self, make: impl FnOnce(u32) -> Vec<u8>) -> io::Result<()> {
+    /// Not generic (a `dyn` maker): one copy of the wait for every request.
+    fn request(&mut self, make: &dyn Fn(u32) -> Vec<u8>) -> io::Result<()> {
         let seq = self.next_seq();
         self.send(&make(seq))?;
         loop {
@@ -191,7 +192,7 @@ impl Rtnl {
     }
 
     pub fn set_link(&mut self, index: u32, change: LinkChange<'_>) -> io::Result<()> {
-        self.request(|seq| encode_set_link(seq, index, change))
+        self.request(&|seq| encode_set_link(seq, index, change))
     }
 
     pub fn set_up(&mut self, index: u32) -> io::Result<()> {
@@ -209,7 +210,7 @@ impl Rtnl {
 
     /// Adds `address/prefix`; an address already there (`EEXIST`) is fine.
     pub fn add_address(&mut self, index: u32, address: IpAddr, prefix: u8) -> io::Result<()> {
-        match self.request(|seq| encode_add_address(seq, index, address, prefix)) {
+        match self.request(&|seq| encode_add_address(seq, index, address, prefix)) {
             Err(e) if e.raw_os_error() == Some(Errno::EXIST.raw_os_error()) => Ok(()),
             r => r,
         }
@@ -240,6 +241,6 @@ impl Rtnl {
     }
 
     pub fn route(&mut self, op: RouteOp, route: &Route) -> io::Result<()> {
-        self.request(|seq| encode_route(seq, op, route))
+        self.request(&|seq| encode_route(seq, op, route))
     }
 }
