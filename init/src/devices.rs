@@ -214,7 +214,7 @@ impl Devices {
             return;
         };
         let mut added = Vec::new();
-        let drained = socket.drain(|ev| {
+        let drained = socket.drain(&mut |ev| {
             if ev.is_add() {
                 added.push(ev);
             }

@@ -153,7 +153,7 @@ impl<'a> Hotplug<'a> {
         let seen = &mut self.seen;
         let mut rescan = self.socket.is_none();
         if let Some(socket) = self.socket.as_mut() {
-            let drained = socket.drain(|ev| out.extend(admit(seen, ev)));
+            let drained = socket.drain(&mut |ev| out.extend(admit(seen, ev)));
             match drained {
                 Ok(false) => {}
                 Ok(true) => {

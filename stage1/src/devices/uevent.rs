@@ -144,7 +144,8 @@ impl UeventSocket {
     /// [`MAX_PER_DRAIN`] of them; one at a time, so memory does not grow
     /// with the queue. Datagrams not from the kernel (sender port 0) are
     /// dropped. Returns whether events were lost (rescan `/sys` then).
-    pub fn drain(&mut self, mut each: impl FnMut(Uevent)) -> io::Result<bool> {
+    /// `each` is `dyn`: one copy of the loop for stage-1 and stage-2.
+    pub fn drain(&mut self, each: &mut dyn FnMut(Uevent)) -> io::Result<bool> {
         let mut overflowed = false;
         for _ in 0..MAX_PER_DRAIN {
             match recvfrom(self.fd.as_fd(), &mut self.buf[..], RecvFlags::DONTWAIT) {
