@@ -5,7 +5,6 @@
 //! point that `/proc/self/mountinfo` already lists is kept as it is (whatever stage-1 moved into
 //! the new root stays), so running this twice mounts nothing new. See `README.md` for the table.
 
-use std::ffi::CString;
 use std::fs;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
@@ -13,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 use log::{debug, info, warn};
+use nix::mount::MsFlags;
 use rustix::mount::MountFlags;
 
 use crate::fsutil;
@@ -201,18 +201,14 @@ pub fn set_devpts_gid(root: &Path) -> Result<Option<u32>> {
         return Ok(None);
     }
     let data = format!("gid={gid},mode=620,ptmxmode=666");
-    rustix::mount::mount_remount(
+    sys_mount(
+        None,
         &target,
-        MountFlags::NOSUID | MountFlags::NOEXEC,
-        data.as_str(),
+        None,
+        MsFlags::MS_REMOUNT | MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some(&data),
     )
-    .map_err(|e| {
-        anyhow!(
-            "remount devpts on {} ({data}): {}",
-            target.display(),
-            io::Error::from(e)
-        )
-    })?;
+    .map_err(|e| anyhow!("remount devpts on {} ({data}): {e}", target.display()))?;
     info!("remounted devpts on {} with gid={gid}", target.display());
     Ok(Some(gid))
 }
@@ -308,21 +304,38 @@ fn data_or_defaults(data: &str) -> &str {
     }
 }
 
+/// mount(2) through the same instance of `nix::mount::mount` as stage-1's,
+/// so that rustix's mount code stays out of dist/init; the errno as
+/// io::Error, whose text the messages have always shown.
+fn sys_mount(
+    source: Option<&Path>,
+    target: &Path,
+    fs_type: Option<&str>,
+    flags: MsFlags,
+    data: Option<&str>,
+) -> io::Result<()> {
+    Ok(nix::mount::mount(source, target, fs_type, flags, data)?)
+}
+
 fn mount(source: &str, target: &Path, fs_type: &str, flags: MountFlags, data: &str) -> Result<()> {
-    // NulError's position is not worth its own anyhow context type (about
-    // 600 bytes of dist/init).
-    let c_data = CString::new(data).map_err(|_| anyhow!("mount data contains NUL"))?;
-    let data_arg = if data.is_empty() {
-        None
-    } else {
-        Some(c_data.as_c_str())
-    };
-    rustix::mount::mount(source, target, fs_type, flags, data_arg).map_err(|e| {
+    // The message this has always given, not the EINVAL nix would.
+    if data.contains('\0') {
+        return Err(anyhow!("mount data contains NUL"));
+    }
+    let data_arg = (!data.is_empty()).then_some(data);
+    let flags = MsFlags::from_bits_retain(flags.bits().into());
+    sys_mount(
+        Some(Path::new(source)),
+        target,
+        Some(fs_type),
+        flags,
+        data_arg,
+    )
+    .map_err(|e| {
         anyhow!(
-            "mount {fs_type} on {} ({}): {}",
+            "mount {fs_type} on {} ({}): {e}",
             target.display(),
-            data_or_defaults(data),
-            io::Error::from(e)
+            data_or_defaults(data)
         )
     })
 }
