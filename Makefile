@@ -234,9 +234,10 @@ bench: $(DIST)
 
 # The lossless shutdown soak (tests/tests/vm_soak.rs): SOAK_ROUNDS boots of
 # one ext4 root, ended in turn by poweroff, reboot, ctrl-alt-del, SIGPWR and
-# the power button (QEMU's system_powerdown) while a service writes and fsyncs numbered records; after each, e2fsck -fn
-# must be clean and every acknowledged record on disk. Prints the figures
-# table. `make test` runs the same test with 5 rounds (one of each ending).
+# the power button (QEMU's system_powerdown) while a service writes and
+# fsyncs numbered records; after each, e2fsck -fn must be clean and every
+# acknowledged record on disk. Prints the figures table. `make test` runs
+# the same test with 5 rounds (one of each ending).
 SOAK_ROUNDS ?= 20
 soak: nextest $(DIST)
 	@accel=$${QEMU_ACCEL:-$$(dist/runvm --probe)}; echo "QEMU_ACCEL=$$accel"; \

@@ -558,12 +558,7 @@ fn hundred_crash_looping_services_keep_pid1_flat() -> Result<()> {
         return Ok(());
     };
     let times = guest(&mut vm, "cat /run/init/boot-times")?;
-    let supervise: f64 = times
-        .lines()
-        .find_map(|l| l.strip_prefix("supervise "))
-        .with_context(|| format!("no supervise time in {times:?}"))?
-        .trim()
-        .parse()?;
+    let supervise = common::boot_mark(&times, "supervise")?;
     let warmup = (seconds / 2.0).min(30.0);
     let wait_until = |vm: &mut Vm, at: f64| -> Result<()> {
         loop {

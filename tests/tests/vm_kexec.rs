@@ -7,6 +7,8 @@
 //! DNS servers the first system had, instead of DHCP, reachable from the
 //! host through QEMU's `hostfwd` on 127.0.0.1, unless the next command line
 //! has an `ip=` of its own.
+mod common;
+
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -466,19 +468,11 @@ fn bench_kexec() -> Result<()> {
             let host = start.elapsed().as_secs_f64();
             mount_disk(&mut vm)?;
             let times = ok(&mut vm, "cat /run/init/boot-times")?;
-            let mark = |name: &str| {
-                times.lines().find_map(|l| {
-                    l.strip_prefix(name)?
-                        .strip_prefix(' ')?
-                        .trim()
-                        .parse::<f64>()
-                        .ok()
-                })
-            };
-            let ready =
-                mark("supervise").with_context(|| format!("no supervise mark in:\n{times}"))?;
+            let mark = |name| common::boot_mark(&times, name);
+            let ready = mark("supervise")?;
+            // A boot without a network step (DHCP off) has no network mark.
             let network = match (mark("modules"), mark("network")) {
-                (Some(modules), Some(network)) => network - modules,
+                (Ok(modules), Ok(network)) => network - modules,
                 _ => 0.0,
             };
             figures[kind].push([host, ready, network]);

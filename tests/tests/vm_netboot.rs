@@ -319,16 +319,7 @@ fn bench_netboot() -> Result<()> {
         let mut vm = nb.boot(&format!("{test}-{mib}"), &["ip=dhcp", &root, &sum])?;
         vm.wait_for_console(HELLO_LOGGED, BOOT)?;
         let times = guest(&mut vm, "cat /run/init/boot-times")?;
-        let mark = |name: &str| -> Result<f64> {
-            times
-                .lines()
-                .find_map(|l| l.strip_prefix(&format!("{name} ")))
-                .context(format!("no {name} mark in {times}"))?
-                .trim()
-                .parse()
-                .context("bad mark")
-        };
-        let ours = mark("mounts")? - mark("network")?;
+        let ours = common::boot_mark(&times, "mounts")? - common::boot_mark(&times, "network")?;
         let hwm = guest(&mut vm, "grep VmHWM /proc/1/status")?;
         let hwm = hwm.split_whitespace().nth(1).unwrap_or("?").to_owned();
         let out = guest(

@@ -755,12 +755,7 @@ fn bench_services() -> Result<()> {
         let mut vm = Vm::boot(&cfg)?;
         let ours_up = guest_secs(&mut vm, "/run/services-up")?;
         let times = run_ok(&mut vm, "cat /run/init/boot-times")?;
-        let stage2: f64 = times
-            .lines()
-            .find_map(|l| l.strip_prefix("stage2 "))
-            .with_context(|| format!("no stage2 mark in:\n{times}"))?
-            .trim()
-            .parse()?;
+        let stage2 = common::boot_mark(&times, "stage2")?;
         up[0].push(ours_up - stage2);
         // Debian's binaries name /lib64/ld-linux-x86-64.so.2 as their
         // interpreter and find libc through LD_LIBRARY_PATH.

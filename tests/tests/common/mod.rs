@@ -5,6 +5,20 @@ pub mod demo;
 pub mod stage1;
 pub mod variant;
 
+/// The seconds of the `name` mark in the text of `/run/init/boot-times`
+/// (`name seconds` lines, CLOCK_BOOTTIME), as the VM tests and benches
+/// read it from the guest.
+pub fn boot_mark(times: &str, name: &str) -> anyhow::Result<f64> {
+    use anyhow::Context as _;
+    times
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .with_context(|| format!("no {name} mark in /run/init/boot-times:\n{times}"))?
+        .trim()
+        .parse()
+        .with_context(|| format!("a bad {name} mark in /run/init/boot-times:\n{times}"))
+}
+
 /// A fresh ext4 image of `bytes` at `img` (replacing one left there),
 /// labelled `label`: a `realroot=` disk for a VM test.
 pub fn make_ext4(img: &std::path::Path, bytes: u64, label: &str) -> anyhow::Result<()> {
