@@ -59,8 +59,10 @@ pub const EARLY: [&KernelFs; 4] = [
 ];
 
 /// Mount `fs` unless it is there already (its probe exists, or its target
-/// is a mount point). `Ok(true)` when it was mounted now.
-pub fn mount_missing(fs: &KernelFs) -> nix::Result<bool> {
+/// is a mount point). `Ok(true)` when it was mounted now. The error as
+/// io::Error: its message comes from libc's strerror, not from nix's own
+/// errno tables (see README, Sizes).
+pub fn mount_missing(fs: &KernelFs) -> std::io::Result<bool> {
     if Path::new(fs.probe).exists() || is_mount_point(fs.target) {
         return Ok(false);
     }
@@ -72,7 +74,7 @@ pub fn mount_missing(fs: &KernelFs) -> nix::Result<bool> {
     match mount(Some(source), target, Some(fs.fstype), fs.flags, data) {
         Ok(()) => Ok(true),
         Err(Errno::EBUSY) => Ok(false),
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     }
 }
 

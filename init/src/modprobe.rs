@@ -13,6 +13,7 @@
 //! `kernel-modules` or `/lib/modules/RELEASE` ([`crate::devices`]).
 //! Messages and exit codes are kmod's (`modprobe: FATAL: Module X not
 //! found in directory D`, 1).
+use std::borrow::Cow;
 use std::ffi::{CString, OsString};
 use std::fmt::Write as _;
 
@@ -351,7 +352,7 @@ impl Modprobe<'_> {
         true
     }
 
-    fn delete(&self, name: &str) -> Result<(), &'static str> {
+    fn delete(&self, name: &str) -> Result<(), Cow<'static, str>> {
         if self.o.says(5) || self.o.show_depends {
             println!("rmmod {name}");
         }
@@ -364,20 +365,31 @@ impl Modprobe<'_> {
 
 /// delete_module(2) without waiting; the error as kmod words it after
 /// `Module NAME `.
-fn unload(name: &str, force: bool) -> Result<(), &'static str> {
+fn unload(name: &str, force: bool) -> Result<(), Cow<'static, str>> {
     use nix::kmod::DeleteModuleFlags as F;
     let flags = if force {
         F::O_NONBLOCK | F::O_TRUNC
     } else {
         F::O_NONBLOCK
     };
-    let c = CString::new(name).map_err(|_| Errno::EINVAL.desc())?;
+    let c = CString::new(name).map_err(|_| errno_text(Errno::EINVAL))?;
     nix::kmod::delete_module(&c, flags).map_err(|e| match e {
-        Errno::ENOENT if sys_module(name, "").exists() => "is builtin.",
-        Errno::ENOENT => "is not currently loaded",
-        Errno::EWOULDBLOCK | Errno::EBUSY => "is in use",
-        e => e.desc(),
+        Errno::ENOENT if sys_module(name, "").exists() => "is builtin.".into(),
+        Errno::ENOENT => "is not currently loaded".into(),
+        Errno::EWOULDBLOCK | Errno::EBUSY => "is in use".into(),
+        e => errno_text(e),
     })
+}
+
+/// `e` as libc's strerror words it: io::Error's text without its
+/// ` (os error N)`. Not nix's `Errno::desc`, whose table of texts (and
+/// the match over every errno) would be in the binary for this alone.
+fn errno_text(e: Errno) -> Cow<'static, str> {
+    let text = std::io::Error::from(e).to_string();
+    match text.rfind(" (os error ") {
+        Some(end) => text[..end].to_owned().into(),
+        None => text.into(),
+    }
 }
 
 /// `insmod FILE [PARAM=VALUE…]`.
@@ -461,6 +473,12 @@ mod tests {
     fn p(args: &[&str]) -> Result<Opts, Usage> {
         assert!(parse(&[]).unwrap().says(4) && !parse(&[]).unwrap().says(5));
         parse(&args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn an_errno_reads_as_strerror_without_the_os_error_number() {
+        assert_eq!(errno_text(Errno::EPERM), "Operation not permitted");
+        assert_eq!(errno_text(Errno::EINVAL), "Invalid argument");
     }
 
     #[test]

@@ -67,6 +67,7 @@ pub fn main() -> ! {
     failure::install(params, switched_by_hand);
     // ctrl-alt-del becomes SIGINT to us instead of an immediate reboot.
     if let Err(e) = nix::sys::reboot::set_cad_enabled(false) {
+        let e = std::io::Error::from(e);
         log::debug!("cannot disable ctrl-alt-del reboot: {e} (in a container?)");
     }
     raise_fd_limit();

@@ -85,7 +85,7 @@ pub fn wait_for_with(pid: Pid, other: &mut dyn FnMut(Pid, WaitStatus)) -> Option
             }
             Err(Errno::EINTR) => {}
             Err(e) => {
-                log::warn!("waiting for process {pid}: {e}");
+                log::warn!("waiting for process {pid}: {}", std::io::Error::from(e));
                 return None;
             }
         }

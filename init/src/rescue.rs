@@ -230,7 +230,9 @@ fn mount(args: &[&str]) {
         flags,
         opts,
     );
-    report(r.map_err(|e| anyhow::anyhow!("mount {source} on {target}: {e}")));
+    report(
+        r.map_err(|e| anyhow::anyhow!("mount {source} on {target}: {}", std::io::Error::from(e))),
+    );
 }
 
 fn plan(params: &BootParams) {

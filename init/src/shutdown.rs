@@ -75,7 +75,7 @@ fn kill_all_and_continue() -> nix::Result<()> {
 fn signal_all(sig: Signal) {
     match kill(Pid::from_raw(-1), sig) {
         Ok(()) | Err(Errno::ESRCH) => {}
-        Err(e) => log::warn!("kill(-1, {sig}): {e}"),
+        Err(e) => log::warn!("kill(-1, {sig}): {}", std::io::Error::from(e)),
     }
 }
 
@@ -145,8 +145,9 @@ fn unmount_all(gone: &[MountEntry]) {
             Err(Errno::EINVAL | Errno::ENOENT) => {} // already gone with its parent
             Err(e) => {
                 log::warn!(
-                    "shutdown: cannot unmount {}: {e}; remounting it read-only",
-                    p.display()
+                    "shutdown: cannot unmount {}: {}; remounting it read-only",
+                    p.display(),
+                    std::io::Error::from(e)
                 );
                 remount_ro(p);
             }
@@ -167,7 +168,7 @@ fn detach(p: &std::path::Path) {
         Some(e) => log::warn!(
             "shutdown: cannot detach {}: {}",
             p.display(),
-            Errno::from_raw(e)
+            std::io::Error::from_raw_os_error(e)
         ),
         None => log::warn!(
             "shutdown: detaching {} did not end in {}; going on",
@@ -187,7 +188,11 @@ fn remount_ro(p: &std::path::Path) {
         None::<&str>,
     ) {
         Ok(()) => log::info!("shutdown: remounted {} read-only", p.display()),
-        Err(e) => log::warn!("shutdown: cannot remount {} read-only: {e}", p.display()),
+        Err(e) => log::warn!(
+            "shutdown: cannot remount {} read-only: {}",
+            p.display(),
+            std::io::Error::from(e)
+        ),
     }
 }
 
@@ -215,8 +220,11 @@ fn end(action: Action, handover: bool) -> ! {
         Action::Reboot => RebootMode::RB_AUTOBOOT,
         Action::Halt => RebootMode::RB_HALT_SYSTEM,
     };
-    let err = reboot(mode);
-    log::error!("reboot(2) failed: {err:?}; halting in place");
+    let Err(err) = reboot(mode);
+    log::error!(
+        "reboot(2) failed: {}; halting in place",
+        std::io::Error::from(err)
+    );
     loop {
         std::thread::park();
     }

@@ -59,8 +59,9 @@ pub fn run(sup: &mut Supervisor, host: &mut dyn Host, signals: &[Signal]) -> any
     for &s in signals {
         mask.add(s);
     }
-    mask.thread_block()?;
-    let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)?;
+    mask.thread_block().map_err(std::io::Error::from)?;
+    let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+        .map_err(std::io::Error::from)?;
     epoll::add(
         &sup.epoll,
         sfd.as_fd(),
@@ -143,7 +144,7 @@ fn handle_signals(
 ) -> anyhow::Result<Flow> {
     let mut chld = false;
     let mut got = Vec::new();
-    while let Some(info) = sfd.read_signal()? {
+    while let Some(info) = sfd.read_signal().map_err(std::io::Error::from)? {
         let Ok(sig) = Signal::try_from(info.ssi_signo as i32) else {
             continue;
         };

@@ -251,6 +251,7 @@ impl Service {
             Action::Signal(pid, sig) => {
                 if let Err(e) = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig)
                 {
+                    let e = std::io::Error::from(e);
                     log::debug!("runsv {}: kill {pid} {sig}: {e}", self.label(is_log));
                 }
             }

@@ -85,7 +85,8 @@ impl Supervisor {
         let mut sup = Supervisor::idle(opts, epoll);
         if let Some(dir) = svdir {
             sup.svdir = Some(std::path::absolute(dir)?);
-            let ino = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?;
+            let ino = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)
+                .map_err(std::io::Error::from)?;
             epoll::add(
                 &sup.epoll,
                 ino.as_fd(),
@@ -422,8 +423,9 @@ impl Supervisor {
             match ino.add_watch(&dir, mask) {
                 Ok(wd) => now.push(wd),
                 Err(e) => log::warn!(
-                    "runsvdir {}: unable to add watch to inotify instance: {e}",
-                    dir.display()
+                    "runsvdir {}: unable to add watch to inotify instance: {}",
+                    dir.display(),
+                    std::io::Error::from(e)
                 ),
             }
         }

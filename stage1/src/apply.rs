@@ -139,7 +139,10 @@ fn mount_one(spec: &MountSpec, opts: &mut ApplyOptions<'_>) -> Result<()> {
     ) {
         let tag = match &spec.source {
             Source::Share(_, tag) if matches!(e, Errno::ENOENT | Errno::EINVAL) => tag,
-            _ => return Err(e).with_context(|| mount_error(&source, &fstype, spec)),
+            _ => {
+                return Err(std::io::Error::from(e))
+                    .with_context(|| mount_error(&source, &fstype, spec))
+            }
         };
         if Instant::now() >= deadline {
             bail!(

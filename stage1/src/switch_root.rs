@@ -32,14 +32,18 @@ pub fn switch_root(new_root: &Path) -> Result<()> {
     // Only ever delete on the kernel's initramfs itself: any other `/` (a
     // disk, a container's root, a test's namespace) must not be wiped.
     // Decided before /proc moves away.
-    let fs = statfs("/").context("statfs /")?;
+    let fs = statfs("/")
+        .map_err(std::io::Error::from)
+        .context("statfs /")?;
     let in_memory = fs.filesystem_type() == RAMFS_MAGIC || fs.filesystem_type() == TMPFS_MAGIC;
     let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let wipe = in_memory && root_is_initramfs(&mountinfo);
     for dir in MOVED_MOUNTS {
         move_mount(dir, new_root);
     }
-    chdir(new_root).with_context(|| format!("chdir {}", new_root.display()))?;
+    chdir(new_root)
+        .map_err(std::io::Error::from)
+        .with_context(|| format!("chdir {}", new_root.display()))?;
     if wipe {
         let freed = delete_contents(Path::new("/"), root_dev);
         log::debug!("freed the initramfs ({freed} entries removed)");
@@ -53,9 +57,14 @@ pub fn switch_root(new_root: &Path) -> Result<()> {
         MsFlags::MS_MOVE,
         None::<&str>,
     )
+    .map_err(std::io::Error::from)
     .with_context(|| format!("moving {} to /", new_root.display()))?;
-    chroot(".").context("chroot into the new root")?;
-    chdir(Path::new("/")).context("chdir / in the new root")?;
+    chroot(".")
+        .map_err(std::io::Error::from)
+        .context("chroot into the new root")?;
+    chdir(Path::new("/"))
+        .map_err(std::io::Error::from)
+        .context("chdir / in the new root")?;
     Ok(())
 }
 
@@ -88,7 +97,11 @@ fn move_mount(dir: &str, new_root: &Path) {
         Ok(()) => {}
         // EINVAL: not a mount point (e.g. no /run yet): nothing to move.
         Err(nix::errno::Errno::EINVAL) => log::debug!("{dir} is not mounted: not moved"),
-        Err(e) => log::warn!("moving {dir} to {}: {e}", target.display()),
+        Err(e) => log::warn!(
+            "moving {dir} to {}: {}",
+            target.display(),
+            std::io::Error::from(e)
+        ),
     }
 }
 

@@ -8,7 +8,6 @@ use std::fs;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use nix::errno::Errno;
 use nix::sys::reboot::{reboot, RebootMode};
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
@@ -34,7 +33,7 @@ pub fn exec_loaded(what: &str) -> Result<()> {
             let sig = signal_for(Action::Reboot);
             if let Err(e) = kill(Pid::from_raw(1), sig) {
                 let _ = fs::remove_file(MARKER);
-                bail!("cannot signal PID 1 ({sig}): {e}");
+                bail!("cannot signal PID 1 ({sig}): {}", std::io::Error::from(e));
             }
             println!("kexec: PID 1 is shutting down to start the loaded kernel");
             Ok(())
@@ -109,10 +108,10 @@ fn requested_at(action: Action, marker: &Path) -> bool {
 
 /// reboot(LINUX_REBOOT_CMD_KEXEC): starts the loaded kernel, so it returns
 /// only the reason it could not.
-fn reboot_kexec() -> Errno {
+fn reboot_kexec() -> std::io::Error {
     match reboot(RebootMode::RB_KEXEC) {
         Ok(never) => match never {},
-        Err(e) => e,
+        Err(e) => e.into(),
     }
 }
 

@@ -237,6 +237,9 @@ fn parse_seconds(v: &str) -> Option<Duration> {
     crate::decimal::parse_seconds(v.trim())
 }
 
+/// What a switch that is not one gets told (see [`BootParams::ignored`]).
+const NOT_A_BOOLEAN: &str = "not a boolean (1/0, yes/no, on/off)";
+
 impl BootParams {
     /// Parses a whole command line. Never fails; see the module docs.
     pub fn parse(cmdline: &str) -> Self {
@@ -300,9 +303,7 @@ impl BootParams {
                 self.tmpfs_size = self.string(raw_name, val).filter(|v| {
                     let ok = check::is_tmpfs_size(v);
                     if !ok {
-                        self.warn(format!(
-                            "{raw_name}={v}: not a size like 512M or 50% (of RAM), ignored"
-                        ));
+                        self.ignored(raw_name, v, "not a size like 512M or 50% (of RAM)");
                     }
                     ok
                 });
@@ -338,7 +339,7 @@ impl BootParams {
                 self.module_threads = self.string(raw_name, val).and_then(|v| {
                     let n = v.trim().parse::<usize>().ok();
                     if n.is_none() {
-                        self.warn(format!("{raw_name}={v}: not a number of threads, ignored"));
+                        self.ignored(raw_name, &v, "not a number of threads");
                     }
                     n
                 });
@@ -347,7 +348,7 @@ impl BootParams {
                 self.loglevel = self.string(raw_name, val).and_then(|v| {
                     let n = v.trim().parse::<u8>().ok().filter(|n| *n <= 7);
                     if n.is_none() {
-                        self.warn(format!("{raw_name}={v}: not a number 0-7, ignored"));
+                        self.ignored(raw_name, &v, "not a number 0-7");
                     }
                     n
                 });
@@ -365,7 +366,7 @@ impl BootParams {
                         .into_iter()
                         .find(|s| s.name() == v);
                     if stage.is_none() {
-                        self.warn(format!("{raw_name}={v}: not stage1 or stage2, ignored"));
+                        self.ignored(raw_name, &v, "not stage1 or stage2");
                     }
                     stage
                 });
@@ -377,19 +378,14 @@ impl BootParams {
                 self.power_button = self.string(raw_name, val).and_then(|v| {
                     let choice = PowerButton::parse(&v);
                     if choice.is_none() {
-                        self.warn(format!(
-                            "{raw_name}={v}: not poweroff, reboot or ignore, ignored"
-                        ));
+                        self.ignored(raw_name, &v, "not poweroff, reboot or ignore");
                     }
                     choice
                 });
             }
             "boot.coldplug" => match parse_flag(val) {
                 Some(on) => self.coldplug_off = !on,
-                None => self.warn(format!(
-                    "{raw_name}={}: not a boolean (1/0, yes/no, on/off), ignored",
-                    val.unwrap_or_default()
-                )),
+                None => self.ignored(raw_name, val.unwrap_or_default(), NOT_A_BOOLEAN),
             },
             _ => return false,
         }
@@ -449,7 +445,7 @@ impl BootParams {
         self.string(name, value).and_then(|v| {
             let d = parse_seconds(&v);
             if d.is_none() {
-                self.warn(format!("{name}={v}: not a number of seconds, ignored"));
+                self.ignored(name, &v, "not a number of seconds");
             }
             d
         })
@@ -472,15 +468,19 @@ impl BootParams {
     fn flag(&mut self, name: &str, value: Option<&str>, field: fn(&mut Self) -> &mut bool) {
         match parse_flag(value) {
             Some(b) => *field(self) = b,
-            None => self.warn(format!(
-                "{name}={}: not a boolean (1/0, yes/no, on/off), ignored",
-                value.unwrap_or_default()
-            )),
+            None => self.ignored(name, value.unwrap_or_default(), NOT_A_BOOLEAN),
         }
     }
 
     fn warn(&mut self, msg: String) {
         self.warnings.push(msg);
+    }
+
+    /// `name=value: why, ignored`: one copy of the formatting for every
+    /// parameter whose value is bad (each its own `format!` cost bytes).
+    #[inline(never)]
+    fn ignored(&mut self, name: &str, value: &str, why: &str) {
+        self.warn(format!("{name}={value}: {why}, ignored"));
     }
 
     /// Problems found while parsing, e.g. `loglevel=x: not a number 0-7, ignored`.

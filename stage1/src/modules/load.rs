@@ -278,7 +278,11 @@ fn syscall_result(call: &str, path: &Path, r: nix::Result<()>) -> Result<bool, S
                 Errno::EPERM => " (needs CAP_SYS_MODULE, or module loading is disabled)",
                 _ => "",
             };
-            Err(format!("{call}({}): {e}{hint}", path.display()))
+            Err(format!(
+                "{call}({}): {}{hint}",
+                path.display(),
+                std::io::Error::from(e)
+            ))
         }
     }
 }
@@ -595,7 +599,8 @@ mod tests {
             let failed: Vec<&str> = r.failed.iter().map(|(n, _)| n.as_str()).collect();
             assert_eq!(failed, ["failover", "net_failover", "virtio_net"]);
             assert!(
-                r.failed[0].1.contains("ENOEXEC") && r.failed[0].1.contains("another kernel"),
+                r.failed[0].1.contains("Exec format error")
+                    && r.failed[0].1.contains("another kernel"),
                 "{}",
                 r.failed[0].1
             );
