@@ -210,6 +210,10 @@ size: dist/init dist/initrd
 	        echo "dist/init is $$s bytes, over the limit of $(INIT_SIZE_LIMIT) (600 KiB)" >&2; exit 1; \
 	    else echo "warning: dist/init is $$s bytes, over 600 KiB: built against the prebuilt std (no rust-src)" >&2; fi; \
 	else echo "dist/init: $$s bytes, within the limit of $(INIT_SIZE_LIMIT) (600 KiB)"; fi
+	@# nix's errno name and text tables (~7 KiB) come back with one Errno
+	@# formatted by {} or {:?} or boxed as a dyn Error: say where to look.
+	@if grep -qa ENOTRECOVERABLE dist/init; then \
+	    echo "dist/init holds nix's Errno tables again: an Errno is formatted or boxed somewhere; convert it with io::Error::from(errno) (see README, Sizes)" >&2; exit 1; fi
 
 # Speed and size, each against its reference measured in the same run; the
 # tables land in bench/results/*.md (see README). About 13 minutes.
