@@ -21,6 +21,8 @@ use crate::times::{BootTimes, BOOT_TIMES};
 use crate::{kexec, shares, shutdown};
 
 pub const SERVICE_DIR: &str = "/etc/service";
+/// The actions as a re-exec's handover numbers them ([`Pid1Host::word`]).
+const ACTIONS: [Action; 3] = [Action::PowerOff, Action::Reboot, Action::Halt];
 /// How long services get to stop (TERM, finish scripts) before KILL,
 /// unless `boot.stop_timeout=` says otherwise.
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(7);
@@ -67,6 +69,16 @@ pub fn run(params: &BootParams, toplevel: Option<&Path>, mut times: BootTimes) -
         }
         (Action::PowerOff, false, gone)
     };
+    shutdown::finish(action, handover, &gone)
+}
+
+/// After a re-exec (`init reexec`, or a panic while supervising): no
+/// setup again, straight back to the services handed over.
+pub fn resume(params: &BootParams) -> ! {
+    let toplevel = params.toplevel.as_deref();
+    let devices = Devices::start(params, toplevel);
+    let mut times = BootTimes::default();
+    let (action, handover, gone) = supervise(params, &path_for(toplevel), &mut times, devices);
     shutdown::finish(action, handover, &gone)
 }
 
@@ -180,8 +192,11 @@ fn supervise(
     if own_supervisor {
         phase(&format!("stage-2: supervising {SERVICE_DIR}"));
     }
-    let mut sup = match Supervisor::new(svdir, opts.clone()) {
-        Ok(s) => s,
+    let resumed = Supervisor::resume(svdir, opts.clone());
+    let word = resumed.as_ref().map(|r| r.as_ref().map_or(0, |(_, w)| *w));
+    let sup = resumed.unwrap_or_else(|| Supervisor::new(svdir, opts.clone()).map(|s| (s, 0)));
+    let mut sup = match sup {
+        Ok((s, _)) => s,
         Err(e) => {
             log::error!("cannot supervise {SERVICE_DIR}: {e:#}; services will not run");
             match Supervisor::new(None, opts) {
@@ -210,11 +225,15 @@ fn supervise(
         ready_marked: false,
     };
     host.devices.watch(&sup);
-    if !own_supervisor {
-        host.start_runit2();
+    if let Some(word) = word {
+        host.resume(word);
+    } else {
+        if !own_supervisor {
+            host.start_runit2();
+        }
+        times.mark("supervise");
+        times.write(Path::new(BOOT_TIMES));
     }
-    times.mark("supervise");
-    times.write(Path::new(BOOT_TIMES));
     if let Err(e) = runit_compat::run(&mut sup, &mut host, &SIGNALS) {
         log::error!("the event loop failed: {e:#}; shutting down");
         sup.kill_all();
@@ -261,6 +280,34 @@ struct Pid1Host {
 impl Pid1Host {
     fn spawn(&self, path: &str) -> Option<Pid> {
         spawn_script(path, &self.path_env)
+    }
+
+    /// What a re-exec must hand over of this host: the shutdown's action
+    /// (bits 0–7: 0 none, else 1 + its index), whether it ends in a loaded
+    /// kernel (bit 8), `/etc/runit/2`'s pid (bits 32–63).
+    fn word(&self) -> u64 {
+        let action = self
+            .action
+            .map_or(0, |a| 1 + ACTIONS.iter().position(|&b| b == a).unwrap_or(0));
+        let runit2 = self.runit2.map_or(0, |p| p.as_raw() as u64);
+        action as u64 | u64::from(self.handover) << 8 | runit2 << 32
+    }
+
+    /// Go on from [`Pid1Host::word`] after a re-exec: a shutdown under
+    /// way keeps its action and gets its stop timeout again.
+    fn resume(&mut self, word: u64) {
+        self.ready_marked = true;
+        self.handover = word & 0x100 != 0;
+        let runit2 = (word >> 32) as i32;
+        self.runit2 = (runit2 != 0).then(|| Pid::from_raw(runit2));
+        if let Some(&a) = ((word & 0xff) as usize)
+            .checked_sub(1)
+            .and_then(|i| ACTIONS.get(i))
+        {
+            self.devices.stop();
+            self.action = Some(a);
+            self.deadline = Some(Instant::now() + self.stop_timeout);
+        }
     }
 
     fn start_runit2(&mut self) {
@@ -451,6 +498,7 @@ impl Host for Pid1Host {
     }
 
     fn on_tick(&mut self, sup: &mut Supervisor, now: Instant) -> Flow {
+        sup.set_host_word(self.word());
         // Appended on its own: the earlier marks are in the file already.
         if !self.ready_marked && sup.any_ready() {
             self.ready_marked = true;
