@@ -27,7 +27,58 @@ const ACTIONS: [Action; 3] = [Action::PowerOff, Action::Reboot, Action::Halt];
 /// unless `boot.stop_timeout=` says otherwise.
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(7);
 
-pub fn run(params: &BootParams, toplevel: Option<&Path>, mut times: BootTimes) -> ! {
+pub fn run(params: &BootParams, toplevel: Option<&Path>, times: BootTimes) -> ! {
+    serve(params, toplevel, times, false)
+}
+
+/// After a re-exec (`init reexec`, or a panic while supervising): no
+/// setup again, straight back to the services handed over.
+pub fn resume(params: &BootParams) -> ! {
+    serve(
+        params,
+        params.toplevel.as_deref(),
+        BootTimes::default(),
+        true,
+    )
+}
+
+/// The system's setup (unless `resumed`), then supervision until the
+/// shutdown: one body for both, so the devices' start is inlined once.
+fn serve(params: &BootParams, toplevel: Option<&Path>, mut times: BootTimes, resumed: bool) -> ! {
+    if !resumed {
+        setup(toplevel);
+    }
+    // Drivers for what stage-1 left without one, and for what comes later;
+    // loading runs beside /etc/runit/1 (devices.rs).
+    let mut devices = Devices::start(params, toplevel);
+    let path_env = path_for(toplevel);
+    let stage1_then = "skipping runit stage 1, going on to supervision";
+    // The loader reaped during /etc/runit/1 must reach `devices`, or it
+    // would wait for that loader forever and load nothing more.
+    let mut loader_ended = |pid, status| {
+        devices.reaped(pid, status);
+    };
+    let runit1 = resumed || {
+        times.mark("stage2");
+        run_stage_script("/etc/runit/1", &path_env, stage1_then, &mut loader_ended)
+    };
+    let (action, handover, gone) = if runit1 {
+        // Stage 3 runs inside the loop, while services are supervised.
+        supervise(params, &path_env, &mut times, devices)
+    } else {
+        phase("stage-2: /etc/runit/1 asked for stage 3 (exit 100) or crashed");
+        let gone = shares::gone();
+        if gone.is_empty() && Path::new(STAGE3).exists() {
+            phase("shutdown: running /etc/runit/3");
+            run_stage_script(STAGE3, &path_env, STAGE3_THEN, &mut |_, _| {});
+        }
+        (Action::PowerOff, false, gone)
+    };
+    shutdown::finish(action, handover, &gone)
+}
+
+/// Stage-2's setup from the toplevel and kexec's handover.
+fn setup(toplevel: Option<&Path>) {
     phase("stage-2: setting up the system");
     if let Some(t) = toplevel {
         // Each failed step is logged by stage2 itself; the boot goes on.
@@ -45,41 +96,6 @@ pub fn run(params: &BootParams, toplevel: Option<&Path>, mut times: BootTimes) -
     if let Err(e) = stage2::handover::install(Path::new("/run"), Path::new("/")) {
         log::warn!("stage-2: installing the handover of /run/init/handover: {e:#}");
     }
-    // Drivers for what stage-1 left without one, and for what comes later;
-    // loading runs beside /etc/runit/1 (devices.rs).
-    let mut devices = Devices::start(params, toplevel);
-    let path_env = path_for(toplevel);
-    times.mark("stage2");
-    let stage1_then = "skipping runit stage 1, going on to supervision";
-    // The loader reaped during /etc/runit/1 must reach `devices`, or it
-    // would wait for that loader forever and load nothing more.
-    let mut loader_ended = |pid, status| {
-        devices.reaped(pid, status);
-    };
-    let runit1 = run_stage_script("/etc/runit/1", &path_env, stage1_then, &mut loader_ended);
-    let (action, handover, gone) = if runit1 {
-        // Stage 3 runs inside the loop, while services are supervised.
-        supervise(params, &path_env, &mut times, devices)
-    } else {
-        phase("stage-2: /etc/runit/1 asked for stage 3 (exit 100) or crashed");
-        let gone = shares::gone();
-        if gone.is_empty() && Path::new(STAGE3).exists() {
-            phase("shutdown: running /etc/runit/3");
-            run_stage_script(STAGE3, &path_env, STAGE3_THEN, &mut |_, _| {});
-        }
-        (Action::PowerOff, false, gone)
-    };
-    shutdown::finish(action, handover, &gone)
-}
-
-/// After a re-exec (`init reexec`, or a panic while supervising): no
-/// setup again, straight back to the services handed over.
-pub fn resume(params: &BootParams) -> ! {
-    let toplevel = params.toplevel.as_deref();
-    let devices = Devices::start(params, toplevel);
-    let mut times = BootTimes::default();
-    let (action, handover, gone) = supervise(params, &path_for(toplevel), &mut times, devices);
-    shutdown::finish(action, handover, &gone)
 }
 
 const STAGE3: &str = "/etc/runit/3";

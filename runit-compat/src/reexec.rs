@@ -11,7 +11,8 @@
 //!
 //! The handover is numbers (8 bytes, little-endian) and byte strings (their
 //! length, then the bytes), written and read by one small pair of types:
-//! `MAGIC SHUTTING_DOWN ANY_READY HOST_WORD PANICS PANIC_SINCE PATH`, then
+//! `MAGIC NFDS FD…` (every descriptor kept), `SHUTTING_DOWN ANY_READY
+//! HOST_WORD PANICS PANIC_SINCE PATH`, then
 //! per service `SLOTS DEV INO REMOVED MAIN_GONE PIPE_R PIPE_W NAME DIR` and
 //! per slot (`run`, then `log/run`) the machine's [`Machine::words`], the
 //! hook's pid, `supervise/lock`, `control`'s read and write ends, `ok`,
@@ -115,17 +116,19 @@ impl Out {
 struct In<'a>(&'a [u8]);
 
 impl<'a> In<'a> {
-    fn nums(&mut self, n: usize) -> Option<Vec<i64>> {
-        (0..n)
-            .map(|_| {
-                let (h, t) = self.0.split_first_chunk::<8>()?;
-                self.0 = t;
-                Some(i64::from_le_bytes(*h))
-            })
-            .collect()
+    /// Fill `out` with the next numbers.
+    fn fill(&mut self, out: &mut [i64]) -> Option<()> {
+        for n in out {
+            let (h, t) = self.0.split_first_chunk::<8>()?;
+            self.0 = t;
+            *n = i64::from_le_bytes(*h);
+        }
+        Some(())
     }
     fn num(&mut self) -> Option<i64> {
-        Some(self.nums(1)?[0])
+        let mut n = [0];
+        self.fill(&mut n)?;
+        Some(n[0])
     }
     fn bytes(&mut self) -> Option<&'a [u8]> {
         let n = usize::try_from(self.num()?).ok()?;
@@ -158,7 +161,6 @@ impl Supervisor {
         let mut o = Out::default();
         let mut fds = Vec::new();
         o.nums(&[
-            MAGIC,
             i64::from(self.shutting_down),
             i64::from(self.any_ready),
             self.host_word as i64,
@@ -207,7 +209,13 @@ impl Supervisor {
         // No more services.
         o.nums(&[0]);
         fds.retain(|&f| f >= 0);
-        (o.0, fds)
+        // The descriptors first: after a damaged rest, those not placed
+        // are still known, and closed.
+        let mut head = Out::default();
+        head.nums(&[MAGIC, fds.len() as i64]);
+        head.nums(&fds.iter().map(|&f| i64::from(f)).collect::<Vec<_>>());
+        head.0.extend(o.0);
+        (head.0, fds)
     }
 
     /// Exec `path` with the whole state handed over (see the module docs).
@@ -255,39 +263,33 @@ impl Supervisor {
         Some((|| {
             let mut sup = Supervisor::new(None, opts)?;
             let mut input = In(&text);
-            if sup.adopt(&mut input, &mut claimed).is_none() {
+            let mut listed = Vec::new();
+            let fds = (|| {
+                let mut h = [0; 2];
+                input.fill(&mut h)?;
+                let n = usize::try_from(h[1]).ok()?;
+                (h[0] == MAGIC && n <= input.0.len() / 8).then_some(())?;
+                listed.resize(n, 0);
+                input.fill(&mut listed)
+            })();
+            if fds
+                .and_then(|()| sup.adopt(&mut input, &mut claimed))
+                .is_none()
+            {
                 log::error!(
                     "re-exec: the handover is damaged at byte {} of {}: rebuilding the rest from supervise/ and the process table",
                     text.len() - input.0.len(),
                     text.len()
                 );
-                sup.recovering = true;
             }
-            if sup.recovering {
-                // What the damaged part named is closed: the scan can lock
-                // and open those directories again, and a log pipe's
-                // reader sees its EOF when the writers end. (Nothing this
-                // process opened before is a pipe or under `supervise/`.)
-                for e in std::fs::read_dir("/proc/self/fd")
-                    .into_iter()
-                    .flatten()
-                    .flatten()
-                {
-                    let n = e.file_name().to_str().and_then(|s| s.parse().ok());
-                    let ours = std::fs::read_link(e.path()).is_ok_and(|l| {
-                        let l = l.to_string_lossy();
-                        l.contains("/supervise/") || l.starts_with("pipe:")
-                    });
-                    if let Some(n) = n.filter(|n| ours && !claimed.contains(n)) {
-                        drop(sys::adopt_fd(n));
-                    }
-                }
+            // What a damaged part named is closed: the scan can lock and
+            // open those directories again, and a log pipe's reader sees
+            // its EOF when the writers end.
+            for &n in listed.iter().filter(|n| !claimed.contains(n)) {
+                drop(sys::adopt_fd(n));
             }
             sup.watch_svdir(svdir)?;
             log::info!("re-exec: supervising {} services again", sup.len());
-            if std::mem::take(&mut sup.recovering) {
-                sup.report_unplaced();
-            }
             let word = sup.host_word;
             Ok((sup, word))
         })())
@@ -297,21 +299,20 @@ impl Supervisor {
     /// first record that cannot be used (what came before is adopted).
     fn adopt(&mut self, input: &mut In, claimed: &mut Vec<i64>) -> Option<()> {
         let now = Instant::now();
-        let h = input.nums(6)?;
-        if h[0] != MAGIC {
-            return None;
-        }
-        self.shutting_down = h[1] != 0;
-        self.any_ready = h[2] != 0;
-        self.host_word = h[3] as u64;
-        self.panics = (h[4] as u32, h[5] as u64);
+        let mut h = [0; 5];
+        input.fill(&mut h)?;
+        self.shutting_down = h[0] != 0;
+        self.any_ready = h[1] != 0;
+        self.host_word = h[2] as u64;
+        self.panics = (h[3] as u32, h[4] as u64);
         self.opts.path_env = input.text()?.into();
         loop {
             let count = input.num()?;
             if count == 0 {
                 return Some(());
             }
-            let n = input.nums(6)?;
+            let mut n = [0; 6];
+            input.fill(&mut n)?;
             let name = input.text()?;
             let dir = PathBuf::from(input.text()?);
             let r = take(n[4], claimed)?;
@@ -324,7 +325,6 @@ impl Supervisor {
             let (Some(Some(main)), log) = (slots.next(), slots.next()) else {
                 // Its directory is found again by the scan, which adopts
                 // the pid its status names.
-                self.recovering = true;
                 continue;
             };
             let idx = self.services.len();
@@ -367,9 +367,10 @@ impl Supervisor {
         now: Instant,
         claimed: &mut Vec<i64>,
     ) -> Option<Option<Slot>> {
-        let w = input.nums(20)?;
+        let mut w = [0; 20];
+        input.fill(&mut w)?;
         let pending = input.bytes()?.iter().copied().collect();
-        let m = Machine::from_words(is_log, &w[..14], now)?;
+        let m = Machine::from_words(is_log, w.first_chunk()?, now)?;
         let hook_pid = u32::try_from(w[14]).ok()?;
         let mut fd = |i: usize| take(w[i], claimed);
         let (lock, c, cw, ok, notify) = (fd(15)?, fd(16)?, fd(17)?, fd(18)?, fd(19)?);
@@ -398,26 +399,21 @@ impl Supervisor {
         });
         Some(Some(slot))
     }
-
-    /// Every child of ours that no service claims, named in the log (and
-    /// left running: it may be a service's that could not be placed).
-    fn report_unplaced(&self) {
-        for pid in children().into_iter().filter(|&p| !self.pids.has(p)) {
-            log::warn!("re-exec: pid {pid} is a child no service claims; left running");
-        }
-    }
 }
 
-/// This process's children (living or zombies), from the process table.
-fn children() -> Vec<u32> {
-    let text = std::fs::read_to_string("/proc/thread-self/children").unwrap_or_default();
-    text.split(' ').filter_map(|p| p.parse().ok()).collect()
+/// Whether `pid` is a child of this process (running or a zombie):
+/// waitid(2) without reaping it.
+fn is_child(pid: u32) -> bool {
+    use nix::sys::wait::{waitid, Id, WaitPidFlag};
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+    waitid(Id::Pid(nix::unistd::Pid::from_raw(pid as i32)), flags).is_ok()
 }
 
 impl Service {
-    /// After a damaged handover: the slot's `supervise/status` names a pid
-    /// that is still our child, so that process is the slot's running one
-    /// (adopted, not restarted). False when there is none.
+    /// A service just found whose `supervise/status` names a pid that is
+    /// our child and no other slot's (left by a damaged re-exec handover):
+    /// that process is the slot's running one, adopted, not restarted.
+    /// False when there is none.
     pub(crate) fn recover(&mut self, is_log: bool, pids: &mut crate::service::Pids) -> bool {
         let idx = self.idx;
         let Some(slot) = self.slot_mut(is_log) else {
@@ -426,7 +422,7 @@ impl Service {
         let st = std::fs::read(slot.sup.dir().join("status"))
             .ok()
             .and_then(|b| Status::decode(&b));
-        let Some(st) = st.filter(|s| s.pid != 0 && children().contains(&s.pid)) else {
+        let Some(st) = st.filter(|s| s.pid != 0 && !pids.has(s.pid) && is_child(s.pid)) else {
             return false;
         };
         let m = &mut slot.m;

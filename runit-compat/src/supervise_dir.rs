@@ -118,47 +118,38 @@ impl Supervise {
         prefix: &str,
         kept: Option<(OwnedFd, OwnedFd, OwnedFd, Option<OwnedFd>)>,
     ) -> Result<Supervise, SuperviseError> {
-        let dir = make_dir(service);
-        if let Some((lock, control, control_write, ok)) = kept {
-            return Ok(Supervise {
-                ok_path: dir.join("ok"),
-                dir,
-                lock: File::from(lock),
-                control,
-                control_write,
-                ok,
-                prefix: prefix.to_owned(),
-                last_pid: None,
-                pid_written: false,
-            });
-        }
-        let lock = OpenOptions::new()
-            .append(true)
-            .create(true)
-            .mode(0o600)
-            .custom_flags(libc_o_nonblock())
-            .open(dir.join("lock"))
-            .map_err(fail(format!("unable to open {prefix}supervise/lock")))?;
-        flock(&lock, FlockOperation::NonBlockingLockExclusive)
-            .map_err(|e| fail(format!("unable to lock {prefix}supervise/lock"))(e.into()))?;
-        let ctl = dir.join("control");
-        let name = format!("{prefix}supervise/control");
-        fifo(&ctl, &name)?;
-        let control = open_fd(&ctl, OFlags::RDONLY, &name)?;
-        let control_write = open_fd(&ctl, OFlags::WRONLY, &name)?;
-        let ok_path = dir.join("ok");
-        fifo(&ok_path, &format!("{prefix}supervise/ok"))?;
-        // A new supervisor has seen no process get ready. Nothing to
-        // report when this fails: the lock and FIFOs were just made here,
-        // and sv checks a record's pid anyway.
-        let _ = fs::remove_file(dir.join("ready"));
+        let (dir, lock, control, control_write, ok) = if let Some((l, c, w, ok)) = kept {
+            (service.join("supervise"), File::from(l), c, w, ok)
+        } else {
+            let dir = make_dir(service);
+            let lock = OpenOptions::new()
+                .append(true)
+                .create(true)
+                .mode(0o600)
+                .custom_flags(libc_o_nonblock())
+                .open(dir.join("lock"))
+                .map_err(fail(format!("unable to open {prefix}supervise/lock")))?;
+            flock(&lock, FlockOperation::NonBlockingLockExclusive)
+                .map_err(|e| fail(format!("unable to lock {prefix}supervise/lock"))(e.into()))?;
+            let ctl = dir.join("control");
+            let name = format!("{prefix}supervise/control");
+            fifo(&ctl, &name)?;
+            let control = open_fd(&ctl, OFlags::RDONLY, &name)?;
+            let control_write = open_fd(&ctl, OFlags::WRONLY, &name)?;
+            fifo(&dir.join("ok"), &format!("{prefix}supervise/ok"))?;
+            // A new supervisor has seen no process get ready. Nothing
+            // to report when this fails: the lock and FIFOs were just
+            // made here, and sv checks a record's pid anyway.
+            let _ = fs::remove_file(dir.join("ready"));
+            (dir, lock, control, control_write, None)
+        };
         Ok(Supervise {
+            ok_path: dir.join("ok"),
             dir,
             lock,
             control,
             control_write,
-            ok: None,
-            ok_path,
+            ok,
             prefix: prefix.to_owned(),
             last_pid: None,
             pid_written: false,

@@ -46,9 +46,6 @@ pub struct Supervisor {
     pub(crate) host_word: u64,
     /// Panics that re-exec'd so far, and since when (wall seconds).
     pub(crate) panics: (u32, u64),
-    /// A damaged handover is being rebuilt: a service found by the scan
-    /// adopts the pid its `status` names (`reexec.rs`).
-    pub(crate) recovering: bool,
 }
 
 fn token(idx: usize, is_log: bool) -> u64 {
@@ -85,7 +82,6 @@ impl Supervisor {
             any_ready: false,
             host_word: 0,
             panics: (0, 0),
-            recovering: false,
         }
     }
 
@@ -224,7 +220,7 @@ impl Supervisor {
             else {
                 continue;
             };
-            let begin = !(self.recovering && s.recover(is_log, &mut self.pids));
+            let begin = !s.recover(is_log, &mut self.pids);
             self.feed(idx, is_log, begin.then_some(Event::Begin));
         }
     }

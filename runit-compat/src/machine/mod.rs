@@ -213,7 +213,7 @@ impl Machine {
 
     /// The machine [`Machine::words`] wrote; `None` for a state, want or
     /// hook out of range.
-    pub fn from_words(is_log: bool, w: &[i64], now: Instant) -> Option<Machine> {
+    pub fn from_words(is_log: bool, w: &[i64; 14], now: Instant) -> Option<Machine> {
         let ns = |n: i64| (n >= 0).then(|| Duration::from_nanos(n as u64));
         let wall = |n| ns(n).map(|d| SystemTime::UNIX_EPOCH + d);
         let hook = w[13];
