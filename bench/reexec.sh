@@ -60,7 +60,8 @@ start() {
 # wait_lines TEXT COUNT: until $log has COUNT lines containing TEXT.
 wait_lines() {
     local deadline=$((SECONDS + 120))
-    while [ "$(grep -c -- "$1" "$log" 2>/dev/null || true)" -lt "$2" ]; do
+    local n
+    while n=$(grep -c -- "$1" "$log" 2>/dev/null) || true; [ "${n:-0}" -lt "$2" ]; do
         [ $SECONDS -lt $deadline ] || { echo "no $2 x '$1' in $log" >&2; exit 1; }
         sleep 0.001
     done

@@ -11,7 +11,7 @@ use nix::sys::signal::Signal;
 use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
 use runit_compat::{Exec, Fd, Flow, Host, Options, Session, Supervisor};
-use stage1::cmdline::BootParams;
+use stage1::cmdline::{BootParams, Stage};
 use stage2::mountinfo::MountEntry;
 
 use crate::action::{action_for, Action};
@@ -239,6 +239,7 @@ fn supervise(
         stop_timeout: params.stop_timeout.unwrap_or(STOP_TIMEOUT),
         devices,
         ready_marked: false,
+        debug_panic: params.debug_panic == Some(Stage::Supervise) && word.is_none(),
     };
     host.devices.watch(&sup);
     if let Some(word) = word {
@@ -291,6 +292,9 @@ struct Pid1Host {
     devices: Devices,
     /// `first_service_ready` is in the boot times.
     ready_marked: bool,
+    /// `boot.debug_panic=supervise`, in the first PID 1 (not after a
+    /// re-exec): panic at SIGHUP.
+    debug_panic: bool,
 }
 
 impl Pid1Host {
@@ -442,6 +446,10 @@ impl Pid1Host {
 impl Host for Pid1Host {
     fn on_signal(&mut self, sup: &mut Supervisor, signal: Signal) -> Flow {
         log::debug!("PID 1 got {signal}");
+        assert!(
+            !(self.debug_panic && signal == Signal::SIGHUP),
+            "boot.debug_panic=supervise: panicking on purpose"
+        );
         if signal == Signal::SIGINT && self.action.is_none() && self.pending.is_none() {
             if self.share_gone(Action::Reboot) {
                 return Flow::Stop;
@@ -515,6 +523,7 @@ impl Host for Pid1Host {
 
     fn on_tick(&mut self, sup: &mut Supervisor, now: Instant) -> Flow {
         sup.set_host_word(self.word());
+
         // Appended on its own: the earlier marks are in the file already.
         if !self.ready_marked && sup.any_ready() {
             self.ready_marked = true;

@@ -164,13 +164,8 @@ fn handle_signals(
             sup.rescan();
         }
         if sig == crate::reexec::SIGNAL {
-            let path = crate::reexec::own_path();
-            log::info!("re-exec: executing {}", path.display());
-            let e = sup.reexec(&path);
-            log::error!(
-                "re-exec: cannot execute {}: {e}; going on with this binary",
-                path.display()
-            );
+            crate::reexec::exec_self(sup);
+            log::error!("re-exec: going on with this binary");
         }
         if signals.contains(&sig) && host.on_signal(sup, sig) == Flow::Stop {
             return Ok(Flow::Stop);

@@ -44,7 +44,7 @@ const MAGIC: i64 = i64::from_le_bytes(*b"initrx1\n");
 /// The signal that asks a supervisor (PID 1, `runsvdir`) to re-exec.
 pub const SIGNAL: Signal = Signal::SIGQUIT;
 /// This many panics within `PANIC_WINDOW_SECS` end the re-execs: PID 1
-/// goes to its failure menu instead.
+/// goes to its failure menu instead (the message says "third" and "60 s").
 const PANIC_LIMIT: u32 = 3;
 const PANIC_WINDOW_SECS: u64 = 60;
 
@@ -76,23 +76,35 @@ fn wall_secs() -> u64 {
 /// Called by PID 1's panic hook: re-exec the supervisor the event loop
 /// was serving with every child kept. Returns (why not) when there is
 /// none, the panics came too fast, or both execs failed.
-pub fn reexec_after_panic() -> String {
-    let mut why = "the panic was outside the event loop".to_owned();
+pub fn reexec_after_panic() -> &'static str {
+    let mut why = "the panic was outside the event loop";
     sys::with_current(|sup: &mut Supervisor| {
         let now = wall_secs();
         if now.saturating_sub(sup.panics.1) > PANIC_WINDOW_SECS {
             sup.panics = (0, now);
         }
         sup.panics.0 += 1;
-        if sup.panics.0 >= PANIC_LIMIT {
-            why = format!("{PANIC_LIMIT} panics within {PANIC_WINDOW_SECS} s");
-            return;
+        why = "the third panic within 60 s";
+        if sup.panics.0 < PANIC_LIMIT {
+            log::error!("re-executing after a panic, keeping every service");
+            exec_self(sup);
+            why = "it failed";
         }
-        log::error!("re-executing after a panic, keeping every service");
-        let e = sup.reexec(&own_path());
-        why = format!("{e}; {}", sup.reexec(Path::new("/proc/self/exe")));
     });
     why
+}
+
+/// Exec this binary again with every service: from the path it was
+/// started from (a new binary there is the upgrade), else — that path
+/// gone (PID 1 from an initramfs after switch_root) or not executable —
+/// `/proc/self/exe`, the running binary. Returns when both failed, each
+/// failure logged.
+pub(crate) fn exec_self(sup: &mut Supervisor) {
+    for path in [own_path(), PathBuf::from("/proc/self/exe")] {
+        log::info!("re-exec: executing {}", path.display());
+        let e = sup.reexec(&path);
+        log::error!("re-exec: cannot execute {}: {e}", path.display());
+    }
 }
 
 /// The handover being written: numbers as 8 bytes little-endian, byte

@@ -3,7 +3,7 @@
 //! handover. Same pids, byte-identical `status`, no line lost on a `log/`
 //! pipe, crash restarts and the control FIFOs working across it; a new
 //! binary at the same path taking over (the live upgrade); a binary that
-//! cannot be exec'd leaving the old one in charge with the reason; and a
+//! cannot be exec'd named with the reason, the running one going on; and a
 //! truncated handover rebuilt from `supervise/` without a restart.
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -189,11 +189,12 @@ fn a_new_binary_at_the_same_path_takes_over() {
 }
 
 #[test]
-fn a_binary_that_cannot_run_leaves_the_old_one_in_charge() {
+fn a_binary_that_cannot_run_is_named_and_the_running_one_goes_on() {
     let (_tmp, bin, svb, svdir, run) = setup("reexec-fail", true);
     let before = snapshot(&svdir);
     replace_binary(&bin, "init", b"\x7fELF garbage", 0o755);
-    run.reexec("going on with this binary", 1);
+    // Named, then /proc/self/exe (the binary running now) takes over.
+    run.reexec("supervising 3 services again", 1);
     let log = run.log();
     assert!(
         log.contains(&format!(
