@@ -50,7 +50,7 @@ const PANIC_WINDOW_SECS: u64 = 60;
 
 /// The handover's descriptor when this process was started by a re-exec.
 pub fn handed_over() -> Option<i64> {
-    let last = std::env::args_os().last()?;
+    let last = std::env::args_os().next_back()?;
     last.to_str()?.strip_prefix(ARG)?.parse().ok()
 }
 
@@ -243,13 +243,13 @@ impl Supervisor {
                 sys::set_cloexec(fd, false);
             }
             let mark = format!("{ARG}{}", f.as_raw_fd());
-            let args: Vec<_> = std::env::args_os().collect();
-            let argv: Vec<&std::ffi::OsStr> = args
-                .iter()
-                .map(AsRef::as_ref)
-                .filter(|a: &&std::ffi::OsStr| !a.as_encoded_bytes().starts_with(ARG.as_bytes()))
-                .chain([mark.as_ref()])
-                .collect();
+            // The arguments this process was given, its own mark replaced.
+            let mut args: Vec<_> = std::env::args_os().collect();
+            if handed_over().is_some() {
+                args.pop();
+            }
+            args.push(mark.into());
+            let argv: Vec<&std::ffi::OsStr> = args.iter().map(AsRef::as_ref).collect();
             Ok(sys::Exec::new(path, &argv, None, None)?.exec())
         })()
         .unwrap_or_else(|e: std::io::Error| e);
