@@ -9,7 +9,7 @@
 #   make msrv          check the workspace with the oldest compiler it claims (rust-version)
 #   make deps          install what the build needs (apt packages, the pinned toolchain, cargo tools)
 #   make size          sizes of dist/init and dist/initrd
-#   make bench         supervision, svlogd, PID 1, devices, stage-1, netboot, kexec and shared-store benchmarks (tables in bench/results/)
+#   make bench         supervision, svlogd, re-exec, PID 1, devices, stage-1, netboot, kexec and shared-store benchmarks (tables in bench/results/)
 #   make fuzz          fuzz every parser for FUZZ_SECONDS (60) each (fuzz/README.md)
 #   make soak          SOAK_ROUNDS (20) shutdowns of an ext4 root under a writer: records lost, fsck
 #   make clean         remove build/ and dist/ (`cargo clean` empties target/)
@@ -225,6 +225,7 @@ bench: $(DIST)
 	DIST=$(CURDIR)/dist bench/size.sh
 	INIT_BIN=$(CURDIR)/dist/init bench/runit.sh
 	INIT_BIN=$(CURDIR)/dist/init bench/svlogd.sh
+	INIT_BIN=$(CURDIR)/dist/init bench/reexec.sh
 	DIST=$(CURDIR)/dist bench/vm-pid1.sh
 	DIST=$(CURDIR)/dist bench/vm-services.sh
 	DIST=$(CURDIR)/dist bench/vm-devices.sh

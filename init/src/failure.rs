@@ -51,6 +51,10 @@ pub fn install(params: &'static BootParams, switched_root: SwitchedByHand) {
             .unwrap_or_default();
         let what = info.payload_as_str().unwrap_or("(no message)");
         log::error!("init panicked{at}: {}", what.replace('\n', " "));
+        // A panic while services are supervised: exec again, keeping
+        // every one (runit_compat::reexec); returns when that cannot be.
+        let why = runit_compat::reexec::reexec_after_panic();
+        log::error!("no re-exec after the panic: {why}");
         let default = BootParams::default();
         let params = PARAMS.get().copied().unwrap_or(&default);
         if params.panic_on_fail {

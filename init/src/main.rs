@@ -31,6 +31,7 @@ mod pid1;
 mod plan_cmd;
 mod power;
 mod process;
+mod reexec;
 mod rescue;
 mod resolution;
 mod shares;
@@ -49,6 +50,7 @@ const USAGE: &str = "usage: init [plan|sv|runsv|runsvdir|poweroff|reboot|halt|ke
   init sv COMMAND SERVICES...          control services (runit's sv)
   init runsvdir [-P] DIR               supervise every service in DIR
   init runsv DIR                       supervise one service
+  init reexec                          PID 1 execs its binary again, every service kept (live upgrade)
   init poweroff|reboot|halt [-f]       ask PID 1 to shut down (-f: now, without stopping services)
   init modprobe|insmod|rmmod|lsmod ARGS...   kernel modules (kmod's)
   init kexec KERNEL INITRD [--append CMDLINE | --command-line-file F] [--exec] [--carry-ssh-keys]
@@ -89,6 +91,7 @@ fn dispatch(args: &[OsString]) -> i32 {
     }
     match sub.as_str() {
         "plan" => plan_cmd::main(&rest[1..]),
+        "reexec" => reexec::main(&rest[1..]),
         "coldplug" => coldplug_cmd::main(&rest[1..]),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");

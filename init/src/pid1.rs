@@ -71,6 +71,12 @@ pub fn main() -> ! {
         log::debug!("cannot disable ctrl-alt-del reboot: {e} (in a container?)");
     }
     raise_fd_limit();
+    // `init reexec` or a panic in supervision exec'd us with every service
+    // handed over: straight back to supervising them.
+    if runit_compat::reexec::handed_over().is_some() {
+        failure::entering_stage2();
+        system::resume(params);
+    }
     let role = detect_role();
     log::debug!("role: {role:?}");
     let toplevel = match role {

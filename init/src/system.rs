@@ -11,7 +11,7 @@ use nix::sys::signal::Signal;
 use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
 use runit_compat::{Exec, Fd, Flow, Host, Options, Session, Supervisor};
-use stage1::cmdline::BootParams;
+use stage1::cmdline::{BootParams, Stage};
 use stage2::mountinfo::MountEntry;
 
 use crate::action::{action_for, Action};
@@ -21,11 +21,64 @@ use crate::times::{BootTimes, BOOT_TIMES};
 use crate::{kexec, shares, shutdown};
 
 pub const SERVICE_DIR: &str = "/etc/service";
+/// The actions as a re-exec's handover numbers them ([`Pid1Host::word`]).
+const ACTIONS: [Action; 3] = [Action::PowerOff, Action::Reboot, Action::Halt];
 /// How long services get to stop (TERM, finish scripts) before KILL,
 /// unless `boot.stop_timeout=` says otherwise.
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(7);
 
-pub fn run(params: &BootParams, toplevel: Option<&Path>, mut times: BootTimes) -> ! {
+pub fn run(params: &BootParams, toplevel: Option<&Path>, times: BootTimes) -> ! {
+    serve(params, toplevel, times, false)
+}
+
+/// After a re-exec (`init reexec`, or a panic while supervising): no
+/// setup again, straight back to the services handed over.
+pub fn resume(params: &BootParams) -> ! {
+    serve(
+        params,
+        params.toplevel.as_deref(),
+        BootTimes::default(),
+        true,
+    )
+}
+
+/// The system's setup (unless `resumed`), then supervision until the
+/// shutdown: one body for both, so the devices' start is inlined once.
+fn serve(params: &BootParams, toplevel: Option<&Path>, mut times: BootTimes, resumed: bool) -> ! {
+    if !resumed {
+        setup(toplevel);
+    }
+    // Drivers for what stage-1 left without one, and for what comes later;
+    // loading runs beside /etc/runit/1 (devices.rs).
+    let mut devices = Devices::start(params, toplevel);
+    let path_env = path_for(toplevel);
+    let stage1_then = "skipping runit stage 1, going on to supervision";
+    // The loader reaped during /etc/runit/1 must reach `devices`, or it
+    // would wait for that loader forever and load nothing more.
+    let mut loader_ended = |pid, status| {
+        devices.reaped(pid, status);
+    };
+    let runit1 = resumed || {
+        times.mark("stage2");
+        run_stage_script("/etc/runit/1", &path_env, stage1_then, &mut loader_ended)
+    };
+    let (action, handover, gone) = if runit1 {
+        // Stage 3 runs inside the loop, while services are supervised.
+        supervise(params, &path_env, &mut times, devices)
+    } else {
+        phase("stage-2: /etc/runit/1 asked for stage 3 (exit 100) or crashed");
+        let gone = shares::gone();
+        if gone.is_empty() && Path::new(STAGE3).exists() {
+            phase("shutdown: running /etc/runit/3");
+            run_stage_script(STAGE3, &path_env, STAGE3_THEN, &mut |_, _| {});
+        }
+        (Action::PowerOff, false, gone)
+    };
+    shutdown::finish(action, handover, &gone)
+}
+
+/// Stage-2's setup from the toplevel and kexec's handover.
+fn setup(toplevel: Option<&Path>) {
     phase("stage-2: setting up the system");
     if let Some(t) = toplevel {
         // Each failed step is logged by stage2 itself; the boot goes on.
@@ -43,31 +96,6 @@ pub fn run(params: &BootParams, toplevel: Option<&Path>, mut times: BootTimes) -
     if let Err(e) = stage2::handover::install(Path::new("/run"), Path::new("/")) {
         log::warn!("stage-2: installing the handover of /run/init/handover: {e:#}");
     }
-    // Drivers for what stage-1 left without one, and for what comes later;
-    // loading runs beside /etc/runit/1 (devices.rs).
-    let mut devices = Devices::start(params, toplevel);
-    let path_env = path_for(toplevel);
-    times.mark("stage2");
-    let stage1_then = "skipping runit stage 1, going on to supervision";
-    // The loader reaped during /etc/runit/1 must reach `devices`, or it
-    // would wait for that loader forever and load nothing more.
-    let mut loader_ended = |pid, status| {
-        devices.reaped(pid, status);
-    };
-    let runit1 = run_stage_script("/etc/runit/1", &path_env, stage1_then, &mut loader_ended);
-    let (action, handover, gone) = if runit1 {
-        // Stage 3 runs inside the loop, while services are supervised.
-        supervise(params, &path_env, &mut times, devices)
-    } else {
-        phase("stage-2: /etc/runit/1 asked for stage 3 (exit 100) or crashed");
-        let gone = shares::gone();
-        if gone.is_empty() && Path::new(STAGE3).exists() {
-            phase("shutdown: running /etc/runit/3");
-            run_stage_script(STAGE3, &path_env, STAGE3_THEN, &mut |_, _| {});
-        }
-        (Action::PowerOff, false, gone)
-    };
-    shutdown::finish(action, handover, &gone)
 }
 
 const STAGE3: &str = "/etc/runit/3";
@@ -180,8 +208,11 @@ fn supervise(
     if own_supervisor {
         phase(&format!("stage-2: supervising {SERVICE_DIR}"));
     }
-    let mut sup = match Supervisor::new(svdir, opts.clone()) {
-        Ok(s) => s,
+    let resumed = Supervisor::resume(svdir, opts.clone());
+    let word = resumed.as_ref().map(|r| r.as_ref().map_or(0, |(_, w)| *w));
+    let sup = resumed.unwrap_or_else(|| Supervisor::new(svdir, opts.clone()).map(|s| (s, 0)));
+    let mut sup = match sup {
+        Ok((s, _)) => s,
         Err(e) => {
             log::error!("cannot supervise {SERVICE_DIR}: {e:#}; services will not run");
             match Supervisor::new(None, opts) {
@@ -208,13 +239,18 @@ fn supervise(
         stop_timeout: params.stop_timeout.unwrap_or(STOP_TIMEOUT),
         devices,
         ready_marked: false,
+        debug_panic: params.debug_panic == Some(Stage::Supervise) && word.is_none(),
     };
     host.devices.watch(&sup);
-    if !own_supervisor {
-        host.start_runit2();
+    if let Some(word) = word {
+        host.resume(word);
+    } else {
+        if !own_supervisor {
+            host.start_runit2();
+        }
+        times.mark("supervise");
+        times.write(Path::new(BOOT_TIMES));
     }
-    times.mark("supervise");
-    times.write(Path::new(BOOT_TIMES));
     if let Err(e) = runit_compat::run(&mut sup, &mut host, &SIGNALS) {
         log::error!("the event loop failed: {e:#}; shutting down");
         sup.kill_all();
@@ -256,11 +292,42 @@ struct Pid1Host {
     devices: Devices,
     /// `first_service_ready` is in the boot times.
     ready_marked: bool,
+    /// `boot.debug_panic=supervise`, in the first PID 1 (not after a
+    /// re-exec): panic at SIGHUP.
+    debug_panic: bool,
 }
 
 impl Pid1Host {
     fn spawn(&self, path: &str) -> Option<Pid> {
         spawn_script(path, &self.path_env)
+    }
+
+    /// What a re-exec must hand over of this host: the shutdown's action
+    /// (bits 0–7: 0 none, else 1 + its index), whether it ends in a loaded
+    /// kernel (bit 8), `/etc/runit/2`'s pid (bits 32–63).
+    fn word(&self) -> u64 {
+        let action = self
+            .action
+            .map_or(0, |a| 1 + ACTIONS.iter().position(|&b| b == a).unwrap_or(0));
+        let runit2 = self.runit2.map_or(0, |p| p.as_raw() as u64);
+        action as u64 | u64::from(self.handover) << 8 | runit2 << 32
+    }
+
+    /// Go on from [`Pid1Host::word`] after a re-exec: a shutdown under
+    /// way keeps its action and gets its stop timeout again.
+    fn resume(&mut self, word: u64) {
+        self.ready_marked = true;
+        self.handover = word & 0x100 != 0;
+        let runit2 = (word >> 32) as i32;
+        self.runit2 = (runit2 != 0).then(|| Pid::from_raw(runit2));
+        if let Some(&a) = ((word & 0xff) as usize)
+            .checked_sub(1)
+            .and_then(|i| ACTIONS.get(i))
+        {
+            self.devices.stop();
+            self.action = Some(a);
+            self.deadline = Some(Instant::now() + self.stop_timeout);
+        }
     }
 
     fn start_runit2(&mut self) {
@@ -379,6 +446,10 @@ impl Pid1Host {
 impl Host for Pid1Host {
     fn on_signal(&mut self, sup: &mut Supervisor, signal: Signal) -> Flow {
         log::debug!("PID 1 got {signal}");
+        assert!(
+            !(self.debug_panic && signal == Signal::SIGHUP),
+            "boot.debug_panic=supervise: panicking on purpose"
+        );
         if signal == Signal::SIGINT && self.action.is_none() && self.pending.is_none() {
             if self.share_gone(Action::Reboot) {
                 return Flow::Stop;
@@ -451,6 +522,8 @@ impl Host for Pid1Host {
     }
 
     fn on_tick(&mut self, sup: &mut Supervisor, now: Instant) -> Flow {
+        sup.set_host_word(self.word());
+
         // Appended on its own: the earlier marks are in the file already.
         if !self.ready_marked && sup.any_ready() {
             self.ready_marked = true;

@@ -56,6 +56,7 @@ pub fn run(sup: &mut Supervisor, host: &mut dyn Host, signals: &[Signal]) -> any
     let mut mask = SigSet::empty();
     mask.add(Signal::SIGCHLD);
     mask.add(Signal::SIGALRM);
+    mask.add(crate::reexec::SIGNAL);
     for &s in signals {
         mask.add(s);
     }
@@ -68,7 +69,9 @@ pub fn run(sup: &mut Supervisor, host: &mut dyn Host, signals: &[Signal]) -> any
         epoll::EventData::new_u64(TOKEN_SIGNAL),
         epoll::EventFlags::IN,
     )?;
+    crate::sys::set_current(Some(sup));
     let result = event_loop(sup, host, signals, &sfd);
+    crate::sys::set_current::<Supervisor>(None);
     let _ = epoll::delete(&sup.epoll, sfd.as_fd());
     result
 }
@@ -160,6 +163,10 @@ fn handle_signals(
     for sig in got {
         if sig == Signal::SIGALRM {
             sup.rescan();
+        }
+        if sig == crate::reexec::SIGNAL {
+            crate::reexec::exec_self(sup);
+            log::error!("re-exec: going on with this binary");
         }
         if signals.contains(&sig) && host.on_signal(sup, sig) == Flow::Stop {
             return Ok(Flow::Stop);

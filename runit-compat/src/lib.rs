@@ -9,6 +9,7 @@ pub mod machine;
 mod options;
 mod programs;
 mod readiness;
+pub mod reexec;
 pub mod scan;
 mod service;
 pub mod status;

@@ -42,6 +42,10 @@ impl Pids {
         self.0.push((pid, owner));
     }
 
+    pub fn has(&self, pid: u32) -> bool {
+        self.0.iter().any(|&(p, _)| p == pid)
+    }
+
     /// Forgets `pid`, returning whose it was.
     pub fn remove(&mut self, pid: u32) -> Option<Owner> {
         let at = self.0.iter().position(|&(p, _)| p == pid)?;
@@ -88,7 +92,7 @@ pub struct Service {
     pub main: Slot,
     pub log: Option<Slot>,
     /// The log pipe: created once, held until the main service is gone.
-    pipe: Option<(OwnedFd, OwnedFd)>,
+    pub(crate) pipe: Option<(OwnedFd, OwnedFd)>,
     pub removed: bool,
     pub main_gone_sent: bool,
 }
@@ -468,7 +472,7 @@ impl Service {
 }
 
 impl Slot {
-    fn new(m: Machine, sup: Supervise) -> Slot {
+    pub(crate) fn new(m: Machine, sup: Supervise) -> Slot {
         Slot {
             m,
             sup,

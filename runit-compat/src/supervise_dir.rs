@@ -41,10 +41,10 @@ fn fail(what: impl Into<String>) -> impl FnOnce(io::Error) -> SuperviseError {
 #[derive(Debug)]
 pub struct Supervise {
     dir: PathBuf,
-    _lock: File,
+    lock: File,
     /// Read end of `control` (non-blocking).
     pub control: OwnedFd,
-    _control_write: OwnedFd,
+    control_write: OwnedFd,
     /// Read end of `ok`, opened only after the first `status` is written:
     /// `sv` takes an openable `ok` to mean "supervisor running, status
     /// readable", so it must never see one without the other.
@@ -106,33 +106,50 @@ impl Supervise {
     /// Open (creating as needed) `<service>/supervise`. `prefix` is how
     /// messages name it (`""` or `"log/"`).
     pub fn open(service: &Path, prefix: &str) -> Result<Supervise, SuperviseError> {
-        let dir = make_dir(service);
-        let lock = OpenOptions::new()
-            .append(true)
-            .create(true)
-            .mode(0o600)
-            .custom_flags(libc_o_nonblock())
-            .open(dir.join("lock"))
-            .map_err(fail(format!("unable to open {prefix}supervise/lock")))?;
-        flock(&lock, FlockOperation::NonBlockingLockExclusive)
-            .map_err(|e| fail(format!("unable to lock {prefix}supervise/lock"))(e.into()))?;
-        let ctl = dir.join("control");
-        fifo(&ctl, &format!("{prefix}supervise/control"))?;
-        let control = open_fd(&ctl, OFlags::RDONLY, &format!("{prefix}supervise/control"))?;
-        let control_write = open_fd(&ctl, OFlags::WRONLY, &format!("{prefix}supervise/control"))?;
-        let ok_path = dir.join("ok");
-        fifo(&ok_path, &format!("{prefix}supervise/ok"))?;
-        // A new supervisor has seen no process get ready. Nothing to
-        // report when this fails: the lock and FIFOs were just made here,
-        // and sv checks a record's pid anyway.
-        let _ = fs::remove_file(dir.join("ready"));
+        Supervise::open_kept(service, prefix, None)
+    }
+
+    /// [`Supervise::open`], or after a re-exec with what this process
+    /// held before: the locked `lock` (never free, not even during the
+    /// exec), `control`'s two ends and `ok` (no byte and no `sv` turned
+    /// away); `ready` stays.
+    pub fn open_kept(
+        service: &Path,
+        prefix: &str,
+        kept: Option<(OwnedFd, OwnedFd, OwnedFd, Option<OwnedFd>)>,
+    ) -> Result<Supervise, SuperviseError> {
+        let (dir, lock, control, control_write, ok) = if let Some((l, c, w, ok)) = kept {
+            (service.join("supervise"), File::from(l), c, w, ok)
+        } else {
+            let dir = make_dir(service);
+            let lock = OpenOptions::new()
+                .append(true)
+                .create(true)
+                .mode(0o600)
+                .custom_flags(libc_o_nonblock())
+                .open(dir.join("lock"))
+                .map_err(fail(format!("unable to open {prefix}supervise/lock")))?;
+            flock(&lock, FlockOperation::NonBlockingLockExclusive)
+                .map_err(|e| fail(format!("unable to lock {prefix}supervise/lock"))(e.into()))?;
+            let ctl = dir.join("control");
+            let name = format!("{prefix}supervise/control");
+            fifo(&ctl, &name)?;
+            let control = open_fd(&ctl, OFlags::RDONLY, &name)?;
+            let control_write = open_fd(&ctl, OFlags::WRONLY, &name)?;
+            fifo(&dir.join("ok"), &format!("{prefix}supervise/ok"))?;
+            // A new supervisor has seen no process get ready. Nothing
+            // to report when this fails: the lock and FIFOs were just
+            // made here, and sv checks a record's pid anyway.
+            let _ = fs::remove_file(dir.join("ready"));
+            (dir, lock, control, control_write, None)
+        };
         Ok(Supervise {
+            ok_path: dir.join("ok"),
             dir,
-            _lock: lock,
+            lock,
             control,
-            _control_write: control_write,
-            ok: None,
-            ok_path,
+            control_write,
+            ok,
             prefix: prefix.to_owned(),
             last_pid: None,
             pid_written: false,
@@ -173,6 +190,18 @@ impl Supervise {
         if let Err(e) = r {
             log::warn!("runsv: unable to write {}/ready: {e}", self.dir.display());
         }
+    }
+
+    /// The descriptors a re-exec keeps: `lock`, `control`'s two ends and
+    /// `ok` (-1 before the first status).
+    pub fn kept_fds(&self) -> [i32; 4] {
+        use std::os::fd::AsRawFd;
+        [
+            self.lock.as_raw_fd(),
+            self.control.as_raw_fd(),
+            self.control_write.as_raw_fd(),
+            self.ok.as_ref().map_or(-1, AsRawFd::as_raw_fd),
+        ]
     }
 
     pub fn dir(&self) -> &Path {

@@ -29,19 +29,23 @@ pub const SAFETY_RESCAN: Duration = Duration::from_secs(crate::options::MINUTE_S
 
 /// Supervises services with runit's on-disk protocol from one process.
 pub struct Supervisor {
-    opts: Options,
-    svdir: Option<PathBuf>,
+    pub(crate) opts: Options,
+    pub(crate) svdir: Option<PathBuf>,
     pub(crate) epoll: OwnedFd,
     inotify: Option<Inotify>,
     /// The watched directories: every one holding a symlink of the
     /// service directory's path, and the directory it leads to now.
     watches: Vec<WatchDescriptor>,
-    services: Vec<Option<Service>>,
-    pids: Pids,
-    shutting_down: bool,
+    pub(crate) services: Vec<Option<Service>>,
+    pub(crate) pids: Pids,
+    pub(crate) shutting_down: bool,
     last_scan: Instant,
     /// Some service has been ready (for PID 1's boot times).
-    any_ready: bool,
+    pub(crate) any_ready: bool,
+    /// The host's state for a re-exec ([`Supervisor::set_host_word`]).
+    pub(crate) host_word: u64,
+    /// Panics that re-exec'd so far, and since when (wall seconds).
+    pub(crate) panics: (u32, u64),
 }
 
 fn token(idx: usize, is_log: bool) -> u64 {
@@ -76,27 +80,42 @@ impl Supervisor {
             shutting_down: false,
             last_scan: Instant::now(),
             any_ready: false,
+            host_word: 0,
+            panics: (0, 0),
         }
     }
 
     /// Supervise every service under `svdir` (None: supervise nothing).
+    // Not inlined: PID 1, runsvdir and a re-exec's resume share one copy.
+    #[inline(never)]
     pub fn new(svdir: Option<&Path>, opts: Options) -> anyhow::Result<Self> {
         let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
         let mut sup = Supervisor::idle(opts, epoll);
+        sup.watch_svdir(svdir)?;
+        Ok(sup)
+    }
+
+    /// Supervise every service under `svdir` (if any) from now on.
+    pub(crate) fn watch_svdir(&mut self, svdir: Option<&Path>) -> anyhow::Result<()> {
         if let Some(dir) = svdir {
-            sup.svdir = Some(std::path::absolute(dir)?);
+            self.svdir = Some(std::path::absolute(dir)?);
             let ino = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)
                 .map_err(std::io::Error::from)?;
             epoll::add(
-                &sup.epoll,
+                &self.epoll,
                 ino.as_fd(),
                 epoll::EventData::new_u64(TOKEN_INOTIFY),
                 epoll::EventFlags::IN,
             )?;
-            sup.inotify = Some(ino);
-            sup.rescan();
+            self.inotify = Some(ino);
+            self.rescan();
         }
-        Ok(sup)
+        Ok(())
+    }
+
+    /// What the host needs back after a re-exec ([`Supervisor::resume`]).
+    pub fn set_host_word(&mut self, word: u64) {
+        self.host_word = word;
     }
 
     /// Supervise exactly one service directory (runsv).
@@ -195,13 +214,19 @@ impl Supervisor {
         svc.idx = idx;
         log::info!("runsvdir: supervising {}", svc.name);
         self.services[idx] = Some(svc);
-        self.feed(idx, false, Some(Event::Begin));
-        if self.services[idx].as_ref().is_some_and(|s| s.log.is_some()) {
-            self.feed(idx, true, Some(Event::Begin));
+        for is_log in [false, true] {
+            let Some(s) = self.services[idx]
+                .as_mut()
+                .filter(|s| s.slot(is_log).is_some())
+            else {
+                continue;
+            };
+            let begin = !s.recover(is_log, &mut self.pids);
+            self.feed(idx, is_log, begin.then_some(Event::Begin));
         }
     }
 
-    fn feed(&mut self, idx: usize, is_log: bool, ev: Option<Event>) {
+    pub(crate) fn feed(&mut self, idx: usize, is_log: bool, ev: Option<Event>) {
         let Some(svc) = self.services.get_mut(idx).and_then(Option::as_mut) else {
             return;
         };

@@ -332,6 +332,62 @@ pub fn wait(pid: u32) -> io::Result<ExitStatus> {
     }
 }
 
+/// Take descriptor `n` that a re-exec handed over (`reexec.rs`), close-
+/// on-exec again; `None` if it is not open or is 0–2. The caller makes
+/// sure no number is taken twice.
+pub fn adopt_fd(n: i64) -> Option<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    let n = RawFd::try_from(n).ok().filter(|&n| n > 2)?;
+    // SAFETY: fcntl(F_SETFD) on any number only sets a descriptor flag,
+    // or fails with EBADF when none is open under it.
+    if unsafe { libc::fcntl(n, libc::F_SETFD, libc::FD_CLOEXEC) } < 0 {
+        return None;
+    }
+    // SAFETY: `n` is open (fcntl succeeded) and was inherited across
+    // execve for this one owner: nothing else in this process holds it.
+    Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(n) })
+}
+
+/// What the event loop serves now (the `Supervisor`, which this module
+/// does not name: it sits below it), for the panic hook's re-exec.
+static CURRENT: std::sync::atomic::AtomicPtr<()> =
+    std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
+
+/// The event loop starts (`Some`) or ends (`None`) serving `v`.
+/// [`with_current`] must be called with the same `T` (one caller each:
+/// `event_loop::run` and `reexec::reexec_after_panic`, both `Supervisor`).
+pub(crate) fn set_current<T>(v: Option<&mut T>) {
+    let p = v.map_or(std::ptr::null_mut(), |r| std::ptr::from_mut(r).cast());
+    CURRENT.store(p, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Run `f` on what the event loop was serving when this thread panicked;
+/// false if nothing was.
+pub(crate) fn with_current<T>(f: impl FnOnce(&mut T)) -> bool {
+    let p = CURRENT.swap(std::ptr::null_mut(), std::sync::atomic::Ordering::SeqCst);
+    // SAFETY: `p` came from the `&mut T` (the same `T`, see set_current)
+    // that `run` holds while it serves it (cleared when it returns). Only
+    // the panic hook calls this, on PID 1's only thread: the code that held
+    // the borrow has stopped for good (panic=abort; the hook ends in
+    // execve or the failure menu), so this is the one reference in use.
+    // The swap hands it out once.
+    match unsafe { p.cast::<T>().as_mut() } {
+        Some(v) => {
+            f(v);
+            true
+        }
+        None => false,
+    }
+}
+
+/// Set or clear `fd`'s close-on-exec flag (fcntl(2) F_SETFD).
+pub fn set_cloexec(fd: RawFd, on: bool) {
+    let flag = if on { libc::FD_CLOEXEC } else { 0 };
+    // SAFETY: F_SETFD only sets a descriptor flag; a closed number fails
+    // with EBADF and changes nothing.
+    unsafe { libc::fcntl(fd, libc::F_SETFD, flag) };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

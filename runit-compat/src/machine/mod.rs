@@ -178,6 +178,72 @@ impl Machine {
         }
     }
 
+    /// The machine as numbers for a re-exec's handover (`reexec.rs`): the
+    /// last start as nanoseconds before `now`, the next start as
+    /// nanoseconds after it (0: due), wall times as nanoseconds since
+    /// 1970; -1 for none.
+    pub fn words(&self, now: Instant) -> [i64; 14] {
+        let ns = |d: Duration| d.as_nanos() as i64;
+        let wall = |t: SystemTime| ns(t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default());
+        let hook = match self.hook {
+            None => 0,
+            Some(Cont::Start) => 1,
+            Some(Cont::Term) => 2,
+            Some(Cont::Ignore) => 3,
+            Some(Cont::Decide(sig)) => 100 + sig as i64,
+        };
+        [
+            self.state as i64,
+            self.want as i64,
+            i64::from(self.paused),
+            i64::from(self.got_term),
+            i64::from(self.pid.unwrap_or(0)),
+            wall(self.stamp),
+            self.last_start.map_or(-1, |t| ns(now.duration_since(t))),
+            i64::from(self.last_exit.code),
+            i64::from(self.last_exit.signal),
+            i64::from(self.crashes),
+            self.not_before
+                .map_or(-1, |t| ns(t.saturating_duration_since(now))),
+            self.ready.map_or(-1, wall),
+            i64::from(self.once),
+            hook,
+        ]
+    }
+
+    /// The machine [`Machine::words`] wrote; `None` for a state, want or
+    /// hook out of range.
+    pub fn from_words(is_log: bool, w: &[i64; 14], now: Instant) -> Option<Machine> {
+        let ns = |n: i64| (n >= 0).then(|| Duration::from_nanos(n as u64));
+        let wall = |n| ns(n).map(|d| SystemTime::UNIX_EPOCH + d);
+        let hook = w[13];
+        Some(Machine {
+            is_log,
+            state: *[RunState::Down, RunState::Run, RunState::Finish].get(w[0] as usize)?,
+            want: *[Want::Up, Want::Down, Want::Exit].get(w[1] as usize)?,
+            paused: w[2] != 0,
+            got_term: w[3] != 0,
+            pid: Some(w[4] as u32).filter(|&p| p != 0),
+            stamp: wall(w[5])?,
+            last_start: ns(w[6]).and_then(|d| now.checked_sub(d)),
+            last_exit: ExitInfo {
+                code: w[7] as i32,
+                signal: w[8] as i32,
+            },
+            crashes: w[9] as u32,
+            not_before: ns(w[10]).and_then(|d| now.checked_add(d)),
+            ready: wall(w[11]),
+            once: w[12] != 0,
+            hook: match hook {
+                0 => None,
+                1 => Some(Cont::Start),
+                2 => Some(Cont::Term),
+                3 => Some(Cont::Ignore),
+                _ => Some(Cont::Decide(Signal::try_from(hook as i32 - 100).ok()?)),
+            },
+        })
+    }
+
     pub fn status(&self) -> Status {
         Status {
             stamp: self.stamp,

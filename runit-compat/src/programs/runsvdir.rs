@@ -67,8 +67,11 @@ pub fn runsvdir_main(args: Vec<OsString>) -> i32 {
         return 1;
     };
     let dir = Path::new(dir);
-    let mut sup = match Supervisor::new(Some(dir), applet_options()) {
-        Ok(s) => s,
+    // After a re-exec (SIGQUIT), the same services and children go on.
+    let sup = Supervisor::resume(Some(dir), applet_options())
+        .unwrap_or_else(|| Supervisor::new(Some(dir), applet_options()).map(|s| (s, 0)));
+    let mut sup = match sup {
+        Ok((s, _)) => s,
         Err(e) => {
             eprintln!("runsvdir {}: fatal: {e:#}", dir.display());
             return 100;

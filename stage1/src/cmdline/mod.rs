@@ -45,10 +45,11 @@
 //!   them, `=0|n|no|false|off` clear them, anything else is a warning and is
 //!   ignored. `stage1panic` is the NixOS exception: only `stage1panic=1` sets
 //!   `panic_on_fail`, any other value (or none) clears it.
-//! * `boot.debug_panic=stage1|stage2` (a test switch): PID 1 panics on
-//!   purpose at the start of that stage, to show what a panic does (the
-//!   failure menu, not a kernel panic). Any other value, or none, is a
-//!   warning and is ignored.
+//! * `boot.debug_panic=stage1|stage2|supervise` (a test switch): PID 1
+//!   panics on purpose at the start of that stage, to show what a panic
+//!   does (the failure menu, not a kernel panic), or with `supervise`
+//!   inside the event loop at the first SIGHUP (a re-exec keeping every
+//!   service). Any other value, or none, is a warning and is ignored.
 //! * `module.param[=value]` with a dot, outside our namespaces `boot.` and
 //!   `rd.`, is a module parameter for modprobe-style loading.
 //! * Everything else is kept in [`BootParams::unknown`], in order.
@@ -116,8 +117,8 @@ pub struct BootParams {
     pub debug1mounts: bool,
     /// `boot.panic_on_fail` / `stage1panic=1`.
     pub panic_on_fail: bool,
-    /// `boot.debug_panic=stage1|stage2`: panic in PID 1 at the start of
-    /// that stage (tests of the panic hook).
+    /// `boot.debug_panic=stage1|stage2|supervise`: panic in PID 1 at the
+    /// start of that stage, or while supervising (tests of the panic hook).
     pub debug_panic: Option<Stage>,
     /// `boot.trace` / `debugtrace`.
     pub trace: bool,
@@ -174,6 +175,8 @@ pub enum Stage {
     Stage1,
     /// After switch_root (or as `$toplevel/init`).
     Stage2,
+    /// In the event loop, at the first SIGHUP.
+    Supervise,
 }
 
 impl Stage {
@@ -182,6 +185,7 @@ impl Stage {
         match self {
             Stage::Stage1 => "stage1",
             Stage::Stage2 => "stage2",
+            Stage::Supervise => "supervise",
         }
     }
 }
@@ -362,11 +366,11 @@ impl BootParams {
             "stage1panic" => self.panic_on_fail = val == Some("1"),
             "boot.debug_panic" => {
                 self.debug_panic = self.string(raw_name, val).and_then(|v| {
-                    let stage = [Stage::Stage1, Stage::Stage2]
+                    let stage = [Stage::Stage1, Stage::Stage2, Stage::Supervise]
                         .into_iter()
                         .find(|s| s.name() == v);
                     if stage.is_none() {
-                        self.ignored(raw_name, &v, "not stage1 or stage2");
+                        self.ignored(raw_name, &v, "not stage1, stage2 or supervise");
                     }
                     stage
                 });

@@ -427,10 +427,14 @@ fn debug_panic_names_a_stage() {
         p("boot.debug-panic=stage2").debug_panic,
         Some(Stage::Stage2)
     );
+    assert_eq!(
+        p("boot.debug_panic=supervise").debug_panic,
+        Some(Stage::Supervise)
+    );
     assert_eq!(p("").debug_panic, None);
     assert_eq!(
         p("boot.debug_panic=stage3").warnings(),
-        ["boot.debug_panic=stage3: not stage1 or stage2, ignored"]
+        ["boot.debug_panic=stage3: not stage1, stage2 or supervise, ignored"]
     );
     for bad in [
         "boot.debug_panic",
