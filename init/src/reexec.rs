@@ -13,6 +13,7 @@ pub fn main(args: &[std::ffi::OsString]) -> i32 {
     match kill(Pid::from_raw(1), sig) {
         Ok(()) => 0,
         Err(e) => {
+            let e = std::io::Error::from(e);
             eprintln!("init reexec: cannot signal PID 1 ({sig}): {e}; are you root?");
             111
         }
