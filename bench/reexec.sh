@@ -13,13 +13,19 @@
 #          for 1, 100 and 1000 services (each `exec sleep`, no log/).
 #   rss    VmRSS of the supervisor with 100 services before and after 100
 #          re-execs in a row (each waited for).
+#   idle   context switches of the supervisor over BENCH_IDLE_SECS at rest
+#          with 100 services, without and with `notification-fd` (half of
+#          them ready, half holding the pipe open and never ready): the
+#          readiness pipes must add no wake-up (issue 20: still 0).
 #
-# Environment: INIT_BIN (default <repo>/dist/init), BENCH_ROUNDS (default 9).
+# Environment: INIT_BIN (default <repo>/dist/init), BENCH_ROUNDS (default 9),
+# BENCH_IDLE_SECS (default 10).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 init=${INIT_BIN:-$root/dist/init}
 rounds=${BENCH_ROUNDS:-9}
+idle_secs=${BENCH_IDLE_SECS:-10}
 work=$(mktemp -d /tmp/bench-reexec.XXXXXX)
 pids=()
 cleanup() {
@@ -30,16 +36,28 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start N: a runsvdir on N services; sets $sup (pid) and $log (its
+# start N [TAG]: a runsvdir on N services in $work/N$TAG (with TAG
+# `ready`, each declares
+# notification-fd 3: the odd ones write their ready line, the even ones
+# hold the pipe open and never do); sets $sup (pid) and $log (its
 # timestamped stderr).
 start() {
-    local n=$1 d=$work/$1
+    local n=$1 d=$work/$1${2:-}
     mkdir -p "$d/sv" "$d/bin"
     cp "$init" "$d/bin/init"
     ln -s init "$d/bin/runsvdir"
     for i in $(seq 1 "$n"); do
         mkdir -p "$d/sv/s$i"
-        printf '#!/bin/sh\nexec sleep 100000\n' >"$d/sv/s$i/run"
+        if [ "${2:-}" = ready ]; then
+            echo 3 >"$d/sv/s$i/notification-fd"
+            if [ $((i % 2)) = 1 ]; then
+                printf '#!/bin/sh\necho ready >&3\nexec sleep 100000\n' >"$d/sv/s$i/run"
+            else
+                printf '#!/bin/sh\nexec sleep 100000\n' >"$d/sv/s$i/run"
+            fi
+        else
+            printf '#!/bin/sh\nexec sleep 100000\n' >"$d/sv/s$i/run"
+        fi
         chmod +x "$d/sv/s$i/run"
     done
     mkfifo "$d/err"
@@ -81,6 +99,23 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 
+# Voluntary + involuntary context switches of process $1 so far.
+switches() { awk '/ctxt_switches:/ { s += $2 } END { print s }' "/proc/$1/status"; }
+
+# idle [ready]: the supervisor's context switches over $idle_secs at rest
+# with 100 services (after a settling second).
+idle() {
+    start 100 "${1:-idle}"
+    sleep 1
+    local a b
+    a=$(switches "$sup")
+    sleep "$idle_secs"
+    b=$(switches "$sup")
+    kill -TERM "$sup"
+    wait "$sup" 2>/dev/null || true
+    echo $((b - a))
+}
+
 table="| services | re-exec, request to serving again (median of $rounds) | beyond 1 service, per 100 |
 |---:|---:|---:|"
 for n in 1 100 1000; do
@@ -99,6 +134,13 @@ for n in 1 100 1000; do
     wait "$sup" 2>/dev/null || true
 done
 table+=$'\n\n'"PID 1's supervisor RSS with 100 services: $before KiB before, $after KiB after 100 re-execs."
+echo "idle wake-ups, without and with notification-fd ..." >&2
+plain=$(idle)
+ready=$(idle ready)
+table+=$'\n\n'"| 100 services at rest, $idle_secs s | supervisor's context switches |
+|---|---:|
+| without \`notification-fd\` | $plain |
+| with \`notification-fd\` (50 ready, 50 never ready, pipes open) | $ready (target 0) |"
 
 out=$root/bench/results/reexec.md
 {
