@@ -338,9 +338,7 @@ pub fn wait(pid: u32) -> io::Result<ExitStatus> {
 pub fn adopt_fd(n: i64) -> Option<std::os::fd::OwnedFd> {
     use std::os::fd::FromRawFd;
     let n = RawFd::try_from(n).ok().filter(|&n| n > 2)?;
-    // SAFETY: fcntl(F_SETFD) on any number only sets a descriptor flag,
-    // or fails with EBADF when none is open under it.
-    if unsafe { libc::fcntl(n, libc::F_SETFD, libc::FD_CLOEXEC) } < 0 {
+    if !set_cloexec(n, true) {
         return None;
     }
     // SAFETY: `n` is open (fcntl succeeded) and was inherited across
@@ -380,12 +378,13 @@ pub(crate) fn with_current<T>(f: impl FnOnce(&mut T)) -> bool {
     }
 }
 
-/// Set or clear `fd`'s close-on-exec flag (fcntl(2) F_SETFD).
-pub fn set_cloexec(fd: RawFd, on: bool) {
+/// Set or clear `fd`'s close-on-exec flag (fcntl(2) F_SETFD); false when
+/// no descriptor is open under that number.
+pub fn set_cloexec(fd: RawFd, on: bool) -> bool {
     let flag = if on { libc::FD_CLOEXEC } else { 0 };
     // SAFETY: F_SETFD only sets a descriptor flag; a closed number fails
     // with EBADF and changes nothing.
-    unsafe { libc::fcntl(fd, libc::F_SETFD, flag) };
+    unsafe { libc::fcntl(fd, libc::F_SETFD, flag) >= 0 }
 }
 
 #[cfg(test)]
