@@ -1,7 +1,7 @@
 //! `poweroff`, `reboot`, `halt` (as argv[0] or `init poweroff`): ask PID 1
 //! with the signal busybox and sysvinit users know (SIGUSR2 power off,
 //! SIGTERM reboot, SIGUSR1 halt), or with `-f` act at once.
-use nix::sys::signal::kill;
+use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use crate::action::{signal_for, Action};
@@ -33,7 +33,12 @@ pub fn main(name: &str, args: &[std::ffi::OsString]) -> i32 {
     if force {
         shutdown::reboot_now(action);
     }
-    let sig = signal_for(action);
+    signal_pid1(name, signal_for(action))
+}
+
+/// Ask PID 1 with `sig` for the applet `name` (`poweroff`, `init reexec`,
+/// …): 0, or 111 with the reason when the signal cannot be sent.
+pub fn signal_pid1(name: &str, sig: Signal) -> i32 {
     match kill(Pid::from_raw(1), sig) {
         Ok(()) => 0,
         Err(e) => {
