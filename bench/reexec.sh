@@ -48,16 +48,12 @@ start() {
     ln -s init "$d/bin/runsvdir"
     for i in $(seq 1 "$n"); do
         mkdir -p "$d/sv/s$i"
+        local ready=
         if [ "${2:-}" = ready ]; then
             echo 3 >"$d/sv/s$i/notification-fd"
-            if [ $((i % 2)) = 1 ]; then
-                printf '#!/bin/sh\necho ready >&3\nexec sleep 100000\n' >"$d/sv/s$i/run"
-            else
-                printf '#!/bin/sh\nexec sleep 100000\n' >"$d/sv/s$i/run"
-            fi
-        else
-            printf '#!/bin/sh\nexec sleep 100000\n' >"$d/sv/s$i/run"
+            [ $((i % 2)) = 0 ] || ready='echo ready >&3\n'
         fi
+        printf "#!/bin/sh\\n${ready}exec sleep 100000\\n" >"$d/sv/s$i/run"
         chmod +x "$d/sv/s$i/run"
     done
     mkfifo "$d/err"
